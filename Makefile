@@ -1,0 +1,79 @@
+# Introduction to Diffusion Models: set-up, tests, site.
+#   make serve   create .venv if needed, execute the lessons, build and serve the site
+#   make test    unit tests + every lesson executed (fast mode)
+#   make bench   speed and quality figures, printed as a table
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+# Lessons run in fast mode by default (CI, laptops); `make test LESSON_MODE=full` on a GPU runner.
+LESSON_MODE ?= fast
+LESSON_FAST := $(if $(filter full,$(LESSON_MODE)),0,1)
+
+.PHONY: help venv test test-unit test-lessons notebooks site serve check-site bench lock clean
+
+help:
+	@echo "make serve   set up .venv, execute the lessons, build and serve the site on http://127.0.0.1:8000"
+	@echo "make test    run the unit tests and execute every lesson in fast mode (COURSE_FAST=1)"
+	@echo "make bench   print the speed benchmark table"
+
+venv: $(STAMP)
+
+# The venv is (re)built whenever the lock or the package metadata is newer than it.
+$(STAMP): requirements.lock pyproject.toml
+	@echo "==> [setup] Creating $(VENV) from requirements.lock with $(PYTHON) (a few minutes the first time)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --progress-bar on -r requirements.lock
+	@echo "==> [setup] Installing course_lib in editable mode"
+	@$(BIN)/python -m pip install --no-deps --no-build-isolation -q -e .
+	@touch $(STAMP)
+	@echo "==> [setup] $(VENV) ready: $$(du -sh $(VENV) | cut -f1)"
+
+notebooks: $(STAMP)
+	@echo "==> [notebooks] Converting lessons/*.py to build/notebooks/*.ipynb"
+	@$(BIN)/python scripts/build_notebooks.py
+
+test-unit: $(STAMP)
+	@echo "==> [test 1/2] Unit tests of course_lib"
+	@$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+test-lessons: notebooks
+	@echo "==> [test 2/2] Executing every lesson in $(LESSON_MODE) mode (nbmake)"
+	@COURSE_FAST=$(LESSON_FAST) $(BIN)/python -m pytest --nbmake build/notebooks -p no:cacheprovider $(PYTEST_ARGS)
+
+test: test-unit test-lessons
+	@echo "==> All tests passed"
+
+# The site: lessons executed in fast mode into build/executed/ (a lesson whose code and
+# library are unchanged comes from the cache), then rendered with mkdocs --strict.
+site: $(STAMP)
+	@echo "==> [site 1/2] Executing the lessons in fast mode (unchanged ones come from the cache)"
+	@COURSE_FAST=1 $(BIN)/python scripts/execute_lessons.py
+	@echo "==> [site 2/2] Building site/ with mkdocs (strict: any warning fails)"
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+serve: site
+	@echo "==> [serve] Serving site/ on http://127.0.0.1:8000 (Ctrl-C to stop)"
+	@$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory site
+
+check-site: site
+	@echo "==> [check-site 1/2] Checking the internal links of site/"
+	@$(BIN)/python scripts/check_links.py site
+	@echo "==> [check-site 2/2] Site tests"
+	@$(BIN)/python -m pytest tests/test_site.py $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@$(BIN)/python -m course_lib.bench
+
+lock:
+	@echo "==> Writing requirements.lock from $(VENV)"
+	@{ head -2 requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^course.lib'; } > requirements.lock.new
+	@mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf build site site-screenshots .pytest_cache

@@ -1,0 +1,133 @@
+"""``make bench``: speed and sample-quality figures for this machine, printed as tables.
+
+Speed: the course UNet's forward pass, a training step, and sampling 256 digits with DDPM
+(all T steps) and DDIM (10, 25, 50 steps). Quality, for each shipped generative model: the
+judge classifier's confident fraction and class-histogram entropy, conditional accuracy at
+several guidance weights, FID on the judge's features against held-out real data (beside
+the real train-vs-test FID), and the nearest-training-image distance (memorisation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import torch
+
+from . import checkpoints
+from .classifier import predict
+from .config import get_device
+from .data.digits import load_digits
+from .metrics import class_entropy, confident_fraction, frechet_distance, nearest_neighbour_distance
+from .models import UNet, count_parameters
+from .samplers import DDIMSampler, DDPMSampler, sample
+from .schedules import NoiseSchedule
+from .training import diffusion_loss
+
+
+def _time(fn: Callable[[], object], repeats: int = 3) -> float:
+    """Best wall time of ``repeats`` calls, in seconds (after one warm-up call)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def print_table(title: str, header: list[str], rows: list[list[object]]) -> None:
+    """Print a Markdown table (readable in a terminal, pastable into an issue)."""
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        print("| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row) + " |")
+
+
+def speed(device: torch.device, n: int = 256) -> None:
+    model = UNet().to(device).eval()
+    schedule = NoiseSchedule.linear(500)
+    x = torch.randn(n, 1, 16, 16, device=device)
+    t = torch.randint(0, 500, (n,), device=device)
+    rows: list[list[object]] = []
+    with torch.no_grad():
+        rows.append([f"UNet forward, batch {n} ({count_parameters(model) / 1e6:.2f}M params)", _time(lambda: model(x, t))])
+    model.train()
+    optimiser = torch.optim.AdamW(model.parameters(), 1e-3)
+
+    def train_step() -> None:
+        loss = diffusion_loss(model, schedule, x[:128])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+
+    rows.append(["training step, batch 128", _time(train_step)])
+    model.eval()
+    for name, sampler in [("DDPM, 500 steps", DDPMSampler(schedule))] + [
+        (f"DDIM, {k} steps", DDIMSampler(schedule, k)) for k in (10, 25, 50)
+    ]:
+        g = torch.Generator().manual_seed(0)
+        seconds = _time(lambda: sample(model, sampler, (n, 1, 16, 16), generator=g, device=device, progress=False), repeats=1)
+        rows.append([f"sample {n} digits, {name}", seconds])
+    print_table(f"Speed on {device} ({torch.get_num_threads()} CPU threads)", ["what", "seconds"], rows)
+
+
+def quality(device: torch.device, n: int) -> None:
+    try:
+        judge, _ = checkpoints.load_pretrained("classifier-digits", device=device)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"\n(quality table skipped: {e})")
+        return
+    train_images, _ = load_digits(16, "train").tensors
+    test_images, test_labels = load_digits(16, "test").tensors
+    _, train_feats = predict(judge, train_images)
+    test_probs, test_feats = predict(judge, test_images)
+    held_out_nn, _ = nearest_neighbour_distance(test_images, train_images)
+    rows: list[list[object]] = [[
+        "real held-out digits", "-", "-", confident_fraction(test_probs), class_entropy(test_probs),
+        (test_probs.argmax(1) == test_labels).float().mean().item(), frechet_distance(train_feats, test_feats),
+        held_out_nn.median().item(), "-",
+    ]]
+    for name in ("digits", "digits-cond"):
+        try:
+            model, schedule = checkpoints.load_pretrained(name, device=device)
+        except (FileNotFoundError, ValueError) as e:
+            print(f"\n({name} skipped: {e})")
+            continue
+        labels = torch.arange(n) % 10
+        context = torch.nn.functional.one_hot(labels, 10).float() if model.context_dim else None
+        settings = [("ddpm", DDPMSampler(schedule), 0.0)] + [(f"ddim {k}", DDIMSampler(schedule, k), 0.0) for k in (10, 25, 50)]
+        if context is not None:
+            settings += [("ddim 25", DDIMSampler(schedule, 25), w) for w in (1.0, 3.0)]
+        for sampler_name, sampler, w in settings:
+            g = torch.Generator().manual_seed(0)
+            start = time.perf_counter()
+            x = sample(model, sampler, (n, 1, 16, 16), context=context, guidance=w, generator=g, device=device, progress=False).cpu()
+            seconds = time.perf_counter() - start
+            probs, feats = predict(judge, x.clamp(-1, 1))
+            nn_dist, _ = nearest_neighbour_distance(x, train_images)
+            accuracy = (probs.argmax(1) == labels).float().mean().item() if context is not None else "-"
+            rows.append([name, sampler_name, w, confident_fraction(probs), class_entropy(probs), accuracy,
+                         frechet_distance(feats, test_feats), nn_dist.median().item(), seconds])
+    print_table(
+        f"Sample quality ({n} samples per row; judge: classifier-digits; FID against the {len(test_images)} held-out digits)",
+        ["model", "sampler", "guidance", "confident (>0.9)", "class entropy (nats)", "accuracy", "FID",
+         "median NN distance", "seconds"],
+        rows,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--n", type=int, default=500, help="samples per quality row")
+    args = parser.parse_args()
+    device = get_device(args.device)
+    speed(device)
+    quality(device, args.n)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,392 @@
+"""Figures of the course: image grids, loss curves, denoising animations, 2-D points and fields.
+
+Every figure made here has an opaque white background with dark text, so it stays readable
+on the site's light and dark themes alike. Each function draws into ``ax`` when given one
+and returns the Axes it drew on (its figure is ``ax.figure``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.animation import FuncAnimation
+from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm
+from PIL import Image
+from torch import Tensor
+from torchvision.utils import make_grid
+
+from .schedules import NoiseSchedule
+
+if TYPE_CHECKING:
+    from IPython.display import HTML
+
+_PAD = 2  # pixels of white between tiles of a grid
+_LABEL_PX = 14  # screen pixels of white below each tile that holds its label
+_DPI = 100
+_FRAME = re.compile(r'"data:image/png;base64,([^"]+)"')
+
+# matplotlib's animation player takes its button icons from a font on a CDN; the site is
+# offline first, so the icons become plain characters that every font has.
+_ICONS = {
+    "fa-minus": "&minus;",
+    "fa-fast-backward": "&laquo;",
+    "fa-step-backward": "&lsaquo;",
+    "fa-play fa-flip-horizontal": "&#9664;",
+    "fa-pause": "&#8214;",
+    "fa-play": "&#9654;",
+    "fa-step-forward": "&rsaquo;",
+    "fa-fast-forward": "&raquo;",
+    "fa-plus": "+",
+}
+
+
+def _new_axes(width: float, height: float) -> Axes:
+    _, ax = plt.subplots(figsize=(width, height), facecolor="white", layout="constrained")
+    return ax
+
+
+def _image_axes(grid: np.ndarray, scale: float, title: str, fontsize: float) -> Axes:
+    """Axes on a new white figure that shows ``grid`` at ``scale`` screen pixels per pixel, below room for ``title``."""
+    height, width = round(grid.shape[0] * scale), round(grid.shape[1] * scale)
+    pt = _DPI / 72  # screen pixels per point
+    title_px = round(1.6 * fontsize * pt) if title else 0
+    margin = max(0, math.ceil((0.9 * fontsize * pt * len(title) - width) / 2))  # room for a title wider than the grid
+    figure_width, figure_height = width + 2 * margin, height + title_px
+    figure = plt.figure(figsize=(figure_width / _DPI, figure_height / _DPI), dpi=_DPI, facecolor="white")
+    return figure.add_axes((margin / figure_width, 0, width / figure_width, height / figure_height))
+
+
+def _check_images(images: Tensor, name: str, ndim: int = 4) -> Tensor:
+    """Check a batch of images (..., C, H, W) and return it as a float32 CPU tensor."""
+    if not isinstance(images, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor; got {type(images).__name__}")
+    if images.ndim != ndim:
+        dims = "(S, N, C, H, W)" if ndim == 5 else "(N, C, H, W)"
+        raise ValueError(f"{name} must have shape {dims}; got {tuple(images.shape)}")
+    if images.shape[-3] not in (1, 3):
+        raise ValueError(f"{name} must have 1 or 3 channels (dimension -3); got shape {tuple(images.shape)}")
+    if not images.dtype.is_floating_point:
+        raise TypeError(f"{name} must be a float tensor with values in [-1, 1]; got dtype {images.dtype}")
+    if images.numel() == 0:
+        raise ValueError(f"{name} is empty; got shape {tuple(images.shape)}")
+    images = images.detach().cpu().float()
+    if not torch.isfinite(images).all():
+        raise ValueError(f"{name} contains NaN or inf (did sampling diverge?)")
+    return images
+
+
+def to_display(images: Tensor) -> Tensor:
+    """Map images from [-1, 1] to [0, 1] for display.
+
+    Args:
+        images: (N, 1, H, W) or (N, 3, H, W) float tensor, on any device, values in about [-1, 1].
+
+    Returns:
+        (N, C, H, W) float32 CPU tensor in [0, 1]. Generated samples may overshoot [-1, 1]
+        slightly; those values are clamped to the nearest displayable colour. This clamping
+        is for display only: ``images`` itself is not changed.
+    """
+    return ((_check_images(images, "images") + 1) / 2).clamp(0, 1)
+
+
+def _grid(images: Tensor, nrow: int, padding: int = _PAD) -> np.ndarray:
+    """(N, C, H, W) in [0, 1] -> (rows, cols, 3) numpy grid on a white background."""
+    if not isinstance(nrow, int) or nrow < 1:
+        raise ValueError(f"nrow must be a positive int; got {nrow!r}")
+    if len(images) == 1:  # make_grid returns a lone image as it is: unpadded, and grey with one channel
+        grid = torch.nn.functional.pad(images[0].expand(3, -1, -1), (padding,) * 4, value=1.0)
+    else:
+        grid = make_grid(images, nrow=nrow, padding=padding, pad_value=1.0)
+    return grid.permute(1, 2, 0).numpy()
+
+
+def show_images(
+    images: Tensor,
+    nrow: int = 8,
+    title: str | None = None,
+    labels: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    scale: float = 3.0,
+) -> Axes:
+    """Show a batch of images as a grid, ``nrow`` images per row.
+
+    Args:
+        images: (N, 1, H, W) or (N, 3, H, W) float tensor in [-1, 1] (see :func:`to_display`).
+        nrow: images per row of the grid.
+        title: optional title above the grid.
+        labels: optional N strings (e.g. class names), one written below each image.
+        ax: Axes to draw into; by default a new figure sized by ``scale``.
+        scale: screen pixels per image pixel of a new figure (pixels are drawn as sharp squares);
+            also sets the gap left for ``labels``.
+    """
+    images = to_display(images)
+    n, _, h, w = images.shape
+    padding = _PAD
+    if labels is not None:
+        if len(labels) != n:
+            raise ValueError(f"labels must have one entry per image ({n}); got {len(labels)}")
+        padding = max(_PAD, math.ceil(_LABEL_PX / scale))  # leave room below each tile for its label
+    grid = _grid(images, nrow, padding)
+    if ax is None:
+        ax = _image_axes(grid, scale, title or "", fontsize=12)
+    ax.imshow(grid, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=12)
+    if labels is not None:
+        ncols = min(nrow, n)
+        for i, label in enumerate(labels):
+            row, col = divmod(i, ncols)
+            x = col * (w + padding) + padding + w / 2
+            y = (row + 1) * (h + padding) + padding / 2
+            ax.text(x, y, str(label), ha="center", va="center", fontsize=8, color="black")
+    return ax
+
+
+def plot_losses(
+    losses: Sequence[float] | Tensor | np.ndarray,
+    smooth: int = 50,
+    ax: Axes | None = None,
+    title: str = "Training loss",
+    log: bool = False,
+) -> Axes:
+    """Plot one loss per training step (faint) and its moving average over ``smooth`` steps.
+
+    Args:
+        losses: 1-D sequence of per-step losses.
+        smooth: window of the trailing moving average, in steps (1 = no average).
+        log: use a logarithmic loss axis (needs positive losses).
+    """
+    losses = np.asarray(torch.as_tensor(losses, dtype=torch.float64).cpu())
+    if losses.ndim != 1 or losses.size == 0:
+        raise ValueError(f"losses must be a non-empty 1-D sequence; got shape {losses.shape}")
+    if not np.isfinite(losses).all():
+        raise ValueError(f"losses contain NaN or inf, first at step {int(np.argmin(np.isfinite(losses)))}")
+    if not isinstance(smooth, int) or smooth < 1:
+        raise ValueError(f"smooth must be a positive int; got {smooth!r}")
+    if log and (losses <= 0).any():
+        raise ValueError("log=True needs positive losses")
+    if ax is None:
+        ax = _new_axes(6, 3.5)
+    steps = np.arange(losses.size)
+    ax.plot(steps, losses, color="tab:blue", alpha=0.3, linewidth=0.8, label="per step")
+    window = min(smooth, losses.size)
+    if window > 1:
+        average = np.convolve(losses, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1 :], average, color="tab:blue", label=f"average of last {window} steps")
+        ax.legend()
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def animate_trajectory(
+    trajectory: Sequence[Tensor] | Tensor,
+    nrow: int = 8,
+    num_frames: int = 40,
+    interval_ms: int = 100,
+    timesteps: Sequence[int] | None = None,
+    scale: float = 3.0,
+) -> HTML:
+    """Animate a denoising trajectory as a self-contained HTML player (no network access needed).
+
+    Args:
+        trajectory: S batches x_t, each (N, C, H, W) in [-1, 1], as a list or an (S, N, C, H, W) tensor,
+            e.g. the list that ``sample(..., return_trajectory=True)`` returns.
+        nrow: images per row of each frame's grid.
+        num_frames: frames kept, evenly spaced from the first batch to the last (fewer frames, smaller HTML).
+        interval_ms: time between frames.
+        timesteps: optional label per entry of ``trajectory``, shown as "t = ..." above each frame
+            (default: "step i/S-1"). For the T + 1 entries of a DDPM trajectory from :func:`sample`,
+            ``[T, *sampler.timesteps.tolist()]`` labels them T (pure noise) down to 0 (the samples),
+            the numbering x_T ... x_0 of Ho et al. 2020.
+        scale: screen pixels per image pixel.
+
+    Returns:
+        ``IPython.display.HTML`` that plays in a notebook and on a static web page. The frames are
+        stored losslessly at one pixel per image pixel and enlarged by the browser, which keeps
+        40 frames of 64 greyscale 16x16 images under 1 MB.
+    """
+    from IPython.display import HTML  # only needed here; the rest of the module works without IPython
+
+    if isinstance(trajectory, Tensor):
+        frames = _check_images(trajectory, "trajectory", ndim=5)
+    else:
+        if len(trajectory) == 0:
+            raise ValueError("trajectory is empty; expected a list of (N, C, H, W) tensors")
+        if not all(isinstance(x, Tensor) for x in trajectory):
+            raise TypeError("trajectory must be a list of torch.Tensor batches or one (S, N, C, H, W) tensor")
+        shapes = {tuple(x.shape) for x in trajectory}
+        if len(shapes) > 1:
+            raise ValueError(f"trajectory's tensors must all have one shape; got {sorted(shapes)}")
+        frames = _check_images(torch.stack(list(trajectory)), "trajectory", ndim=5)
+    if timesteps is not None and len(timesteps) != len(frames):
+        raise ValueError(f"timesteps must have one entry per trajectory step ({len(frames)}); got {len(timesteps)}")
+    if not isinstance(num_frames, int) or num_frames < 1:
+        raise ValueError(f"num_frames must be a positive int; got {num_frames!r}")
+
+    keep = np.linspace(0, len(frames) - 1, min(num_frames, len(frames))).round().astype(int)
+    grids = [_grid(to_display(frames[i]), nrow) for i in keep]
+    titles = [f"t = {timesteps[i]}" if timesteps is not None else f"step {i}/{len(frames) - 1}" for i in keep]
+
+    # Frames are drawn at one pixel per image pixel; the browser enlarges them by `scale`.
+    ax = _image_axes(grids[0], 1, max(titles, key=len), fontsize=8)
+    image = ax.imshow(grids[0], interpolation="nearest")
+    ax.set_axis_off()
+
+    def draw(k: int):
+        image.set_data(grids[k])
+        ax.set_title(titles[k], fontsize=8, pad=3)
+        return (image,)
+
+    animation = FuncAnimation(ax.figure, draw, frames=len(grids), interval=interval_ms)
+    with plt.rc_context({"animation.frame_format": "png"}):
+        html = animation.to_jshtml(default_mode="once")
+    width = ax.figure.bbox.width * scale
+    plt.close(ax.figure)  # the player shows the frames; without this the notebook also shows the figure
+
+    html = re.sub(r'<link rel="stylesheet"\s+href="[^"]*font-awesome[^"]*">', "", html)
+    for icon, text in _ICONS.items():
+        html = html.replace(f'<i class="fa {icon}"></i>', text)
+    html = html.replace(
+        '<img id="_anim_img',
+        f'<img style="width:{width:.0f}px;max-width:100%;image-rendering:crisp-edges;image-rendering:pixelated" '
+        'id="_anim_img',
+    )
+    return HTML(_FRAME.sub(_compact_frame, html))
+
+
+def _compact_frame(match: re.Match) -> str:
+    """Re-encode one of matplotlib's RGBA PNG frames as 8-bit grey, or RGB if it has colour.
+
+    Lossless for the opaque frames drawn here, and a third of the size for greyscale images.
+    """
+    frame = Image.open(io.BytesIO(base64.b64decode(match.group(1)))).convert("RGB")
+    pixels = np.asarray(frame)
+    if (pixels == pixels[..., :1]).all():  # no colour
+        frame = frame.convert("L")
+    buffer = io.BytesIO()
+    frame.save(buffer, format="png")
+    return f'"data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode("ascii")}"'
+
+
+def _as_points(points: Tensor | np.ndarray, name: str) -> np.ndarray:
+    points = torch.as_tensor(points).detach().cpu()
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"{name} must have shape (N, 2); got {tuple(points.shape)}")
+    return points.double().numpy()
+
+
+def plot_points(
+    points: Tensor | np.ndarray,
+    ax: Axes | None = None,
+    title: str | None = None,
+    label: str | None = None,
+    **scatter_kwargs,
+) -> Axes:
+    """Scatter plot of 2-D points (N, 2); call again with the same ``ax`` to overlay, e.g. data and samples."""
+    xy = _as_points(points, "points")
+    if ax is None:
+        ax = _new_axes(4.5, 4.5)
+    ax.scatter(xy[:, 0], xy[:, 1], **{"s": 4, "alpha": 0.6, "label": label, **scatter_kwargs})
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    if title:
+        ax.set_title(title)
+    if label:
+        ax.legend()
+    return ax
+
+
+def plot_vector_field(
+    fn: Callable[[Tensor], Tensor],
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    n: int = 20,
+    ax: Axes | None = None,
+    title: str | None = None,
+    normalize: bool = False,
+) -> Axes:
+    """Draw the arrows of a 2-D vector field (a score, an electric field) on an n x n grid.
+
+    Args:
+        fn: maps a float32 CPU tensor of points (M, 2) to vectors (M, 2).
+        xlim, ylim: (low, high) extent of the grid.
+        normalize: draw every arrow with the same length and show the magnitude as colour
+            (for fields such as 1/r^2 whose magnitudes span orders of magnitude).
+    """
+    if not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an int >= 2; got {n!r}")
+    xs, ys = torch.meshgrid(torch.linspace(*xlim, n), torch.linspace(*ylim, n), indexing="xy")
+    grid = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1)
+    with torch.no_grad():
+        field = _as_points(fn(grid), "fn's output")
+    if field.shape[0] != grid.shape[0]:
+        raise ValueError(f"fn must return one vector per point, shape ({grid.shape[0]}, 2); got {field.shape}")
+    if not np.isfinite(field).all():
+        raise ValueError("fn returned NaN or inf at some grid points (a singularity on the grid?); move the grid")
+    if ax is None:
+        ax = _new_axes(5, 4.5)
+    x, y = grid[:, 0].numpy(), grid[:, 1].numpy()
+    if normalize:
+        magnitude = np.hypot(field[:, 0], field[:, 1])
+        spacing = min(xlim[1] - xlim[0], ylim[1] - ylim[0]) / (n - 1)
+        length = np.where(magnitude > 0, magnitude, 1.0) / (0.8 * spacing)  # arrows 0.8 grid cells long
+        arrows = ax.quiver(x, y, field[:, 0] / length, field[:, 1] / length, magnitude,
+                           cmap="viridis", norm=LogNorm(), angles="xy", scale_units="xy", scale=1)
+        ax.figure.colorbar(arrows, ax=ax, label="magnitude")
+    else:
+        ax.quiver(x, y, field[:, 0], field[:, 1], color="tab:blue")
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_schedules(
+    schedules: Mapping[str, NoiseSchedule],
+    ax: Axes | None = None,
+    sqrt: bool = False,
+    title: str = "Noise schedules",
+) -> Axes:
+    """Plot alpha_bar_t against t for several named schedules (e.g. linear vs cosine).
+
+    With ``sqrt=True`` also draws sqrt(alpha_bar_t), the scale of x_0 inside x_t (Ho et al. 2020, eq. 4), dashed.
+    """
+    if not isinstance(schedules, Mapping) or not schedules:
+        raise ValueError("schedules must be a non-empty dict of name -> NoiseSchedule")
+    for name, schedule in schedules.items():
+        if not isinstance(schedule, NoiseSchedule):
+            raise TypeError(f"schedules[{name!r}] must be a NoiseSchedule; got {type(schedule).__name__}")
+    if ax is None:
+        ax = _new_axes(6, 3.5)
+    for name, schedule in schedules.items():
+        alpha_bar = schedule.alphas_cumprod.double().numpy()
+        (line,) = ax.plot(alpha_bar, label=rf"{name}: $\bar\alpha_t$")
+        if sqrt:
+            ax.plot(np.sqrt(alpha_bar), "--", color=line.get_color(), label=rf"{name}: $\sqrt{{\bar\alpha_t}}$")
+    ax.set_xlabel("timestep t")
+    ax.set_ylabel(r"$\bar\alpha_t$" + (r" and $\sqrt{\bar\alpha_t}$" if sqrt else ""))
+    ax.set_title(title)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax

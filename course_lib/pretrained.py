@@ -1,0 +1,137 @@
+"""Recipes for the course's shipped models, and the code that trains and ships them.
+
+``python -m course_lib train --model NAME`` runs a recipe from a fixed seed on the offline
+data and writes ``course_lib/weights/NAME.pt`` with its SHA-256 into ``manifest.json``.
+Lessons then load the result with :func:`course_lib.checkpoints.load_pretrained`.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from . import checkpoints
+from .classifier import Classifier, train_classifier
+from .config import get_device, seed_everything
+from .data.digits import load_digits
+from .data.points import make_moons
+from .data.sprites import ATTRIBUTE_NAMES, make_sprites
+from .training import train_diffusion
+
+IMAGE_SCHEDULE = {"type": "linear", "num_timesteps": 500, "beta_start": 1e-4, "beta_end": 0.02}
+"""The diffusion every shipped image model is trained with (T = 500 as in the DeepLearning.AI course)."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one shipped model is built and trained."""
+
+    description: str
+    model_class: str
+    model_config: dict
+    data: Callable[[], Dataset]
+    steps: int
+    schedule: dict | None = None  # None for the classifiers, which are not denoisers
+    batch_size: int = 128
+    lr: float = 1e-3
+    context_dropout: float = 0.0
+    ema_decay: float | None = None
+    multi_label: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+RECIPES: dict[str, Recipe] = {
+    "digits": Recipe(
+        "unconditional 16x16 digits",
+        "UNet", dict(in_channels=1), lambda: load_digits(16, "train"),
+        steps=6000, schedule=IMAGE_SCHEDULE, ema_decay=0.999,
+        extra={"image_shape": [1, 16, 16]},
+    ),
+    "digits-cond": Recipe(
+        "class-conditional 16x16 digits with context dropout for classifier-free guidance",
+        "UNet", dict(in_channels=1, context_dim=10), lambda: load_digits(16, "train"),
+        steps=6000, schedule=IMAGE_SCHEDULE, ema_decay=0.999, context_dropout=0.1,
+        extra={"image_shape": [1, 16, 16], "context_names": [str(d) for d in range(10)]},
+    ),
+    "sprites": Recipe(
+        "attribute-conditional 16x16 sprites (multi-hot shape, colour, facing)",
+        "UNet", dict(in_channels=3, context_dim=len(ATTRIBUTE_NAMES)), lambda: make_sprites(8192, 16, seed=0),
+        steps=6000, schedule=IMAGE_SCHEDULE, ema_decay=0.999, context_dropout=0.1,
+        extra={"image_shape": [3, 16, 16], "context_names": ATTRIBUTE_NAMES},
+    ),
+    "toy2d": Recipe(
+        "2-D two-moons point cloud",
+        "MLPDenoiser", dict(data_dim=2, hidden_dim=128, num_layers=3), lambda: torch.utils.data.TensorDataset(make_moons(8192, seed=0)),
+        steps=4000, schedule={"type": "linear", "num_timesteps": 200, "beta_start": 1e-4, "beta_end": 0.05},
+        batch_size=256, ema_decay=0.999,
+    ),
+    "classifier-digits": Recipe(
+        "digit classifier (the judge of generated digits)",
+        "Classifier", dict(in_channels=1, num_outputs=10), lambda: load_digits(16, "train"),
+        steps=1500, lr=2e-3,
+    ),
+    "classifier-sprites": Recipe(
+        "sprite attribute classifier (multi-label)",
+        "Classifier", dict(in_channels=3, num_outputs=len(ATTRIBUTE_NAMES)), lambda: make_sprites(8192, 16, seed=1),
+        steps=1500, lr=2e-3, multi_label=True,
+    ),
+}
+
+
+def train_recipe(name: str, steps: int | None = None, device: str | None = None, seed: int = 0, progress: bool = True) -> tuple[nn.Module, dict]:
+    """Train the recipe ``name`` from ``seed``; returns the trained model (the EMA copy if any) and a card dict."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(RECIPES)}")
+    recipe = RECIPES[name]
+    steps = recipe.steps if steps is None else steps
+    seed_everything(seed)
+    model = checkpoints.MODEL_CLASSES[recipe.model_class](**recipe.model_config)
+    dataset = recipe.data()
+    device = get_device(device)
+    start = time.perf_counter()
+    if recipe.schedule is None:
+        losses = train_classifier(model, dataset, steps=steps, batch_size=recipe.batch_size, lr=recipe.lr,
+                                  multi_label=recipe.multi_label, seed=seed, device=device, progress=progress)
+    else:
+        result = train_diffusion(model, checkpoints.build_schedule(recipe.schedule), dataset, steps=steps,
+                                 batch_size=recipe.batch_size, lr=recipe.lr, lr_schedule="cosine",
+                                 context_dropout=recipe.context_dropout, ema_decay=recipe.ema_decay,
+                                 device=device, seed=seed, progress=progress)
+        losses = result.losses
+        model = result.ema if result.ema is not None else model
+    seconds = time.perf_counter() - start
+    tail = losses[-100:]
+    card = {
+        "description": recipe.description,
+        "training": {
+            "steps": steps, "batch_size": recipe.batch_size, "lr": recipe.lr, "seed": seed,
+            "context_dropout": recipe.context_dropout, "ema_decay": recipe.ema_decay,
+            "examples": len(dataset), "final_loss": round(sum(tail) / len(tail), 5),
+            "seconds": round(seconds, 1), "device": str(device),
+            "hardware": f"{platform.machine()}, {torch.get_num_threads()} CPU threads" if device.type == "cpu" else str(device),
+            "torch": torch.__version__,
+        },
+        **recipe.extra,
+    }
+    return model.cpu().eval(), card
+
+
+def ship(name: str, model: nn.Module, card: dict, half: bool = True) -> dict:
+    """Write ``model``'s weights into the package and record them in the manifest; returns the entry."""
+    recipe = RECIPES[name]
+    file = f"{name}.pt"
+    sha256 = checkpoints.save_weights(model, checkpoints.WEIGHTS_DIR / file, half=half)
+    manifest_path = checkpoints.WEIGHTS_DIR / "manifest.json"
+    entries = checkpoints.read_manifest(manifest_path) if manifest_path.is_file() else {}
+    entries[name] = {
+        "file": file, "sha256": sha256, "dtype": "float16" if half else "float32",
+        "model_class": recipe.model_class, "model_config": model.config, "schedule": recipe.schedule, **card,
+    }
+    checkpoints.write_manifest(manifest_path, entries)
+    return entries[name]

@@ -1,0 +1,250 @@
+"""Reverse-process samplers: DDPM (Ho et al. 2020) and DDIM (Song, Meng & Ermon 2020).
+
+Each sampler follows diffusers' scheduler conventions so that the diffusers lesson can map
+one onto the other line by line:
+
+* ``sampler.timesteps`` lists the timesteps to visit, from noisiest to cleanest;
+* ``sampler.step(model_output, timestep, sample)`` returns x at the previous timestep,
+  given the network's noise prediction epsilon_theta(x_t, t).
+
+:func:`sample` runs the loop, with optional classifier-free guidance and the trajectory.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .schedules import NoiseSchedule
+
+
+def _predict_x0(schedule: NoiseSchedule, model_output: Tensor, timestep: int, sample: Tensor) -> Tensor:
+    """x_0 implied by x_t and the predicted noise: (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t) (Ho et al. 2020, eq. 15)."""
+    alpha_bar = schedule.alphas_cumprod[timestep]
+    return (sample - (1 - alpha_bar).sqrt() * model_output) / alpha_bar.sqrt()
+
+
+def _check_step_inputs(
+    schedule: NoiseSchedule, model_output: Tensor, timestep: int, sample: Tensor, noise: Tensor | None
+) -> int:
+    if model_output.shape != sample.shape:
+        raise ValueError(
+            f"model_output must have the shape of sample {tuple(sample.shape)}; got {tuple(model_output.shape)}"
+        )
+    if noise is not None and noise.shape != sample.shape:
+        raise ValueError(f"noise must have the shape of sample {tuple(sample.shape)}; got {tuple(noise.shape)}")
+    timestep = schedule.check_timesteps(timestep)
+    if timestep.numel() != 1:
+        raise ValueError(f"timestep must be a single int; got shape {tuple(timestep.shape)}")
+    return int(timestep)
+
+
+def _draw_noise(sample: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Standard normal noise like ``sample``, drawn on the generator's device (CPU by default) for repeatability."""
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+    noise = torch.randn(sample.shape, generator=generator, device=gen_device, dtype=sample.dtype)
+    return noise.to(sample.device)
+
+
+class DDPMSampler:
+    """Ancestral sampling over all T steps (Ho et al. 2020, Algorithm 2).
+
+    Args:
+        schedule: the noise schedule the model was trained with.
+        clip_sample: clip the predicted x_0 to [-1, 1] before each step (diffusers' default is
+            True; the paper's Algorithm 2 has no clipping, which is ours).
+        add_noise: add sigma_t z at each step, as Algorithm 2 does. ``False`` reproduces the
+            classic mistake of forgetting it (lesson 06 shows what that produces).
+    """
+
+    def __init__(self, schedule: NoiseSchedule, clip_sample: bool = False, add_noise: bool = True) -> None:
+        self.schedule = schedule
+        self.clip_sample = clip_sample
+        self.add_noise = add_noise
+        self.timesteps = torch.arange(schedule.num_timesteps - 1, -1, -1)
+
+    def step(
+        self,
+        model_output: Tensor,
+        timestep: int,
+        sample: Tensor,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> Tensor:
+        """One reverse step x_t -> x_{t-1}.
+
+        Args:
+            model_output: predicted noise epsilon_theta(x_t, t), shape (N, ...).
+            timestep: t in [0, T-1] (0-based, as in diffusers).
+            sample: x_t, same shape as ``model_output``.
+            generator: source of the fresh noise z (ignored when ``noise`` is given).
+            noise: z itself, for tests that want to fix it.
+
+        Returns:
+            x_{t-1}, same shape as ``sample``. At t = 0 no noise is added.
+        """
+        t = _check_step_inputs(self.schedule, model_output, timestep, sample, noise)
+        s = self.schedule
+        alpha_bar = s.alphas_cumprod[t]
+        alpha_bar_prev = s.alphas_cumprod[t - 1] if t > 0 else torch.tensor(1.0)
+        # alpha_t and beta_t from the alpha-bars rather than s.betas, so that float32 rounding cancels:
+        # at t = 0, beta_t / (1 - alpha_bar_t) is exactly 1 and the step returns the predicted x_0.
+        alpha = alpha_bar / alpha_bar_prev
+        beta = 1 - alpha
+
+        x0 = _predict_x0(s, model_output, t, sample)
+        if self.clip_sample:
+            x0 = x0.clamp(-1, 1)
+        # Mean of the posterior q(x_{t-1} | x_t, x_0) (Ho et al. 2020, eq. 7). Without clipping it
+        # equals Algorithm 2's 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps).
+        coef_x0 = alpha_bar_prev.sqrt() * beta / (1 - alpha_bar)
+        coef_xt = alpha.sqrt() * (1 - alpha_bar_prev) / (1 - alpha_bar)
+        mean = coef_x0 * x0 + coef_xt * sample
+        if t == 0 or not self.add_noise:
+            return mean
+        # sigma_t^2 = beta-tilde_t, the posterior variance (Ho et al. 2020, eq. 7 and section 3.2).
+        variance = ((1 - alpha_bar_prev) / (1 - alpha_bar) * beta).clamp(min=1e-20)
+        z = noise if noise is not None else _draw_noise(sample, generator)
+        return mean + variance.sqrt() * z
+
+
+class DDIMSampler:
+    """Deterministic (eta = 0) or stochastic DDIM sampling over a subset of the timesteps.
+
+    Timesteps are spaced as diffusers' ``timestep_spacing="leading"`` with ``steps_offset=0``:
+    ``t_i = i * (T // num_inference_steps)``, visited from largest to smallest.
+
+    Args:
+        schedule: the noise schedule the model was trained with.
+        num_inference_steps: how many network evaluations, 1..T.
+        eta: 0 gives DDIM, 1 gives a DDPM-like amount of noise (Song et al. 2020, eq. 16).
+        clip_sample: clip the predicted x_0 to [-1, 1].
+    """
+
+    def __init__(self, schedule: NoiseSchedule, num_inference_steps: int = 50, eta: float = 0.0, clip_sample: bool = False) -> None:
+        T = schedule.num_timesteps
+        if not isinstance(num_inference_steps, int) or not 1 <= num_inference_steps <= T:
+            raise ValueError(f"num_inference_steps must be an int in [1, {T}]; got {num_inference_steps!r}")
+        _check_eta(eta)
+        self.schedule = schedule
+        self.num_inference_steps = num_inference_steps
+        self.eta = eta
+        self.clip_sample = clip_sample
+        self.step_ratio = T // num_inference_steps
+        self.timesteps = torch.arange(num_inference_steps).flip(0) * self.step_ratio
+
+    def step(
+        self,
+        model_output: Tensor,
+        timestep: int,
+        sample: Tensor,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+        eta: float | None = None,
+    ) -> Tensor:
+        """One DDIM update x_t -> x_{t - T // num_inference_steps} (Song et al. 2020, eq. 12).
+
+        Shapes as :meth:`DDPMSampler.step`; ``eta`` overrides the sampler's eta for this step.
+        """
+        t = _check_step_inputs(self.schedule, model_output, timestep, sample, noise)
+        eta = self.eta if eta is None else _check_eta(eta)
+        s = self.schedule
+        prev_t = t - self.step_ratio
+        alpha_bar = s.alphas_cumprod[t]
+        alpha_bar_prev = s.alphas_cumprod[prev_t] if prev_t >= 0 else torch.tensor(1.0)
+
+        x0 = _predict_x0(s, model_output, t, sample)
+        if self.clip_sample:
+            x0 = x0.clamp(-1, 1)
+            model_output = (sample - alpha_bar.sqrt() * x0) / (1 - alpha_bar).sqrt()
+        # sigma_t(eta) of Song et al. 2020, eq. 16.
+        variance = (1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev)
+        sigma = eta * variance.sqrt()
+        direction = (1 - alpha_bar_prev - sigma**2).sqrt() * model_output
+        prev_sample = alpha_bar_prev.sqrt() * x0 + direction
+        if eta > 0:
+            z = noise if noise is not None else _draw_noise(sample, generator)
+            prev_sample = prev_sample + sigma * z
+        return prev_sample
+
+
+def _check_eta(eta: float) -> float:
+    if not isinstance(eta, (int, float)) or not 0.0 <= eta <= 1.0:
+        raise ValueError(f"eta must be a number in [0, 1]; got {eta!r}")
+    return float(eta)
+
+
+def _check_guidance(guidance: float, context: Tensor | None) -> None:
+    if guidance < 0:
+        raise ValueError(f"guidance must be >= 0; got {guidance}")
+    if guidance > 0 and context is None:
+        raise ValueError("guidance > 0 needs a context to guide towards")
+
+
+def predict_noise(model: nn.Module, x: Tensor, timestep: int, context: Tensor | None = None, guidance: float = 0.0) -> Tensor:
+    """epsilon_theta(x_t, t [, c]) for a batch at one timestep, with classifier-free guidance.
+
+    With ``guidance`` w > 0 and a context, returns (1 + w) eps(x, c) - w eps(x, no context)
+    (Ho & Salimans 2022, eq. 6); "no context" is the all-zero context vector that context
+    dropout trains the model on. diffusers' ``guidance_scale`` is 1 + w.
+    """
+    _check_guidance(guidance, context)
+    timestep = torch.as_tensor(timestep)
+    if timestep.dtype.is_floating_point or timestep.dtype == torch.bool or timestep.numel() != 1:
+        raise TypeError(f"timestep must be a single int; got {timestep!r}")
+    t = torch.full((x.shape[0],), int(timestep), device=x.device, dtype=torch.long)
+    if context is None or guidance == 0:
+        return model(x, t, context)
+    both = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([context, torch.zeros_like(context)]))
+    eps_cond, eps_uncond = both.chunk(2)
+    return (1 + guidance) * eps_cond - guidance * eps_uncond
+
+
+@torch.no_grad()
+def sample(
+    model: nn.Module,
+    sampler: DDPMSampler | DDIMSampler,
+    shape: tuple[int, ...],
+    *,
+    context: Tensor | None = None,
+    guidance: float = 0.0,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    return_trajectory: bool = False,
+    progress: bool = True,
+) -> Tensor | tuple[Tensor, list[Tensor]]:
+    """Generate ``shape[0]`` samples by running ``sampler`` from pure noise.
+
+    Args:
+        model: a denoiser called as ``model(x_t, t, context)`` returning predicted noise.
+        sampler: a :class:`DDPMSampler` or :class:`DDIMSampler`.
+        shape: (N, C, H, W) for images or (N, 2) for points.
+        context: optional (N, context_dim) float context (one-hot labels, multi-hot attributes).
+        guidance: classifier-free guidance weight w >= 0 (needs ``context``).
+        generator: CPU generator for the initial noise and every step's noise (same seed, same samples).
+        device: where the model runs; default: the model's device.
+        return_trajectory: also return the list of x_t after every step, on the CPU.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The final samples (roughly in [-1, 1] for course data), and the trajectory if asked.
+    """
+    _check_guidance(guidance, context)
+    if device is None:
+        device = next(model.parameters()).device
+    if context is not None:
+        if context.ndim != 2 or context.shape[0] != shape[0]:
+            raise ValueError(f"context must have shape ({shape[0]}, context_dim); got {tuple(context.shape)}")
+        context = context.to(device=device, dtype=torch.float32)
+    was_training = model.training
+    model.eval()
+    x = torch.randn(shape, generator=generator).to(device)
+    trajectory = [x.cpu()] if return_trajectory else []
+    for t in tqdm(sampler.timesteps.tolist(), desc=type(sampler).__name__, disable=not progress, leave=False):
+        eps = predict_noise(model, x, t, context, guidance)
+        x = sampler.step(eps, t, x, generator=generator)
+        if return_trajectory:
+            trajectory.append(x.cpu())
+    model.train(was_training)
+    return (x, trajectory) if return_trajectory else x

@@ -1,0 +1,219 @@
+"""Training a denoiser with the simplified DDPM loss, plus an exponential moving average of its weights."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from .config import get_device
+from .models import to_context
+from .schedules import NoiseSchedule
+
+
+def diffusion_loss(
+    model: nn.Module,
+    schedule: NoiseSchedule,
+    x0: Tensor,
+    context: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """The simplified DDPM loss, E_{t, x_0, eps} || eps - eps_theta(x_t, t) ||^2 (Ho et al. 2020, eq. 14).
+
+    Draws t ~ Uniform{0, ..., T-1} (first) and eps ~ N(0, I) (second) from ``generator`` on the
+    CPU, forms x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps and returns the mean
+    squared error between the model's prediction and eps.
+
+    Args:
+        model: a denoiser called as ``model(x_t, t, context)``.
+        schedule: the noise schedule.
+        x0: clean data, (N, C, H, W) images in [-1, 1] or (N, D) points.
+        context: optional (N, context_dim) float context.
+        generator: CPU generator for t and eps (same generator state, same loss).
+
+    Returns:
+        A scalar tensor (differentiable with respect to the model's parameters).
+    """
+    n = x0.shape[0]
+    t = torch.randint(0, schedule.num_timesteps, (n,), generator=generator)
+    eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+    t, eps = t.to(x0.device), eps.to(x0.device)
+    x_t = schedule.add_noise(x0, eps, t)
+    return F.mse_loss(model(x_t, t, context), eps)
+
+
+class EMA:
+    """An exponential moving average of a model's weights, theta_ema <- d theta_ema + (1 - d) theta.
+
+    With ``warmup`` the decay after n updates is min(decay, (1 + n) / (10 + n)), as in diffusers'
+    ``EMAModel``, so that a short run is not dominated by the random initial weights.
+    Non-float buffers (e.g. counters) are copied. ``self.model`` is a frozen copy in eval mode.
+    """
+
+    def __init__(self, model: nn.Module, decay: float = 0.999, warmup: bool = True) -> None:
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0.0 < decay < 1.0:
+            raise ValueError(f"decay must be a number in the open interval (0, 1); got {decay!r}")
+        self.decay = float(decay)
+        self.warmup = warmup
+        self.num_updates = 0
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    def current_decay(self) -> float:
+        """The decay the next :meth:`update` will use."""
+        n = self.num_updates
+        return min(self.decay, (1 + n) / (10 + n)) if self.warmup else self.decay
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        """Move the averaged weights towards ``model``'s current weights."""
+        d = self.current_decay()
+        ema_state, state = self.model.state_dict(), model.state_dict()
+        if ema_state.keys() != state.keys():
+            raise ValueError("model does not have the same parameters as the model this EMA was built from")
+        for name, value in state.items():
+            if value.dtype.is_floating_point:
+                ema_state[name].lerp_(value, 1.0 - d)
+            else:
+                ema_state[name].copy_(value)
+        self.num_updates += 1
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_diffusion` returns: the loss of every step, the EMA model if any, the wall time."""
+
+    losses: list[float] = field(default_factory=list)
+    ema: nn.Module | None = None
+    seconds: float = 0.0
+
+
+def train_diffusion(
+    model: nn.Module,
+    schedule: NoiseSchedule,
+    dataset: Dataset,
+    *,
+    steps: int,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    lr_schedule: str = "constant",
+    context_dropout: float = 0.0,
+    ema_decay: float | None = None,
+    device: torch.device | str | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    log_every: int = 10,
+    callback: Callable[[int, nn.Module], None] | None = None,
+    callback_every: int = 100,
+) -> TrainResult:
+    """Train a denoiser for ``steps`` optimiser steps with the simplified loss (Ho et al. 2020, Algorithm 1).
+
+    Args:
+        model: a denoiser with a ``context_dim`` attribute (e.g. :class:`~course_lib.models.UNet`);
+            moved to ``device`` and trained in place.
+        schedule: the noise schedule.
+        dataset: items are ``x0``, ``(x0,)`` or ``(x0, y)``, with y an int label or a float
+            attribute vector. y becomes the context via ``to_context(y, model.context_dim)``
+            when ``model.context_dim > 0``; an unconditional model ignores it.
+        steps: number of optimiser steps; the data loader is cycled through as often as needed.
+        batch_size: samples per step (the last batch of an epoch may be smaller).
+        lr: AdamW learning rate.
+        lr_schedule: "constant", or "cosine" to decay the rate to 0 over ``steps``.
+        context_dropout: probability of replacing a sample's context by zeros, so that the same
+            model also learns the unconditional prediction (Ho & Salimans 2022, Algorithm 1).
+        ema_decay: keep an :class:`EMA` of the weights with this decay; None for no EMA.
+        device: where to train; default :func:`~course_lib.config.get_device`.
+        seed: seeds the data order, the timesteps, the noise and the context dropout. Same
+            seed and same initial model, same loss history (bit for bit on the CPU).
+        progress: show a tqdm bar with the running mean loss.
+        log_every: steps between updates of the running loss on the bar.
+        callback: called as ``callback(step, model)`` after every ``callback_every`` steps and
+            after the last one (e.g. to sample snapshots); ``model`` is the trained model.
+        callback_every: steps between callbacks.
+
+    Returns:
+        :class:`TrainResult` with the per-step losses, the EMA model (or None) and the seconds taken.
+    """
+    for name, value in [("steps", steps), ("batch_size", batch_size), ("log_every", log_every),
+                        ("callback_every", callback_every)]:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int; got {value!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0; got {lr!r}")
+    if lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine'; got {lr_schedule!r}")
+    if not 0.0 <= context_dropout <= 1.0:
+        raise ValueError(f"context_dropout must lie in [0, 1]; got {context_dropout!r}")
+    context_dim = getattr(model, "context_dim", None)
+    if not isinstance(context_dim, int):
+        raise TypeError(f"model must expose an int context_dim (0 for unconditional); {type(model).__name__} does not")
+    if context_dropout > 0 and context_dim == 0:
+        raise ValueError("context_dropout > 0 needs a conditional model (context_dim > 0)")
+    if len(dataset) == 0:
+        raise ValueError("dataset is empty")
+
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+
+    device = get_device(None if device is None else str(device))
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if lr_schedule == "cosine" else None
+    ema = EMA(model, ema_decay) if ema_decay is not None else None
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed + 1)
+
+    result = TrainResult()
+    start = time.perf_counter()
+    bar = tqdm(range(1, steps + 1), desc="training", disable=not progress)
+    for step, batch in zip(bar, _cycle(loader)):
+        x0, y = _split_batch(batch)
+        x0 = x0.to(device)
+        context = None
+        if context_dim > 0:
+            if y is None:
+                raise ValueError(f"the model is conditional (context_dim={context_dim}) but the dataset has no labels")
+            context = to_context(y, context_dim)
+            if context_dropout > 0:
+                # Ho & Salimans 2022: with probability p the sample is trained as unconditional.
+                keep = torch.rand(context.shape[0], generator=generator) >= context_dropout
+                context = context * keep[:, None]
+            context = context.to(device)
+        loss = diffusion_loss(model, schedule, x0, context, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        if ema is not None:
+            ema.update(model)
+        result.losses.append(loss.item())
+        if step % log_every == 0 or step == steps:
+            recent = result.losses[-log_every:]
+            bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}")
+        if callback is not None and (step % callback_every == 0 or step == steps):
+            callback(step, model)
+    bar.close()
+    result.seconds = time.perf_counter() - start
+    result.ema = ema.model if ema is not None else None
+    return result
+
+
+def _cycle(loader: DataLoader) -> Iterator:
+    """Batches from ``loader`` forever, reshuffled every epoch."""
+    while True:
+        yield from loader
+
+
+def _split_batch(batch: Tensor | list | tuple) -> tuple[Tensor, Tensor | None]:
+    if isinstance(batch, Tensor):
+        return batch, None
+    if isinstance(batch, (list, tuple)) and len(batch) in (1, 2):
+        return batch[0], (batch[1] if len(batch) == 2 else None)
+    raise ValueError("dataset items must be x0, (x0,) or (x0, y)")

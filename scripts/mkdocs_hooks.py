@@ -1,0 +1,228 @@
+"""MkDocs hooks that put the lessons on the site (listed under `hooks:` in mkdocs.yml).
+
+The lessons stay in lessons/; scripts/execute_lessons.py executes them into
+build/executed/NN_topic.ipynb first. These hooks then
+- add each executed notebook to the site as the page lessons/NN_topic/, rendered by
+  mkdocs-jupyter, and list the pages under "Lessons" in the navigation in file order,
+  titled by each lesson's first heading;
+- add notebooks/NN_topic.ipynb, the unexecuted lesson with a first cell that installs the
+  course library on Colab, and put "Open in Colab" and "Download notebook" links on each
+  lesson page;
+- render the lesson map on the home page in place of the `<!-- lesson-map -->` marker;
+- point "Edit this page" on a lesson page to lessons/NN_topic.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import mkdocs_jupyter.nbconvert2
+import nbformat
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
+from mkdocs_jupyter.plugin import NotebookFile
+from nbconvert.exporters.html import HTMLExporter
+
+from execute_lessons import find_lessons, lesson_title, read_lesson
+
+log = logging.getLogger("mkdocs.hooks.lessons")
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+LESSON_MAP_MARKER = "<!-- lesson-map -->"
+NAV_SECTION = "Lessons"
+WORDS_PER_MINUTE = 200
+COLAB_SETUP = '''\
+# Setup: on Google Colab, install the course library (Colab's own torch is kept).
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("course_lib") is None:
+    if "google.colab" in sys.modules:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "{requirement}"], check=True)
+    else:
+        print("course_lib is not installed: run `pip install -e .` in the course folder (see the Setup page).")
+'''
+
+
+class CourseHTMLExporter(HTMLExporter):
+    """mkdocs-jupyter's exporter with the course template (scripts/templates/course_notebook.html.j2)."""
+
+    def __init__(self, **kwargs):
+        kwargs["template_file"] = "course_notebook.html.j2"
+        kwargs["extra_template_paths"] = [str(TEMPLATES), *kwargs.get("extra_template_paths", [])]
+        super().__init__(**kwargs)
+
+
+# mkdocs-jupyter 0.26 has no option for its template, so its module-level exporter is swapped.
+mkdocs_jupyter.nbconvert2.HTMLExporter = CourseHTMLExporter
+
+
+@dataclass(frozen=True)
+class Lesson:
+    stem: str  # "05_ddpm_training"
+    title: str
+    source: Path  # lessons/05_ddpm_training.py
+    executed: Path  # build/executed/05_ddpm_training.ipynb
+    reading_minutes: int
+    run_seconds: float
+
+    @property
+    def page_uri(self) -> str:
+        return f"lessons/{self.stem}.ipynb"
+
+    @property
+    def notebook_uri(self) -> str:
+        return f"notebooks/{self.stem}.ipynb"
+
+
+@dataclass(frozen=True)
+class Site:
+    lessons: list[Lesson]
+    repo_url: str
+    owner_repo: str  # "owner/name"
+    git_ref: str  # commit (or branch) that the Colab notebooks install course_lib from
+
+
+_site: Site | None = None
+
+
+def _load_lesson(root: Path, source: Path) -> Lesson:
+    executed = root / "build" / "executed" / f"{source.stem}.ipynb"
+    if not executed.is_file():
+        raise PluginError(f"{executed.relative_to(root)} is missing: run `make site` (it executes the lessons first)")
+    nb = nbformat.read(executed, as_version=4)
+    markdown = [cell.source for cell in nb.cells if cell.cell_type == "markdown"]
+    current = [cell.source for cell in read_lesson(source).cells if cell.cell_type == "markdown"]
+    if markdown != current:
+        log.warning(f"{executed.relative_to(root)} is older than {source.relative_to(root)}: run `make site`")
+    words = sum(len(text.split()) for text in markdown)
+    return Lesson(
+        stem=source.stem,
+        title=lesson_title(nb, fallback=source.stem),
+        source=source,
+        executed=executed,
+        reading_minutes=max(1, math.ceil(words / WORDS_PER_MINUTE)),
+        run_seconds=nb.metadata.get("course_build", {}).get("seconds", float("nan")),
+    )
+
+
+def _git_ref(root: Path) -> str:
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
+    if result.returncode != 0:
+        log.info("No git commit yet: the Colab notebooks install course_lib from the main branch")
+        return "main"
+    return result.stdout.strip()
+
+
+def _nav_title(lesson: Lesson) -> str:
+    if re.match(r"(lesson\s*)?\d", lesson.title, re.IGNORECASE):
+        return lesson.title
+    return f"{int(lesson.stem[:2])}. {lesson.title}"
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    global _site
+    root = Path(config.config_file_path).resolve().parent
+    sources = find_lessons(root)
+    if not sources:
+        raise PluginError("no lessons found in lessons/")
+    lessons = [_load_lesson(root, source) for source in sources]
+
+    sections = [item for item in config.nav or [] if isinstance(item, dict) and NAV_SECTION in item]
+    if len(sections) != 1:
+        raise PluginError(f"mkdocs.yml nav needs exactly one '{NAV_SECTION}' section for the lessons to go in")
+    sections[0][NAV_SECTION] = [{_nav_title(lesson): lesson.page_uri} for lesson in lessons]
+
+    if not config.repo_url or not config.edit_uri:
+        raise PluginError("mkdocs.yml must set repo_url and edit_uri")
+    repo_url = config.repo_url.rstrip("/")
+    _site = Site(
+        lessons=lessons,
+        repo_url=repo_url,
+        owner_repo=urlsplit(repo_url).path.strip("/"),
+        git_ref=_git_ref(root),
+    )
+
+    # mkdocs-jupyter caches rendered pages by notebook content only: key its cache folder on
+    # the template and these hooks too, so that changing either re-renders every lesson.
+    renderer = hashlib.sha256()
+    for path in [*sorted(TEMPLATES.glob("*.j2")), Path(__file__)]:
+        renderer.update(path.read_bytes())
+    jupyter = config.plugins["mkdocs-jupyter"]
+    jupyter.config["cache_dir"] = str(root / "build" / "mkdocs-jupyter" / renderer.hexdigest()[:16])
+    return config
+
+
+def colab_notebook(lesson: Lesson, requirement: str) -> str:
+    """The lesson as an unexecuted notebook whose first cell installs course_lib on Colab."""
+    nb = read_lesson(lesson.source)
+    for cell in nb.cells:
+        if "solution" in cell.metadata.get("tags", []):
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True  # collapsed in JupyterLab
+    setup = nbformat.v4.new_code_cell(COLAB_SETUP.format(requirement=requirement).rstrip("\n"))
+    setup.id = "course-setup"
+    nb.cells.insert(0, setup)
+    nb.metadata.pop("jupytext", None)
+    return nbformat.writes(nb) + "\n"
+
+
+@event_priority(-50)  # after mkdocs-jupyter's on_files: the lesson pages are wrapped here instead
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    requirement = f"git+{_site.repo_url}@{_site.git_ref}"
+    for lesson in _site.lessons:
+        page = NotebookFile(File.generated(config, lesson.page_uri, abs_src_path=str(lesson.executed)), **config)
+        page.abs_src_path = str(lesson.executed)  # NotebookFile does not forward this attribute
+        page.edit_uri = f"../lessons/{lesson.source.name}"  # "Edit this page": relative to docs/
+        files.append(page)
+        files.append(File.generated(config, lesson.notebook_uri, content=colab_notebook(lesson, requirement)))
+    return files
+
+
+def _lesson_of(page: Page) -> Lesson | None:
+    return next((lesson for lesson in _site.lessons if lesson.page_uri == page.file.src_uri), None)
+
+
+def _lesson_map(page: Page) -> str:
+    rows = [
+        "| | Lesson | Reading | Runs in (fast mode) |",
+        "|---:|---|---|---|",
+    ]
+    for lesson in _site.lessons:
+        link = get_relative_url(lesson.page_uri, page.file.src_uri)
+        run = f"{lesson.run_seconds:.0f} s" if math.isfinite(lesson.run_seconds) else "not measured"
+        rows.append(f"| {int(lesson.stem[:2])} | [{lesson.title}]({link}) | about {lesson.reading_minutes} min | {run} |")
+    return "\n".join(rows)
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    if LESSON_MAP_MARKER in markdown:
+        markdown = markdown.replace(LESSON_MAP_MARKER, _lesson_map(page))
+    return markdown
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    lesson = _lesson_of(page)
+    if lesson is None:
+        return html
+    colab = f"https://colab.research.google.com/github/{_site.owner_repo}/blob/gh-pages/{lesson.notebook_uri}"
+    badge = get_relative_url("assets/colab-badge.svg", page.url)
+    download = get_relative_url(lesson.notebook_uri, page.url)
+    links = (
+        '<p class="lesson-links">'
+        f'<a class="colab-link" href="{colab}"><img src="{badge}" alt="Open in Colab" width="117" height="20"></a> '
+        f'<a class="md-button download-link" href="{download}" download>Download notebook</a>'
+        "</p>\n"
+    )
+    return links + html

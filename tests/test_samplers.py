@@ -1,0 +1,457 @@
+"""DDPM and DDIM samplers against diffusers' schedulers, against the exact answer for Gaussian data,
+and their input checks."""
+
+import math
+
+import pytest
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler
+from torch import nn
+
+from course_lib.samplers import DDIMSampler, DDPMSampler, predict_noise, sample
+from course_lib.schedules import NoiseSchedule
+
+T = 1000
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These tests run thousands of small tensor ops; on a busy 2-core machine intra-op threads only add overhead."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _schedule(name: str, num_timesteps: int = T) -> NoiseSchedule:
+    return getattr(NoiseSchedule, name)(num_timesteps)
+
+
+def _ddpm_ref(name: str, num_timesteps: int = T, clip_sample: bool = False) -> DDPMScheduler:
+    return DDPMScheduler(
+        num_train_timesteps=num_timesteps,
+        beta_schedule={"linear": "linear", "cosine": "squaredcos_cap_v2"}[name],
+        clip_sample=clip_sample,
+        variance_type="fixed_small",
+    )
+
+
+def _ddim_ref(name: str, num_inference_steps: int, num_timesteps: int = T, clip_sample: bool = False) -> DDIMScheduler:
+    ref = DDIMScheduler(
+        num_train_timesteps=num_timesteps,
+        beta_schedule={"linear": "linear", "cosine": "squaredcos_cap_v2"}[name],
+        clip_sample=clip_sample,
+        set_alpha_to_one=True,
+        steps_offset=0,
+        timestep_spacing="leading",
+    )
+    ref.set_timesteps(num_inference_steps)
+    return ref
+
+
+class ToyDenoiser(nn.Module):
+    """A fixed, nonlinear "noise prediction" of x, t and an optional 3-dim context (no training involved)."""
+
+    context_dim = 3
+
+    def __init__(self, num_timesteps: int = T) -> None:
+        super().__init__()
+        self.num_timesteps = num_timesteps
+        self.scale = nn.Parameter(torch.tensor(0.5))
+        self.register_buffer("context_weights", torch.tensor([0.3, -0.2, 0.5]))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        assert t.dtype == torch.long and t.shape == (x.shape[0],)
+        tt = (t.float() / self.num_timesteps).reshape(-1, *[1] * (x.ndim - 1))
+        out = self.scale * torch.tanh(x) * (1 + tt) + 0.1 * torch.sin(3 * x + tt)
+        if context is not None:
+            out = out + (context @ self.context_weights).reshape(-1, *[1] * (x.ndim - 1))
+        return out
+
+
+class GaussianDenoiser(nn.Module):
+    """The exact noise predictor E[eps | x_t] for data x_0 ~ N(mu, diag(s^2)).
+
+    x_t = sqrt(abar) x_0 + sqrt(1 - abar) eps is Gaussian with mean sqrt(abar) mu and variance
+    abar s^2 + 1 - abar, jointly Gaussian with eps, so the regression of eps on x_t is
+    eps*(x_t, t) = sqrt(1 - abar) (x_t - sqrt(abar) mu) / (abar s^2 + 1 - abar).
+    """
+
+    def __init__(self, schedule: NoiseSchedule, mu: torch.Tensor, s: torch.Tensor) -> None:
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(()))
+        self.alphas_cumprod, self.mu, self.s = schedule.alphas_cumprod, mu, s
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        ab = self.alphas_cumprod[t].unsqueeze(-1)
+        return (1 - ab).sqrt() * (x - ab.sqrt() * self.mu) / (ab * self.s**2 + 1 - ab)
+
+
+def _random_inputs(seed: int, shape=(4, 3, 8, 8)) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=gen), torch.randn(shape, generator=gen)
+
+
+STEP_TIMESTEPS = [0, 1, 2, 10, 100, 500, T - 2, T - 1]
+
+
+# --- DDPM -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["linear", "cosine"])
+@pytest.mark.parametrize("clip_sample", [False, True])
+def test_ddpm_step_matches_diffusers(name, clip_sample):
+    ours = DDPMSampler(_schedule(name), clip_sample=clip_sample)
+    ref = _ddpm_ref(name, clip_sample=clip_sample)
+    for t in STEP_TIMESTEPS:
+        model_output, x = _random_inputs(t)
+        expected = ref.step(model_output, t, x, generator=torch.Generator().manual_seed(t)).prev_sample
+        got = ours.step(model_output, t, x, generator=torch.Generator().manual_seed(t))
+        # At t = T-1 of the cosine schedule sqrt(abar) ~ 5e-5, so x_0 and the float32 rounding are
+        # magnified ~2e4 times; the relative tolerance covers that, atol 1e-5 holds elsewhere.
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5, msg=f"t={t}")
+
+
+def test_ddpm_step_on_points_and_fixed_noise():
+    ours = DDPMSampler(_schedule("linear"))
+    ref = _ddpm_ref("linear")
+    model_output, x = _random_inputs(7, shape=(64, 2))
+    for t in [0, 3, 250, 999]:
+        noise = torch.randn(64, 2, generator=torch.Generator().manual_seed(t))
+        expected = ref.step(model_output, t, x, generator=torch.Generator().manual_seed(t)).prev_sample
+        torch.testing.assert_close(ours.step(model_output, t, x, noise=noise), expected, atol=1e-5, rtol=0)
+
+
+def test_ddpm_timesteps_match_diffusers():
+    ours = DDPMSampler(_schedule("linear"))
+    assert ours.timesteps.dtype == torch.long
+    assert torch.equal(ours.timesteps, _ddpm_ref("linear").timesteps)
+
+
+def test_ddpm_without_noise_term_is_deterministic_and_wrong():
+    """add_noise=False returns the posterior mean only: same output whatever the generator, and not
+    what Algorithm 2 gives (it adds sigma_t z for t > 0)."""
+    sched = _schedule("linear")
+    no_noise, correct = DDPMSampler(sched, add_noise=False), DDPMSampler(sched)
+    model_output, x = _random_inputs(3)
+    for t in [1, 100, 999]:
+        a = no_noise.step(model_output, t, x, generator=torch.Generator().manual_seed(1))
+        b = no_noise.step(model_output, t, x, generator=torch.Generator().manual_seed(2))
+        assert torch.equal(a, b)
+        torch.testing.assert_close(a, correct.step(model_output, t, x, noise=torch.zeros_like(x)))
+        with_noise = correct.step(model_output, t, x, generator=torch.Generator().manual_seed(1))
+        assert (a - with_noise).abs().max() > 1e-3
+    # At t = 0 Algorithm 2 adds no noise either, so both agree.
+    torch.testing.assert_close(no_noise.step(model_output, 0, x), correct.step(model_output, 0, x))
+
+
+# --- DDIM -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["linear", "cosine"])
+@pytest.mark.parametrize("num_inference_steps", [10, 25, 50, 30])
+@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
+def test_ddim_step_matches_diffusers(name, num_inference_steps, eta):
+    ours = DDIMSampler(_schedule(name), num_inference_steps=num_inference_steps, eta=eta)
+    ref = _ddim_ref(name, num_inference_steps)
+    assert ours.timesteps.dtype == torch.long
+    assert torch.equal(ours.timesteps, ref.timesteps)
+    for i, t in enumerate(ours.timesteps.tolist()):
+        model_output, x = _random_inputs(i, shape=(3, 2, 4, 4))
+        noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(100 + i))
+        expected = ref.step(model_output, t, x, eta=eta, variance_noise=noise).prev_sample
+        got = ours.step(model_output, t, x, noise=noise)
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5, msg=f"t={t}")
+
+
+def test_ddim_step_with_generator_matches_diffusers():
+    ours = DDIMSampler(_schedule("linear"), num_inference_steps=20, eta=0.7)
+    ref = _ddim_ref("linear", 20)
+    model_output, x = _random_inputs(5, shape=(32, 2))
+    for t in [950, 500, 0]:
+        expected = ref.step(model_output, t, x, eta=0.7, generator=torch.Generator().manual_seed(t)).prev_sample
+        got = ours.step(model_output, t, x, generator=torch.Generator().manual_seed(t))
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.5])
+def test_ddim_clip_sample_matches_diffusers(eta):
+    """With clipping, our DDIM re-derives eps from the clipped x_0 (as GLIDE and guided-diffusion do):
+    diffusers' ``use_clipped_model_output=True``."""
+    ours = DDIMSampler(_schedule("linear"), num_inference_steps=25, eta=eta, clip_sample=True)
+    ref = _ddim_ref("linear", 25, clip_sample=True)
+    for i, t in enumerate(ours.timesteps.tolist()):
+        model_output, x = _random_inputs(i, shape=(3, 2, 4, 4))
+        noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(i))
+        expected = ref.step(model_output, t, x, eta=eta, use_clipped_model_output=True, variance_noise=noise).prev_sample
+        torch.testing.assert_close(ours.step(model_output, t, x, noise=noise), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_ddim_eta_argument_of_step_overrides():
+    ours = DDIMSampler(_schedule("linear"), num_inference_steps=10, eta=0.0)
+    ref = _ddim_ref("linear", 10)
+    model_output, x = _random_inputs(0)
+    noise = torch.randn_like(x)
+    expected = ref.step(model_output, 500, x, eta=0.8, variance_noise=noise).prev_sample
+    torch.testing.assert_close(ours.step(model_output, 500, x, noise=noise, eta=0.8), expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["linear", "cosine"])
+def test_ddim_with_all_steps_and_eta_one_is_ddpm(name):
+    """Song et al. 2020, section 4.1 / eq. 16: with every timestep and eta = 1,
+    sigma_t^2 = (1 - abar_{t-1}) / (1 - abar_t) * (1 - abar_t / abar_{t-1}) = beta-tilde_t, the DDPM
+    posterior variance, and the DDIM update becomes the DDPM update. Same noise, same output."""
+    sched = _schedule(name)
+    ddim = DDIMSampler(sched, num_inference_steps=T, eta=1.0)
+    ddpm = DDPMSampler(sched)
+    assert torch.equal(ddim.timesteps, ddpm.timesteps)
+    for t in STEP_TIMESTEPS:
+        model_output, x = _random_inputs(t, shape=(16, 2))
+        noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(t))
+        zero = torch.zeros_like(x)
+        # The means (noise = 0) agree, and both add sigma_t z with sigma_t^2 = beta-tilde_t (eq. 7 of Ho et al.).
+        mean_ddim, mean_ddpm = ddim.step(model_output, t, x, noise=zero), ddpm.step(model_output, t, x, noise=zero)
+        torch.testing.assert_close(mean_ddim, mean_ddpm, atol=1e-5, rtol=1e-4, msg=f"t={t}")
+        ab, ab_prev = sched.alphas_cumprod[t], (sched.alphas_cumprod[t - 1] if t > 0 else torch.tensor(1.0))
+        sigma = ((1 - ab_prev) / (1 - ab) * sched.betas[t]).sqrt()
+        for sampler, mean in ((ddim, mean_ddim), (ddpm, mean_ddpm)):
+            added = sampler.step(model_output, t, x, noise=noise) - mean
+            torch.testing.assert_close(added, sigma * noise, atol=1e-5, rtol=1e-3, msg=f"t={t}")
+
+
+# --- the full loop ----------------------------------------------------------------------------------
+
+
+def _diffusers_loop(model, ref, shape, seed, **step_kwargs):
+    """The sampling loop of diffusers' pipelines, with the same generator for the start and every step."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=gen)
+    with torch.no_grad():
+        for t in ref.timesteps:
+            eps = model(x, torch.full((shape[0],), int(t)))
+            x = ref.step(eps, t, x, generator=gen, **step_kwargs).prev_sample
+    return x
+
+
+@pytest.mark.parametrize("shape", [(4, 1, 8, 8), (128, 2)])
+def test_sample_ddpm_equals_diffusers_loop(shape):
+    model = ToyDenoiser(100)
+    got = sample(model, DDPMSampler(_schedule("linear", 100)), shape, generator=torch.Generator().manual_seed(0), progress=False)
+    expected = _diffusers_loop(model, _ddpm_ref("linear", 100), shape, seed=0)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.5])
+def test_sample_ddim_equals_diffusers_loop(eta):
+    model = ToyDenoiser()
+    sampler = DDIMSampler(_schedule("cosine"), num_inference_steps=25, eta=eta)
+    shape = (4, 2, 8, 8)
+    got = sample(model, sampler, shape, generator=torch.Generator().manual_seed(1), progress=False)
+    expected = _diffusers_loop(model, _ddim_ref("cosine", 25), shape, seed=1, eta=eta)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_sample_trajectory_and_train_mode():
+    model = ToyDenoiser(50).train()
+    sampler = DDIMSampler(_schedule("linear", 50), num_inference_steps=10)
+    x, traj = sample(model, sampler, (3, 2), generator=torch.Generator().manual_seed(0), return_trajectory=True, progress=False)
+    assert len(traj) == 11 and traj[0].shape == (3, 2)
+    assert torch.equal(traj[-1], x)
+    assert torch.equal(traj[0], torch.randn(3, 2, generator=torch.Generator().manual_seed(0)))
+    assert model.training, "sample() must give the model back in the mode it found it in"
+
+
+def test_same_seed_same_samples_different_seed_different():
+    model = ToyDenoiser(100)
+    sampler = DDPMSampler(_schedule("linear", 100))
+
+    def run(seed):
+        return sample(model, sampler, (8, 1, 4, 4), generator=torch.Generator().manual_seed(seed), progress=False)
+
+    assert torch.equal(run(0), run(0))
+    assert (run(0) - run(1)).abs().max() > 0.1
+
+
+# --- classifier-free guidance ------------------------------------------------------------------------
+
+
+def test_predict_noise_guidance_by_hand():
+    """Ho & Salimans 2022, eq. 6: eps~ = (1 + w) eps(x, c) - w eps(x, 0)."""
+    model = ToyDenoiser()
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 1, 4, 4, generator=gen)
+    context = torch.randn(5, 3, generator=gen)
+    t = 321
+    tt = torch.full((5,), t)
+    eps_uncond = 0.5 * torch.tanh(x) * (1 + t / T) + 0.1 * torch.sin(3 * x + t / T)  # the toy model, written out
+    eps_cond = eps_uncond + (context @ torch.tensor([0.3, -0.2, 0.5])).reshape(5, 1, 1, 1)
+    with torch.no_grad():
+        for w in [0.0, 1.0, 3.5]:
+            torch.testing.assert_close(predict_noise(model, x, t, context, guidance=w), (1 + w) * eps_cond - w * eps_uncond)
+        torch.testing.assert_close(predict_noise(model, x, t), model(x, tt))
+        torch.testing.assert_close(predict_noise(model, x, t, context), model(x, tt, context))
+        # The zero context is the unconditional prediction the model is trained on.
+        torch.testing.assert_close(model(x, tt, torch.zeros_like(context)), eps_uncond)
+
+
+def test_sample_with_guidance_uses_guided_noise():
+    model = ToyDenoiser(50)
+    sched = _schedule("linear", 50)
+    context = torch.eye(3)[[0, 2, 1, 0]]
+    got = sample(model, DDIMSampler(sched, 10), (4, 2), context=context, guidance=2.0,
+                 generator=torch.Generator().manual_seed(0), progress=False)
+    sampler = DDIMSampler(sched, 10)
+    x = torch.randn(4, 2, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for t in sampler.timesteps.tolist():
+            tt = torch.full((4,), t)
+            x = sampler.step(3.0 * model(x, tt, context) - 2.0 * model(x, tt, torch.zeros_like(context)), t, x)
+    torch.testing.assert_close(got, x)
+    unguided = sample(model, DDIMSampler(sched, 10), (4, 2), context=context,
+                      generator=torch.Generator().manual_seed(0), progress=False)
+    assert (got - unguided).abs().max() > 1e-2
+
+
+# --- exact answer for Gaussian data ------------------------------------------------------------------
+
+
+def _gaussian_output_moments(schedule: NoiseSchedule, timesteps: list[int], mu, s, eta: float):
+    """Mean and std of the sampler's output when fed the exact eps*, propagated in float64.
+
+    With eps* linear in x_t, each DDIM update (Song et al. 2020, eq. 12 with sigma of eq. 16) is
+    x' = A x + B + sigma z, so the mean and variance follow m' = A m + B, v' = A^2 v + sigma^2,
+    starting from x_T ~ N(0, 1). With all timesteps and eta = 1 this is also DDPM (see above).
+    """
+    ab_all = schedule.alphas_cumprod.double()
+    mu, s = mu.double(), s.double()
+    m, v = torch.zeros_like(mu), torch.ones_like(mu)
+    for i, t in enumerate(timesteps):
+        ab = ab_all[t]
+        ab_prev = ab_all[timesteps[i + 1]] if i + 1 < len(timesteps) else torch.tensor(1.0, dtype=torch.float64)
+        c = (1 - ab).sqrt() / (ab * s**2 + 1 - ab)  # eps* = c (x - sqrt(ab) mu)
+        sigma2 = eta**2 * (1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)
+        k = (1 - ab_prev - sigma2).sqrt() - (ab_prev * (1 - ab) / ab).sqrt()
+        A, B = (ab_prev / ab).sqrt() + k * c, -k * c * ab.sqrt() * mu
+        m, v = A * m + B, A**2 * v + sigma2
+    return m.float(), v.sqrt().float()
+
+
+GAUSS_MU, GAUSS_S = torch.tensor([0.5, -0.3]), torch.tensor([0.3, 0.6])
+
+
+@pytest.mark.parametrize(
+    ("make_sampler", "eta", "std_rtol"),
+    [
+        # Discretisation bias measured by _gaussian_output_moments: DDPM (T = 500) std ~1.7 % low;
+        # DDIM 50 steps ~3-6 % low at eta = 0, ~7-12 % low at eta = 1.
+        (lambda sched: DDPMSampler(sched), 1.0, 0.04),
+        (lambda sched: DDIMSampler(sched, 50, eta=0.0), 0.0, 0.08),
+        (lambda sched: DDIMSampler(sched, 50, eta=1.0), 1.0, 0.15),
+        (lambda sched: DDIMSampler(sched, 250, eta=0.0), 0.0, 0.03),
+    ],
+)
+def test_samplers_recover_gaussian_data(make_sampler, eta, std_rtol):
+    sched = NoiseSchedule.linear(500, 1e-4, 0.02)  # the course default for images
+    sampler = make_sampler(sched)
+    n = 20_000
+    x = sample(GaussianDenoiser(sched, GAUSS_MU, GAUSS_S), sampler, (n, 2),
+               generator=torch.Generator().manual_seed(0), progress=False)
+    mean, std = x.mean(0), x.std(0)
+
+    # 1. The data distribution, up to the discretisation bias quoted above.
+    torch.testing.assert_close(mean, GAUSS_MU, atol=0.03, rtol=0)
+    torch.testing.assert_close(std, GAUSS_S, atol=0, rtol=std_rtol)
+
+    # 2. Exactly the distribution this discretisation produces. Tolerance: 5 standard errors,
+    #    sd / sqrt(n) for the mean and sd / sqrt(2 n) for the std of a Gaussian sample.
+    exp_mean, exp_std = _gaussian_output_moments(sched, sampler.timesteps.tolist(), GAUSS_MU, GAUSS_S, eta)
+    assert ((mean - exp_mean).abs() <= 5 * exp_std / math.sqrt(n)).all(), (mean, exp_mean)
+    assert ((std - exp_std).abs() <= 5 * exp_std / math.sqrt(2 * n)).all(), (std, exp_std)
+
+
+def test_ddpm_without_noise_term_collapses_gaussian_data():
+    """Forgetting sigma_t z makes every sample land near the data mean: the spread is lost."""
+    sched = NoiseSchedule.linear(500, 1e-4, 0.02)
+    x = sample(GaussianDenoiser(sched, GAUSS_MU, GAUSS_S), DDPMSampler(sched, add_noise=False), (2000, 2),
+               generator=torch.Generator().manual_seed(0), progress=False)
+    torch.testing.assert_close(x.mean(0), GAUSS_MU, atol=0.03, rtol=0)
+    assert (x.std(0) < 0.1 * GAUSS_S).all()
+
+
+# --- bad inputs --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make_sampler", [lambda s: DDPMSampler(s), lambda s: DDIMSampler(s, 10)])
+@pytest.mark.parametrize(
+    ("timestep", "error"),
+    [(T, ValueError), (-1, ValueError), (5.0, TypeError), (torch.tensor(5.0), TypeError), (torch.tensor([5, 6]), ValueError)],
+)
+def test_step_bad_timestep(make_sampler, timestep, error):
+    sampler = make_sampler(_schedule("linear"))
+    model_output, x = _random_inputs(0)
+    with pytest.raises(error, match="timestep"):
+        sampler.step(model_output, timestep, x)
+
+
+@pytest.mark.parametrize("make_sampler", [lambda s: DDPMSampler(s), lambda s: DDIMSampler(s, 10, eta=1.0)])
+def test_step_bad_shapes(make_sampler):
+    sampler = make_sampler(_schedule("linear"))
+    model_output, x = _random_inputs(0, shape=(4, 2))
+    with pytest.raises(ValueError, match="model_output"):
+        sampler.step(model_output[:3], 500, x)
+    with pytest.raises(ValueError, match="noise"):
+        sampler.step(model_output, 500, x, noise=torch.zeros(2))  # would broadcast silently
+
+
+@pytest.mark.parametrize("num_inference_steps", [0, -3, T + 1, 2.5, "10", None])
+def test_ddim_bad_num_inference_steps(num_inference_steps):
+    with pytest.raises(ValueError, match="num_inference_steps"):
+        DDIMSampler(_schedule("linear"), num_inference_steps=num_inference_steps)
+
+
+@pytest.mark.parametrize("eta", [-0.1, 1.5, float("nan"), "0.5"])
+def test_ddim_bad_eta(eta):
+    with pytest.raises(ValueError, match="eta"):
+        DDIMSampler(_schedule("linear"), eta=eta)
+    sampler = DDIMSampler(_schedule("linear"))
+    model_output, x = _random_inputs(0)
+    with pytest.raises(ValueError, match="eta"):
+        sampler.step(model_output, 500, x, eta=eta)
+
+
+def test_bad_guidance_and_context():
+    model = ToyDenoiser(50)
+    sampler = DDIMSampler(_schedule("linear", 50), 5)
+    context = torch.zeros(4, 3)
+    x = torch.zeros(4, 2)
+    with pytest.raises(ValueError, match="guidance"):
+        sample(model, sampler, (4, 2), context=context, guidance=-1.0, progress=False)
+    with pytest.raises(ValueError, match="guidance"):
+        sample(model, sampler, (4, 2), guidance=2.0, progress=False)
+    with pytest.raises(ValueError, match="context"):
+        sample(model, sampler, (4, 2), context=torch.zeros(3, 3), progress=False)
+    with pytest.raises(ValueError, match="guidance"):
+        predict_noise(model, x, 10, context, guidance=-1.0)
+    with pytest.raises(ValueError, match="guidance"):
+        predict_noise(model, x, 10, None, guidance=2.0)  # would silently drop the guidance
+    with pytest.raises(TypeError, match="timestep"):
+        predict_noise(model, x, 10.5)  # would silently truncate to 10
+
+
+# --- GPU ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("make_sampler", [lambda s: DDPMSampler(s), lambda s: DDIMSampler(s, 20, eta=0.5)])
+def test_sampling_on_cuda_equals_cpu(make_sampler):
+    """All noise comes from the CPU generator, so the GPU run differs from the CPU run only by rounding."""
+    sched = _schedule("linear", 100)
+    context = torch.eye(3)[[0, 1, 2, 0]]
+    runs = []
+    for device in ["cpu", "cuda"]:
+        model = ToyDenoiser(100).to(device)
+        x = sample(model, make_sampler(sched), (4, 1, 8, 8), context=context, guidance=1.5,
+                   generator=torch.Generator().manual_seed(0), progress=False)
+        assert x.device.type == device
+        runs.append(x.cpu())
+    torch.testing.assert_close(runs[1], runs[0], atol=1e-4, rtol=1e-4)
