@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .classifier import Classifier
 from .config import get_device
 from .models import MLPDenoiser, UNet
 from .schedules import NoiseSchedule
@@ -23,7 +24,7 @@ from .schedules import NoiseSchedule
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 """Where the shipped weights and their ``manifest.json`` live (package data)."""
 
-MODEL_CLASSES: dict[str, type[nn.Module]] = {"UNet": UNet, "MLPDenoiser": MLPDenoiser}
+MODEL_CLASSES: dict[str, type[nn.Module]] = {"UNet": UNet, "MLPDenoiser": MLPDenoiser, "Classifier": Classifier}
 """The model classes a manifest entry may name in ``model_class``."""
 
 REQUIRED_KEYS = ("file", "sha256", "model_class", "model_config", "schedule")
@@ -142,8 +143,10 @@ def write_manifest(path: str | Path, entries: dict[str, dict]) -> None:
     path.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def build_schedule(spec: dict) -> NoiseSchedule:
-    """Rebuild a noise schedule from a manifest's {"type": "linear" | "cosine", **kwargs}."""
+def build_schedule(spec: dict | None) -> NoiseSchedule | None:
+    """Rebuild a noise schedule from a manifest's {"type": "linear" | "cosine", **kwargs}; None stays None."""
+    if spec is None:
+        return None
     kwargs = dict(spec)
     kind = kwargs.pop("type", None)
     if kind not in ("linear", "cosine"):
@@ -153,7 +156,7 @@ def build_schedule(spec: dict) -> NoiseSchedule:
 
 def load_pretrained(
     name: str, device: torch.device | str | None = None, weights_dir: str | Path | None = None
-) -> tuple[nn.Module, NoiseSchedule]:
+) -> tuple[nn.Module, NoiseSchedule | None]:
     """Load one of the course's shipped models by name, checking its SHA-256 first.
 
     Args:
@@ -162,7 +165,8 @@ def load_pretrained(
         weights_dir: folder holding ``manifest.json`` and the weight files; default the package's.
 
     Returns:
-        (model in eval mode on ``device``, the NoiseSchedule it was trained with).
+        (model in eval mode on ``device``, the NoiseSchedule it was trained with); the schedule
+        is None for the classifiers, which are not denoisers.
     """
     folder = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
     manifest = folder / "manifest.json"

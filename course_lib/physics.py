@@ -217,12 +217,13 @@ def electric_field_2d(points: Tensor, charge_positions: Tensor, charges: Tensor,
     if charges.shape != (charge_positions.shape[0],):
         raise ValueError(f"charges must have shape ({charge_positions.shape[0]},), one per position; got {tuple(charges.shape)}")
     _check_positive("epsilon0", epsilon0)
-    offsets = points[:, None, :] - charge_positions[None, :, :]  # (N, M, 2)
-    squared_distance = (offsets**2).sum(dim=2)  # (N, M)
+    dx = points[:, :1] - charge_positions[:, 0]  # (N, M) offsets from every charge
+    dy = points[:, 1:] - charge_positions[:, 1]
+    squared_distance = dx * dx + dy * dy
     if (squared_distance == 0).any():
         raise ValueError("points must not coincide with a charge: the field is infinite there")
-    weights = charges / (2 * math.pi * epsilon0)
-    return (weights[None, :, None] * offsets / squared_distance[:, :, None]).sum(dim=1)
+    weight = (charges / (2 * math.pi * epsilon0)) / squared_distance  # q_i / (2 pi eps0 r^2), (N, M)
+    return torch.stack([(weight * dx).sum(dim=1), (weight * dy).sum(dim=1)], dim=1)
 
 
 def follow_field_lines(

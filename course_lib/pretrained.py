@@ -50,19 +50,19 @@ RECIPES: dict[str, Recipe] = {
     "digits": Recipe(
         "unconditional 16x16 digits",
         "UNet", dict(in_channels=1), lambda: load_digits(16, "train"),
-        steps=6000, schedule=IMAGE_SCHEDULE, ema_decay=0.999,
+        steps=10000, schedule=IMAGE_SCHEDULE, ema_decay=0.999,
         extra={"image_shape": [1, 16, 16]},
     ),
     "digits-cond": Recipe(
         "class-conditional 16x16 digits with context dropout for classifier-free guidance",
         "UNet", dict(in_channels=1, context_dim=10), lambda: load_digits(16, "train"),
-        steps=6000, schedule=IMAGE_SCHEDULE, ema_decay=0.999, context_dropout=0.1,
+        steps=10000, schedule=IMAGE_SCHEDULE, ema_decay=0.999, context_dropout=0.1,
         extra={"image_shape": [1, 16, 16], "context_names": [str(d) for d in range(10)]},
     ),
     "sprites": Recipe(
         "attribute-conditional 16x16 sprites (multi-hot shape, colour, facing)",
         "UNet", dict(in_channels=3, context_dim=len(ATTRIBUTE_NAMES)), lambda: make_sprites(8192, 16, seed=0),
-        steps=6000, schedule=IMAGE_SCHEDULE, ema_decay=0.999, context_dropout=0.1,
+        steps=10000, schedule=IMAGE_SCHEDULE, ema_decay=0.999, context_dropout=0.1,
         extra={"image_shape": [3, 16, 16], "context_names": ATTRIBUTE_NAMES},
     ),
     "toy2d": Recipe(
@@ -91,6 +91,10 @@ def train_recipe(name: str, steps: int | None = None, device: str | None = None,
     recipe = RECIPES[name]
     steps = recipe.steps if steps is None else steps
     seed_everything(seed)
+    # Same seed, same bytes: on a GPU this also needs deterministic kernels (and, for cuBLAS,
+    # CUBLAS_WORKSPACE_CONFIG=:4096:8 in the environment); on the CPU they already are.
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
     model = checkpoints.MODEL_CLASSES[recipe.model_class](**recipe.model_config)
     dataset = recipe.data()
     device = get_device(device)
@@ -114,7 +118,7 @@ def train_recipe(name: str, steps: int | None = None, device: str | None = None,
             "context_dropout": recipe.context_dropout, "ema_decay": recipe.ema_decay,
             "examples": len(dataset), "final_loss": round(sum(tail) / len(tail), 5),
             "seconds": round(seconds, 1), "device": str(device),
-            "hardware": f"{platform.machine()}, {torch.get_num_threads()} CPU threads" if device.type == "cpu" else str(device),
+            "hardware": torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
             "torch": torch.__version__,
         },
         **recipe.extra,

@@ -55,8 +55,8 @@ generator = seed_everything(0)
 #
 # In 1827 the botanist Robert Brown watched tiny particles from pollen grains dance in water
 # under his microscope, without ever settling. In 1905 Einstein explained the dance: the
-# particle is kicked, billions of times a second, by water molecules, and the kicks add up to
-# a **random walk**.
+# particle is kicked by water molecules an enormous number of times every second, and the
+# kicks add up to a **random walk**.
 #
 # Take steps $\xi_1, \xi_2, \dots$ that are independent, with mean $0$ and variance $a^2$. After
 # $k$ steps the position is $x_k = \xi_1 + \dots + \xi_k$, and because variances of independent
@@ -80,7 +80,7 @@ generator = seed_everything(0)
 # %%
 D, dt = 0.5, 0.01
 num_steps = 1000  # 10 seconds
-fig, axes = plt.subplots(1, 2, figsize=(8, 4), sharex=True, sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(8, 4), sharex=True, sharey=True, layout="constrained")
 for ax, lattice in zip(axes, [False, True]):
     paths = random_walk(5, num_steps, dt, D, dim=2, lattice=lattice, generator=generator)  # (K+1, N, 2)
     for i in range(paths.shape[1]):
@@ -125,7 +125,7 @@ plt.show()
 # $2Dt\,\sqrt{2/(N-1)}$, so we ask for agreement within 5 standard errors.
 
 # %%
-num_particles = fast_or_full(20_000, 200_000)
+num_particles = fast_or_full(20_000, 100_000)
 times = [0.1, 0.5, 1.0, 2.0]
 paths = random_walk(num_particles, 200, dt, D, generator=generator)  # (201, N, 1): up to t = 2
 coin_paths = random_walk(num_particles, 200, dt, D, lattice=True, generator=generator)
@@ -144,7 +144,7 @@ for t in times:
 # The histograms of the positions against the heat kernel $\mathcal{N}(0, 2Dt)$:
 
 # %%
-fig, axes = plt.subplots(1, len(times), figsize=(10, 3), sharey=True)
+fig, axes = plt.subplots(1, len(times), figsize=(10, 3), sharey=True, layout="constrained")
 grid = torch.linspace(-4, 4, 200)
 for ax, t in zip(axes, times):
     ax.hist(paths[round(t / dt), :, 0].numpy(), bins=60, range=(-4, 4), density=True, alpha=0.5, label="walkers")
@@ -154,7 +154,6 @@ for ax, t in zip(axes, times):
 axes[0].set_ylabel("density p(x, t)")
 axes[0].legend(fontsize=8)
 fig.suptitle("An ink drop spreading: simulated walkers vs the solution of the heat equation")
-plt.tight_layout()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -164,7 +163,7 @@ plt.show()
 
 # %%
 ink = random_walk(num_particles, 200, dt, D, dim=2, generator=generator)
-fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), sharey=True)
+fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), sharey=True, layout="constrained")
 for ax, t in zip(axes, [0.1, 0.5, 2.0]):
     xy = ink[round(t / dt)]
     ax.hist2d(xy[:, 0].numpy(), xy[:, 1].numpy(), bins=60, range=[[-4, 4], [-4, 4]], cmap="Blues")
@@ -173,7 +172,6 @@ for ax, t in zip(axes, [0.1, 0.5, 2.0]):
     ax.set_aspect("equal")
 axes[0].set_ylabel("$x_2$")
 fig.suptitle("A 2-D ink drop: histogram of the walkers' positions")
-plt.tight_layout()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -205,7 +203,7 @@ plt.show()
 #
 # Diffusion models add a gentle pull towards the origin so that the spreading stops at a
 # standard Gaussian instead of going on forever: the **variance-preserving SDE** of Song et al.
-# (2021), an Ornstein–Uhlenbeck process,
+# (2021), here with a constant rate $\beta$. Physicists know it as the Ornstein–Uhlenbeck process:
 #
 # $$
 # \mathrm{d}x = -\tfrac12 \beta\, x\, \mathrm{d}t + \sqrt{\beta}\, \mathrm{d}w .
@@ -217,8 +215,10 @@ plt.show()
 # x_t = e^{-\beta t/2}\, x_0 + \sqrt{1 - e^{-\beta t}}\; \epsilon, \qquad \epsilon \sim \mathcal{N}(0, 1).
 # $$
 #
-# This is exactly DDPM's $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\,\epsilon$ (Ho et al.
-# 2020, eq. 4) with $\bar\alpha_t = e^{-\beta t}$. So when the data are a mixture of Gaussians, the
+# This has exactly the form of DDPM's $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\,\epsilon$
+# (Ho et al. 2020, eq. 4), with $\bar\alpha_t = e^{-\beta t}$ (with a rate that changes over time,
+# $\bar\alpha_t = e^{-\int_0^t \beta(s)\, \mathrm{d}s}$: DDPM is a discretisation of this SDE, Song et al.
+# 2021, section 3.4). So when the data are a mixture of Gaussians, the
 # Fokker–Planck solution $p_t$ is again a mixture of Gaussians, with scaled means and widened
 # variances (`GaussianMixture.noised`), and we can compare a simulation with the exact answer.
 
@@ -226,7 +226,7 @@ plt.show()
 data_1d = GaussianMixture(means=[[-2.0], [1.5]], stds=[0.4, 0.6], weights=[0.7, 0.3])
 beta, T_end, dt_sde = 1.0, 8.0, 0.01
 num_sde_steps = round(T_end / dt_sde)
-n_sde = fast_or_full(5000, 50_000)
+n_sde = 5000  # the energy distance below compares all pairs: keep it modest
 
 
 def noised_data(t: float) -> GaussianMixture:
@@ -247,16 +247,23 @@ def mixture_variance(mixture: GaussianMixture) -> float:
     return ((w * (s**2 + m**2)).sum() - (w * m).sum() ** 2).item()
 
 
-print(f"{'t':>5} {'simulated variance':>19} {'Fokker-Planck (exact)':>22}")
+def std_error_of_variance(x: torch.Tensor) -> float:
+    """Standard error of the sample variance, sqrt((m4 - var^2) / N), estimated from the sample itself."""
+    centred = x - x.mean()
+    return math.sqrt(((centred**4).mean() - centred.var() ** 2).item() / x.numel())
+
+
+print(f"{'t':>5} {'simulated variance':>19} {'std. error':>11} {'Fokker-Planck (exact)':>22}")
 for t in [0.0, 0.5, 1.0, 2.0, 8.0]:
-    print(f"{t:5.1f} {forward[round(t / dt_sde)].var().item():19.3f} {mixture_variance(noised_data(t)):22.3f}")
+    x_t = forward[round(t / dt_sde)]
+    print(f"{t:5.1f} {x_t.var().item():19.3f} {std_error_of_variance(x_t):11.3f} {mixture_variance(noised_data(t)):22.3f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The histograms: the two bumps of the data slide towards each other and melt into one
 # standard Gaussian. That is the *forward process* of a diffusion model.
 
 # %%
-fig, axes = plt.subplots(1, 5, figsize=(11, 2.8), sharey=True)
+fig, axes = plt.subplots(1, 5, figsize=(11, 2.8), sharey=True, layout="constrained")
 grid = torch.linspace(-4.5, 4.5, 300)[:, None]
 for ax, t in zip(axes, [0.0, 0.25, 1.0, 2.0, 8.0]):
     ax.hist(forward[round(t / dt_sde), :, 0].numpy(), bins=60, range=(-4.5, 4.5), density=True, alpha=0.5)
@@ -265,7 +272,6 @@ for ax, t in zip(axes, [0.0, 0.25, 1.0, 2.0, 8.0]):
     ax.set_xlabel("x")
 axes[0].set_ylabel("$p_t(x)$")
 fig.suptitle("Forward VP SDE: simulated particles (bars) and the exact Fokker-Planck solution (line)")
-plt.tight_layout()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -297,21 +303,22 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # For our mixture we know $p_t$ exactly, so we can run the reverse SDE with the true score.
-# Writing $s = T - t$ for the time that runs forward in the simulation, the reverse SDE has drift
-# $\tfrac12 \beta x + \beta\, \nabla_x \log p_{T-s}(x)$. As a control we also drop the score term.
+# Writing $\tau = T - t$ for the time that runs forward in the simulation, the reverse SDE has drift
+# $\tfrac12 \beta x + \beta\, \nabla_x \log p_{T-\tau}(x)$. As a control we also drop the score term.
 # We measure how far each result is from the data with the **energy distance** (Székely & Rizzo
-# 2013), which is $0$ for identical distributions; two independent data samples of the same
-# size give the noise floor.
+# 2013), which is $0$ for identical distributions. Finite samples never give exactly $0$: two
+# independent data samples of the same size give the *noise floor*, and anything of that size
+# is as close to the data as a fresh data sample is.
 
 # %%
-def reverse_drift(x: torch.Tensor, s: float) -> torch.Tensor:
-    t = T_end - s
+def reverse_drift(x: torch.Tensor, tau: float) -> torch.Tensor:
+    t = T_end - tau
     return 0.5 * beta * x + beta * noised_data(t).score(x)
 
 
 x_T = torch.randn(n_sde, 1, generator=generator)  # start from the standard Gaussian
 with_score = euler_maruyama(reverse_drift, math.sqrt(beta), x_T, dt_sde, num_sde_steps, generator=generator)
-without_score = euler_maruyama(lambda x, s: 0.5 * beta * x, math.sqrt(beta), x_T, dt_sde, num_sde_steps, generator=generator)
+without_score = euler_maruyama(lambda x, tau: 0.5 * beta * x, math.sqrt(beta), x_T, dt_sde, num_sde_steps, generator=generator)
 
 reference = data_1d.sample(n_sde, generator=generator)
 print(f"energy distance to the data ({n_sde} samples each):")
@@ -320,9 +327,10 @@ print(f"  reverse SDE without the score  {energy_distance(without_score, referen
 print(f"  the starting noise x_T         {energy_distance(x_T, reference):.4f}")
 print(f"  noise floor (fresh data)       {energy_distance(data_1d.sample(n_sde, generator=generator), reference):.4f}")
 print(f"share of samples in the left bump: {(with_score < 0).float().mean().item():.3f} (data: {data_1d.weights[0].item():.1f})")
+assert energy_distance(with_score, reference) < 0.01 < energy_distance(without_score, reference)
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 3))
+fig, ax = plt.subplots(figsize=(6, 3), layout="constrained")
 ax.hist(with_score[:, 0].numpy(), bins=80, range=(-4.5, 4.5), density=True, alpha=0.5, label="reverse SDE with the score")
 ax.hist(x_T[:, 0].numpy(), bins=80, range=(-4.5, 4.5), density=True, histtype="step", label="starting noise $x_T$")
 ax.plot(grid[:, 0], data_1d.log_prob(grid).exp(), "k", label="data density $p_0$")
@@ -331,6 +339,11 @@ ax.set_ylabel("density")
 ax.set_title("Running diffusion backwards with the exact score")
 ax.legend(fontsize=8)
 plt.show()
+
+# %% [markdown]
+# Without the score the reversed drift $+\tfrac12\beta x$ only pushes particles outwards while the
+# noise keeps spreading them: the cloud explodes instead of sharpening into the data. The score
+# term is what pulls each particle towards the regions where the data were.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Langevin dynamics: sampling with the score alone
@@ -367,10 +380,12 @@ print(f"  Langevin, 500 steps            {energy_distance(langevin, exact):.4f}"
 print(f"  Langevin, only 20 steps        {energy_distance(too_short, exact):.4f}")
 print(f"  the initial noise (baseline)   {energy_distance(x_init, exact):.4f}")
 print(f"  noise floor (exact vs exact)   {energy_distance(ring.sample(n_langevin, generator=generator), exact):.4f}")
+assert energy_distance(langevin, exact) < energy_distance(too_short, exact) < energy_distance(x_init, exact)
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
-plot_vector_field(ring.score, (-2.5, 2.5), (-2.5, 2.5), n=21, ax=axes[0], title="the score (arrows) points to the modes", normalize=True)
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.8), layout="constrained")
+plot_points(exact, ax=axes[0], color="lightgray")
+plot_vector_field(ring.score, (-2.5, 2.5), (-2.5, 2.5), n=15, ax=axes[0], title="score (arrows), data (grey)", normalize=True)
 plot_points(too_short, ax=axes[1], title="Langevin, 20 steps", color="tab:orange")
 plot_points(langevin, ax=axes[2], title="Langevin, 500 steps", color="tab:green")
 for ax in axes[1:]:
@@ -383,8 +398,8 @@ plt.show()
 # (Song & Ermon 2019): far from the data the score is poorly known (a learned score is only
 # trained where data are), and Langevin rarely jumps between well-separated modes, so it cannot
 # fix wrong *proportions* between them. The cure is to sample a sequence of ever less noisy
-# versions of the data, the same idea as the reverse SDE above. Exercise 2 lets you see both
-# the problem and the cure.
+# versions of the data, the same idea as the reverse SDE above. Exercise 2 shows the second
+# problem, and that cure, at work.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Charges and fields: Poisson flow
@@ -441,10 +456,12 @@ single = torch.tensor([[0.0, 0.0]])
 z_max = 40.0
 theta = torch.tensor([0.3, 1.0, 1.5, 2.5])
 start = torch.stack([z_max / theta.tan(), torch.full_like(theta, z_max)], dim=1)
-ray = follow_field_lines(lambda p: electric_field_2d(p, single, torch.tensor([1.0])), start, 1e-3, 60, return_trajectory=True)
-drift_from_ray = (ray[..., 0] / ray[..., 1] - start[:, 0] / start[:, 1]).abs().max().item()
-print(f"largest change of x/z along the four paths: {drift_from_ray:.2e}")
-print(f"end points (should be at the charge, z = 0.001): {ray[-1].tolist()}")
+ray = follow_field_lines(lambda p: electric_field_2d(p, single, torch.tensor([1.0])), start, 1e-3, 40, return_trajectory=True)
+slope = ray[..., 0] / ray[..., 1]  # x/z at every step of every path
+relative_change = ((slope - slope[0]).abs() / slope[0].abs()).max().item()
+print(f"largest relative change of x/z along the four paths: {relative_change:.1e}")
+print(f"distance of the end points from the charge: {[f'{d:.4f}' for d in ray[-1].norm(dim=1).tolist()]} "
+      f"(they stop at z = 0.001, on the ray)")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Now two charges, $0.75$ and $0.25$. Lines spread evenly in angle far away should split
@@ -457,16 +474,17 @@ pair_charges = torch.tensor([0.75, 0.25])
 n_lines = 400
 theta = (torch.arange(n_lines) + 0.5) / n_lines * math.pi  # evenly spread angles
 start = torch.stack([z_max / theta.tan(), torch.full((n_lines,), z_max)], dim=1)
-landed = follow_field_lines(lambda p: electric_field_2d(p, pair, pair_charges), start, 1e-3, 100)
+landed = follow_field_lines(lambda p: electric_field_2d(p, pair, pair_charges), start, 1e-3, 40)
 share_left = (landed[:, 0] < 0.5).float().mean().item()
 print(f"share of field lines ending on the left charge: {share_left:.4f} (its share of the charge: 0.75)")
+assert abs(share_left - 0.75) < 0.01
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # And now generation: the charges are 300 samples of our 1-D mixture (each with charge $1/300$),
 # and the noise is random angles.
 
 # %%
-n_charges, n_pfgm = 300, fast_or_full(600, 3000)
+n_charges, n_pfgm = 300, fast_or_full(1000, 3000)
 charge_x = data_1d.sample(n_charges, generator=generator)[:, 0]
 charges_xy = torch.stack([charge_x, torch.zeros(n_charges)], dim=1)
 charges_q = torch.full((n_charges,), 1.0 / n_charges)
@@ -478,7 +496,7 @@ def data_field(points: torch.Tensor) -> torch.Tensor:
 
 theta = torch.rand(n_pfgm, generator=generator) * math.pi
 start = torch.stack([z_max / theta.tan(), torch.full((n_pfgm,), z_max)], dim=1)
-flow = follow_field_lines(data_field, start, 1e-3, 60, return_trajectory=True)
+flow = follow_field_lines(data_field, start, 1e-3, 40, return_trajectory=True)
 generated = flow[-1, :, :1]
 
 reference = data_1d.sample(n_pfgm, generator=generator)
@@ -488,13 +506,14 @@ print(f"  the charges themselves        {energy_distance(charge_x[:, None], refe
 print(f"  noise floor (fresh data)      {energy_distance(data_1d.sample(n_pfgm, generator=generator), reference):.4f}")
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
 plot_vector_field(data_field, (-5, 5), (0.05, 5), n=20, ax=axes[0], title="field of the data charges, and field lines", normalize=True)
 for i in range(0, n_pfgm, max(1, n_pfgm // 25)):
     axes[0].plot(flow[:, i, 0], flow[:, i, 1], color="tab:red", linewidth=0.8)
 axes[0].plot(charge_x, torch.zeros(n_charges), "|", color="k", markersize=4)
 axes[0].set_xlim(-5, 5)
 axes[0].set_ylim(0, 5)
+axes[0].set_xlabel("x (the data coordinate)")
 axes[0].set_ylabel("z (the extra coordinate)")
 axes[1].hist(generated[:, 0].numpy(), bins=60, range=(-4.5, 4.5), density=True, alpha=0.5, label="Poisson flow samples")
 axes[1].plot(grid[:, 0], data_1d.log_prob(grid).exp(), "k", label="data density")
@@ -502,7 +521,6 @@ axes[1].set_xlabel("x")
 axes[1].set_ylabel("density")
 axes[1].legend(fontsize=8)
 axes[1].set_title("where the field lines land")
-plt.tight_layout()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -534,7 +552,7 @@ slope = (t_grid * msd).sum() / (t_grid**2).sum()
 D_estimate = slope.item() / 2
 print(f"estimated D = {D_estimate:.4f}, true D = {mystery_D}")
 
-fig, ax = plt.subplots(figsize=(5, 3))
+fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
 ax.plot(t_grid, msd, label="measured")
 ax.plot(t_grid, slope * t_grid, "--", label=f"fit: 2 D t with D = {D_estimate:.3f}")
 ax.set_xlabel("time t")
@@ -596,7 +614,7 @@ for name, x in [("plain Langevin", plain), ("annealed Langevin", annealed)]:
 # %% tags=["solution"]
 for z_start in [1.0, 3.0, 10.0, 40.0]:
     begin = torch.stack([z_start / theta.tan(), torch.full((n_pfgm,), z_start)], dim=1)
-    landed = follow_field_lines(data_field, begin, 1e-3, 60)
+    landed = follow_field_lines(data_field, begin, 1e-3, 40)
     print(f"z_max = {z_start:4.0f}: energy distance to the data {energy_distance(landed[:, :1], reference):.4f}")
 
 # %% [markdown] tags=["solution"]
@@ -605,8 +623,8 @@ for z_start in [1.0, 3.0, 10.0, 40.0]:
 # Close to the charges the field is not radial: it already bends towards the nearby charges, so
 # evenly spread angles no longer carry equal shares of the flux, and the samples pile up in the
 # wrong places. The error shrinks as $z_{\max}$ grows. PFGM starts from a large radius for the same
-# reason (and its follow-up, PFGM++, Xu et al. 2023, studies how the number of extra dimensions
-# changes this picture).
+# reason. Its follow-up, PFGM++ (Xu et al. 2023), adds $D$ extra dimensions instead of one, and
+# becomes a diffusion model as $D \to \infty$: the two physical pictures of this lesson meet.
 #
 # </details>
 

@@ -24,7 +24,7 @@ import jupytext
 import nbformat
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON_GLOB = "[0-9][0-9]_*.py"
@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT_S, help="seconds allowed per cell")
     args = parser.parse_args(argv)
 
-    from course_lib.config import FAST  # the one place that reads COURSE_FAST
+    # Imported here, not at the top, so that the MkDocs hooks can use this module without torch.
+    from course_lib.config import FAST  # course_lib.config is the one place that reads COURSE_FAST
 
     root = args.root.resolve()
     lessons = [p.resolve() for p in args.lessons] or find_lessons(root)
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  [{index}/{len(lessons)}] {path.name} ...", end=" ", flush=True)
         try:
             print(build_lesson(path, out_dir, lib_hash, FAST, args.timeout), flush=True)
-        except CellExecutionError as error:
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
             print("FAILED", flush=True)
             print(str(error), file=sys.stderr)
             failed.append(path.name)

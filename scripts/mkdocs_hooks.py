@@ -51,6 +51,7 @@ import sys
 if importlib.util.find_spec("course_lib") is None:
     if "google.colab" in sys.modules:
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "{requirement}"], check=True)
+        importlib.invalidate_caches()  # so that this running kernel finds the new package
     else:
         print("course_lib is not installed: run `pip install -e .` in the course folder (see the Setup page).")
 '''
@@ -103,11 +104,9 @@ def _load_lesson(root: Path, source: Path) -> Lesson:
     if not executed.is_file():
         raise PluginError(f"{executed.relative_to(root)} is missing: run `make site` (it executes the lessons first)")
     nb = nbformat.read(executed, as_version=4)
-    markdown = [cell.source for cell in nb.cells if cell.cell_type == "markdown"]
-    current = [cell.source for cell in read_lesson(source).cells if cell.cell_type == "markdown"]
-    if markdown != current:
+    if [(c.cell_type, c.source) for c in nb.cells] != [(c.cell_type, c.source) for c in read_lesson(source).cells]:
         log.warning(f"{executed.relative_to(root)} is older than {source.relative_to(root)}: run `make site`")
-    words = sum(len(text.split()) for text in markdown)
+    words = sum(len(cell.source.split()) for cell in nb.cells if cell.cell_type == "markdown")
     return Lesson(
         stem=source.stem,
         title=lesson_title(nb, fallback=source.stem),
@@ -119,9 +118,12 @@ def _load_lesson(root: Path, source: Path) -> Lesson:
 
 
 def _git_ref(root: Path) -> str:
-    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
-    if result.returncode != 0:
-        log.info("No git commit yet: the Colab notebooks install course_lib from the main branch")
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
+    except OSError:  # no git on this machine
+        result = None
+    if result is None or result.returncode != 0:
+        log.info("No git commit found: the Colab notebooks install course_lib from the main branch")
         return "main"
     return result.stdout.strip()
 
@@ -154,6 +156,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         owner_repo=urlsplit(repo_url).path.strip("/"),
         git_ref=_git_ref(root),
     )
+    config.repo_name = _site.owner_repo  # shown in the header
 
     # mkdocs-jupyter caches rendered pages by notebook content only: key its cache folder on
     # the template and these hooks too, so that changing either re-renders every lesson.
@@ -202,7 +205,8 @@ def _lesson_map(page: Page) -> str:
     for lesson in _site.lessons:
         link = get_relative_url(lesson.page_uri, page.file.src_uri)
         run = f"{lesson.run_seconds:.0f} s" if math.isfinite(lesson.run_seconds) else "not measured"
-        rows.append(f"| {int(lesson.stem[:2])} | [{lesson.title}]({link}) | about {lesson.reading_minutes} min | {run} |")
+        title = lesson.title.replace("|", r"\|")
+        rows.append(f"| {int(lesson.stem[:2])} | [{title}]({link}) | about {lesson.reading_minutes} min | {run} |")
     return "\n".join(rows)
 
 

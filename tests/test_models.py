@@ -188,6 +188,8 @@ def test_unet_overfits_a_fixed_batch():
         (dict(channel_mults=()), "channel_mults must be a non-empty sequence"),
         (dict(channel_mults=(1, 0)), "channel_mults must be a non-empty sequence"),
         (dict(in_channels=0), "in_channels must be an int >= 1"),
+        (dict(base_channels=2, num_groups=1), "base_channels must be an int >= 4"),
+        (dict(base_channels=9, num_groups=1), "base_channels must be even"),
         (dict(context_dim=-1), "context_dim must be an int >= 0"),
         (dict(context_dim=2.0), "context_dim must be an int"),
     ],

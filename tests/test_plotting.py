@@ -71,9 +71,11 @@ def test_to_display_accepts_float_dtypes_and_rgb(dtype):
 
 
 @pytest.mark.cuda
-def test_to_display_moves_gpu_tensors_to_cpu():
-    out = to_display(torch.ones(1, 1, 2, 2, device="cuda"))
+def test_gpu_tensors_are_moved_to_the_cpu_for_display():
+    images = torch.ones(2, 1, 2, 2, device="cuda", requires_grad=True)
+    out = to_display(images)
     assert out.device.type == "cpu" and torch.all(out == 1)
+    assert np.all(show_images(images).get_images()[0].get_array() == 1)  # white tiles on white padding
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,7 @@ def mini_course(tmp_path_factory) -> Course:
     (root / "lessons" / "01_tiny.py").write_text(MINI_LESSON)
     assert execute_lessons.main(["--root", str(root)]) == 0
     build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"],
+        [sys.executable, "-m", "mkdocs", "build", "--strict"],
         cwd=root,
         capture_output=True,
         text=True,
@@ -116,9 +116,12 @@ def mini_course(tmp_path_factory) -> Course:
     return Course(root=root, site=root / "site")
 
 
+SITE_SOURCE_SUFFIXES = {".py", ".md", ".j2", ".css", ".js", ".html", ".svg"}
+
+
 def _newest_source_mtime() -> float:
     sources = [ROOT / "mkdocs.yml", *ROOT.glob("lessons/*.py"), *ROOT.glob("course_lib/**/*.py")]
-    sources += [p for folder in ("docs", "scripts") for p in (ROOT / folder).rglob("*") if p.suffix in {".py", ".md", ".j2", ".css", ".js", ".html", ".svg"}]
+    sources += [p for d in ("docs", "scripts") for p in (ROOT / d).rglob("*") if p.suffix in SITE_SOURCE_SUFFIXES]
     return max(p.stat().st_mtime for p in sources)
 
 
@@ -145,8 +148,9 @@ def _page(course: Course, lesson: Path) -> str:
 
 
 def test_cache_reuses_outputs_when_only_prose_changes(tmp_path, capsys):
-    (tmp_path / "course_lib").symlink_to(ROOT / "course_lib")
-    shutil.copy(ROOT / "requirements.lock", tmp_path)
+    library = tmp_path / "course_lib" / "schedules.py"  # only hashed: the kernel imports the installed course_lib
+    library.parent.mkdir()
+    library.write_text("BETA = 0.02\n")
     lesson = tmp_path / "lessons" / "01_tiny.py"
     lesson.parent.mkdir()
     lesson.write_text(MINI_LESSON)
@@ -169,6 +173,9 @@ def test_cache_reuses_outputs_when_only_prose_changes(tmp_path, capsys):
     rerun = _executed(tmp_path, "01_tiny")
     assert _stdout(rerun.cells[3]) == "answer 5\n"
     assert _stdout(rerun.cells[1]) != draw
+
+    library.write_text("BETA = 0.03\n")
+    assert "executed in" in _execute(tmp_path, capsys)
 
 
 def test_cache_key_follows_code_library_and_mode_not_prose():

@@ -1,0 +1,507 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # Building blocks II: VAEs and CLIP
+#
+# Stable Diffusion is three networks working together: a **VAE** that squeezes images into
+# a small latent space, a **UNet** that runs diffusion in that space (lesson 03 and the
+# lessons after this one), and a **text encoder** from CLIP that turns the prompt into the
+# conditioning vector. This lesson builds small versions of the other two and trains them
+# on the course's offline data: a VAE on handwritten digits, and a tiny CLIP on sprites and
+# their captions.
+#
+# **Learning objectives.** By the end you can
+#
+# - train an autoencoder and explain why decoding random codes from it gives poor images;
+# - derive the evidence lower bound (ELBO) of a VAE and name its two terms;
+# - explain the reparameterisation trick and check the Gaussian KL formula numerically;
+# - sample from a VAE's prior and interpolate in its latent space;
+# - compute how much a latent space saves Stable Diffusion;
+# - train a CLIP-style model with the symmetric InfoNCE loss and use it for zero-shot
+#   classification of captions it never saw.
+#
+# **Estimated time:** 75 minutes (30 of them for the exercises).
+
+# %% slideshow={"slide_type": "skip"}
+import math
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+
+from course_lib.clip import TinyCLIP, Vocabulary, clip_loss, train_clip, zero_shot_classify
+from course_lib.config import fast_or_full, get_device, seed_everything
+from course_lib.data.digits import load_digits
+from course_lib.data.sprites import COLOURS, FACINGS, SHAPES, attributes_to_context, caption, make_sprites
+from course_lib.metrics import nearest_neighbour_distance
+from course_lib.plotting import plot_losses, show_images
+from course_lib.vae import VAE, kl_divergence, reparameterise, train_vae
+
+generator = seed_everything(0)
+device = get_device()
+print(f"running on {device}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Part 1: compressing images with an autoencoder
+#
+# An **autoencoder** is two networks trained together: an encoder that maps an image $x$ to
+# a short code $z$, and a decoder that maps $z$ back to an image $\hat x$. Training
+# minimises the reconstruction error $\lVert x - \hat x \rVert^2$. Because $z$ is much
+# smaller than $x$, the pair must discover what digit images have in common.
+#
+# Our digits are $16 \times 16 = 256$ pixels in $[-1, 1]$; the code has 8 numbers. The
+# encoder is two stride-2 convolutions and a linear layer; the decoder mirrors it with
+# nearest-neighbour upsampling and convolutions (the recipe from lesson 03).
+
+# %%
+train_digits = load_digits(16, "train")
+test_digits = load_digits(16, "test")
+test_images, test_labels = test_digits.tensors
+print(f"{len(train_digits)} training and {len(test_images)} held-out digits of shape {tuple(test_images.shape[1:])}")
+
+latent_dim = 8
+steps = fast_or_full(300, 3000)
+seed_everything(0)
+autoencoder = VAE(latent_dim=latent_dim, base_channels=16, variational=False)
+ae_losses = train_vae(autoencoder, train_digits, steps=steps, batch_size=64, seed=0, device=device)
+plot_losses(ae_losses, smooth=20, title="Autoencoder: squared error per image")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# How good are the reconstructions of digits the model never saw? We report the mean
+# squared error per pixel on the held-out digits, next to the simplest possible "model":
+# answering the average training digit whatever the input.
+
+# %%
+@torch.no_grad()
+def reconstruct(model: VAE, images: torch.Tensor) -> torch.Tensor:
+    """Encode, keep the mean code (no sampling), decode."""
+    mu, _ = model.encode(images.to(device))
+    return model.decode(mu).cpu()
+
+
+def mse_per_pixel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (a - b).pow(2).mean().item()
+
+
+mean_image = train_digits.tensors[0].mean(dim=0, keepdim=True)
+baseline_error = mse_per_pixel(mean_image.expand_as(test_images), test_images)
+ae_error = mse_per_pixel(reconstruct(autoencoder, test_images), test_images)
+print("held-out reconstruction error (MSE per pixel, images in [-1, 1]):")
+print(f"  average training digit  {baseline_error:.4f}")
+print(f"  autoencoder ({latent_dim} numbers) {ae_error:.4f}")
+show_images(torch.cat([test_images[:10], reconstruct(autoencoder, test_images[:10])]), nrow=10,
+            title="held-out digits (top) and their autoencoder reconstructions")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Can we generate with it?
+#
+# If the decoder turns codes into digits, why not decode *random* codes? Because nothing
+# told the encoder where to put its codes. Below are the statistics of the codes of the
+# held-out digits, and what the decoder makes of codes drawn from a standard normal.
+
+# %%
+with torch.no_grad():
+    ae_codes, _ = autoencoder.encode(test_images.to(device))
+print("autoencoder codes, per dimension:")
+print("  mean", [round(v, 2) for v in ae_codes.mean(0).tolist()])
+print("  std ", [round(v, 2) for v in ae_codes.std(0).tolist()])
+prior_z = torch.randn(20, latent_dim, generator=torch.Generator().manual_seed(1))
+with torch.no_grad():
+    ae_random = autoencoder.decode(prior_z.to(device)).cpu()
+show_images(ae_random, nrow=10, title="autoencoder decoding z ~ N(0, I)")
+plt.show()
+
+# %% [markdown]
+# The codes occupy some region of an unknown shape and scale, and random codes mostly land
+# outside it, where the decoder was never trained. A **variational** autoencoder fixes this
+# by asking the codes to follow a known distribution that we can sample from.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The VAE and its evidence lower bound
+#
+# A VAE (Kingma & Welling 2013; Rezende, Mohamed & Wierstra 2014) is a latent-variable model:
+# draw $z \sim p(z) = \mathcal N(0, I)$, then $x \sim p_\theta(x \mid z)$ from the decoder. We
+# would like to maximise $\log p_\theta(x)$, but that needs an integral over all $z$. The
+# encoder proposes instead an approximate posterior
+# $q_\phi(z \mid x) = \mathcal N\big(\mu_\phi(x), \operatorname{diag}\sigma^2_\phi(x)\big)$, and for any $q$:
+#
+# $$\log p_\theta(x) = \underbrace{\mathbb E_{q_\phi(z \mid x)}\big[\log p_\theta(x \mid z)\big] - \mathrm{KL}\big(q_\phi(z \mid x)\,\Vert\, p(z)\big)}_{\text{ELBO}} + \mathrm{KL}\big(q_\phi(z \mid x)\,\Vert\, p_\theta(z \mid x)\big).$$
+#
+# The last KL is never negative, so the ELBO is a lower bound on $\log p_\theta(x)$;
+# maximising it over $\theta$ and $\phi$ both fits the data and pulls $q$ towards the true
+# posterior. The two terms have clear jobs:
+#
+# - **reconstruction**: codes drawn from $q(z \mid x)$ must decode back to $x$;
+# - **KL to the prior**: each posterior must stay close to $\mathcal N(0, I)$, so that the
+#   codes of all images together fill the prior, and samples from it decode to digits.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### From the ELBO to a loss we can compute
+#
+# With a Gaussian decoder of fixed variance $s^2$,
+# $-\log p_\theta(x \mid z) = \lVert x - \hat x(z) \rVert^2 / (2s^2) + \text{const}$, and for two
+# Gaussians the KL has a closed form (Kingma & Welling 2013, appendix B):
+#
+# $$\mathrm{KL}\big(\mathcal N(\mu, \operatorname{diag}\sigma^2)\,\Vert\,\mathcal N(0, I)\big) = \tfrac12 \sum_j \big(\mu_j^2 + \sigma_j^2 - 1 - \log \sigma_j^2\big).$$
+#
+# Multiplying the negative ELBO by $2s^2$ gives the loss of `course_lib.vae.vae_loss`:
+#
+# $$\mathcal L = \lVert x - \hat x \rVert^2 + \beta\, \mathrm{KL}, \qquad \beta = 2s^2.$$
+#
+# A small $\beta$ trusts the pixels (sharp reconstructions, codes that may stray from the
+# prior); a large $\beta$ trusts the prior. We use $\beta = 1$. A quick check of the KL
+# formula against a Monte Carlo estimate $\mathbb E_q[\log q(z) - \log p(z)]$:
+
+# %%
+mu = torch.tensor([[0.8, -0.5, 1.5]])
+logvar = torch.tensor([[0.3, -1.0, 0.0]])
+q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+z = q.sample((100_000,))
+monte_carlo = (q.log_prob(z) - torch.distributions.Normal(0.0, 1.0).log_prob(z)).sum(-1).mean()
+print(f"KL closed form {kl_divergence(mu, logvar).item():.4f}, Monte Carlo {monte_carlo.item():.4f}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The reparameterisation trick
+#
+# The reconstruction term is an expectation over $z \sim q_\phi(z \mid x)$, and we need its
+# gradient with respect to $\phi$. Sampling is not differentiable, but we can write the same
+# sample as a differentiable function of $\mu, \sigma$ and noise that does not depend on
+# them (Kingma & Welling 2013, eq. 10):
+#
+# $$z = \mu + \sigma \odot \varepsilon, \qquad \varepsilon \sim \mathcal N(0, I).$$
+#
+# Now gradients flow through $z$ into $\mu$ and $\sigma$. A check: for
+# $\mathbb E[z^2] = \mu^2 + \sigma^2$, the exact gradient with respect to $\mu$ is $2\mu$.
+
+# %%
+mu = torch.tensor([[1.5]], requires_grad=True)
+logvar = torch.tensor([[math.log(0.5)]], requires_grad=True)
+z = reparameterise(mu.expand(100_000, 1), logvar.expand(100_000, 1), torch.Generator().manual_seed(0))
+z.pow(2).mean().backward()
+print(f"gradient of E[z^2] with respect to mu: reparameterised estimate {mu.grad.item():.3f}, exact {2 * mu.item():.3f}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Training the VAE
+#
+# The network is the autoencoder's, except that the encoder now outputs $2 \times 8$
+# numbers, $\mu$ and $\log \sigma^2$, and the decoder sees a *sample* $z$ instead of the mean.
+
+# %%
+seed_everything(0)
+vae = VAE(latent_dim=latent_dim, base_channels=16)
+vae_losses = train_vae(vae, train_digits, steps=steps, batch_size=64, beta=1.0, seed=0, device=device)
+plot_losses(vae_losses, smooth=20, title="VAE: squared error + KL per image (negative ELBO, rescaled)")
+plt.show()
+
+with torch.no_grad():
+    vae_mu, vae_logvar = vae.encode(test_images.to(device))
+vae_error = mse_per_pixel(reconstruct(vae, test_images), test_images)
+print("held-out reconstruction error (MSE per pixel):")
+print(f"  average training digit  {baseline_error:.4f}")
+print(f"  autoencoder             {ae_error:.4f}")
+print(f"  VAE                     {vae_error:.4f}")
+print(f"mean KL(q(z|x) || p(z)) on held-out digits: {kl_divergence(vae_mu, vae_logvar).mean().item():.2f} nats")
+assert vae_error < baseline_error and ae_error < baseline_error
+
+# %% [markdown]
+# The VAE reconstructs a little less precisely than the plain autoencoder: it pays for
+# keeping its codes near the prior. What it buys is a latent space we can sample from.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Samples from the prior
+#
+# To generate, draw $z \sim \mathcal N(0, I)$ and decode. We decode the same 20 random
+# codes with both models. To put a number on "looks like a digit", we measure each image's
+# root-mean-square pixel distance to its nearest training digit, next to the same distance
+# for real held-out digits.
+
+# %%
+with torch.no_grad():
+    vae_samples = vae.decode(prior_z.to(device)).cpu()
+show_images(vae_samples, nrow=10, title="VAE decoding z ~ N(0, I): the same codes as above")
+plt.show()
+
+many_z = torch.randn(500, latent_dim, generator=torch.Generator().manual_seed(2)).to(device)
+with torch.no_grad():
+    candidates = {"held-out real digits": test_images[:500], "VAE samples": vae.decode(many_z).cpu(),
+                  "autoencoder, random codes": autoencoder.decode(many_z).cpu()}
+print("RMS distance to the nearest training digit (lower = closer to real digits):")
+for name, images in candidates.items():
+    distance, _ = nearest_neighbour_distance(images, train_digits.tensors[0])
+    print(f"  {name:<26} {distance.mean().item():.3f}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Walking through the latent space
+#
+# Because the KL term packs the codes of all digits into one smooth cloud, the straight line
+# between the codes of two digits passes through codes that also decode to plausible images.
+
+# %%
+start, end = (test_labels == 0).nonzero()[0].item(), (test_labels == 6).nonzero()[0].item()
+weights = torch.linspace(0, 1, 10)[:, None]
+rows = []
+for model in (vae, autoencoder):
+    with torch.no_grad():
+        codes, _ = model.encode(test_images[[start, end]].to(device))
+        rows.append(model.decode((1 - weights.to(device)) * codes[0] + weights.to(device) * codes[1]).cpu())
+show_images(torch.cat(rows), nrow=10, title="from a 0 to a 6: VAE (top), autoencoder (bottom)")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Why Stable Diffusion works in a VAE's latent space
+#
+# A diffusion model calls its UNet tens to hundreds of times per image, and the cost of
+# every convolution grows with the number of pixels. Rombach et al. (2022) first train an
+# autoencoder (a VAE with a very small KL weight, plus perceptual and adversarial losses)
+# that maps a $512 \times 512 \times 3$ image to a $64 \times 64 \times 4$ latent, a
+# downsampling factor $f = 8$, and then run diffusion on the latents. The decoder turns the
+# final latent into pixels once.
+
+# %%
+pixels = 512 * 512 * 3
+latents = 64 * 64 * 4
+print(f"image:  512 x 512 x 3 = {pixels:,} numbers")
+print(f"latent:  64 x  64 x 4 = {latents:,} numbers")
+print(f"compression: {pixels / latents:.0f}x fewer numbers, {(512 * 512) / (64 * 64):.0f}x fewer positions per conv layer")
+print(f"our digit VAE: {16 * 16} pixels -> {latent_dim} numbers, {16 * 16 / latent_dim:.0f}x")
+
+# %% [markdown]
+# The autoencoder removes imperceptible detail that a pixel-space diffusion model would
+# spend most of its capacity on, and the diffusion model spends its steps on what the image
+# is about. A mild KL term keeps the latent space smooth and well scaled without forcing the
+# blurriness that a strongly regularised VAE like ours shows.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Part 2: a tiny CLIP
+#
+# CLIP (Radford et al. 2021) trains an image encoder and a text encoder together, on pairs
+# of images and their captions, so that matching pairs land close in one embedding space.
+# For a batch of $N$ pairs, with unit-length image embeddings $u_i$ and text embeddings
+# $v_j$, the logits are scaled cosine similarities $L_{ij} = u_i \cdot v_j / \tau$ with a
+# learnt temperature $\tau$. The **symmetric InfoNCE** loss (van den Oord et al. 2018) asks
+# each image to pick out its own caption among the $N$, and each caption its own image:
+#
+# $$\mathcal L = \frac{1}{2N}\sum_{i=1}^N\Big[-\log \frac{e^{L_{ii}}}{\sum_j e^{L_{ij}}} - \log \frac{e^{L_{ii}}}{\sum_j e^{L_{ji}}}\Big].$$
+#
+# These are two ordinary cross-entropies with target "the diagonal". A check by hand:
+
+# %%
+logits = torch.tensor([[3.0, 0.5, -1.0], [0.2, 2.0, 0.1], [1.0, 0.0, 1.5]])
+by_hand = 0.5 * (-(logits.diag() - logits.logsumexp(dim=1)).mean() - (logits.diag() - logits.logsumexp(dim=0)).mean())
+print(f"clip_loss {clip_loss(logits).item():.5f}, by hand {by_hand.item():.5f}, equal logits give log N = {math.log(3):.5f}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Sprites and their captions
+#
+# Every sprite has a shape, a colour and a facing, and `caption` writes them in words:
+# $4 \times 4 \times 2 = 32$ possible captions. To test **zero-shot** generalisation we
+# hold out 8 of the 32 combinations from training entirely. Each held-out caption is a new
+# sentence, but each of its pairs of attributes (say "red circle", or "red ... facing left")
+# appears in some training caption; only the combination is new.
+
+# %%
+def held_out(labels: dict[str, torch.Tensor]) -> torch.Tensor:
+    """True for the 8 held-out combinations: shape + colour = 0 (mod 4) facing left, = 2 (mod 4) facing right."""
+    pair = (labels["shape"] + labels["colour"]) % 4
+    left = labels["facing"] == FACINGS.index("left")
+    return ((pair == 0) & left) | ((pair == 2) & ~left)
+
+
+all_captions = [caption(attributes_to_context(shape=s, colour=c, facing=f)) for s in SHAPES for c in COLOURS for f in FACINGS]
+caption_index = {text: i for i, text in enumerate(all_captions)}
+vocab = Vocabulary.from_captions(all_captions)
+
+sprites = make_sprites(fast_or_full(3000, 20000), size=16, seed=1)
+train_mask = ~held_out(sprites.labels)
+train_captions = [caption(row) for row in sprites.attributes[train_mask]]
+held_out_captions = sorted(set(all_captions) - set(train_captions))
+print(f"vocabulary ({len(vocab) - 1} words + padding): {vocab.words[1:]}")
+print(f"{int(train_mask.sum())} training pairs, {len(set(train_captions))} distinct captions; held out:")
+for text in held_out_captions:
+    print("  ", text)
+assert len(held_out_captions) == 8
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Training the tiny CLIP
+#
+# The image encoder is the course's small CNN (three conv blocks, global average pooling,
+# two linear layers); the text encoder embeds each word, adds a position embedding, runs one
+# transformer layer and averages over the words. Both end in a 32-dimensional space.
+
+# %%
+seed_everything(0)
+clip = TinyCLIP(vocab_size=len(vocab), embed_dim=32, width=32)
+clip_losses = train_clip(clip, sprites.images[train_mask], vocab.encode(train_captions),
+                         steps=fast_or_full(200, 2000), batch_size=64, seed=0, device=device)
+plot_losses(clip_losses, smooth=20, title="Tiny CLIP: symmetric InfoNCE loss")
+plt.show()
+print(f"learnt temperature tau = {1 / clip.logit_scale().item():.4f}")
+
+# %% [markdown]
+# The loss does not go to zero, and cannot: a batch of 64 pairs drawn from 24 captions
+# holds several sprites with the same caption, and InfoNCE asks each image to prefer its own
+# copy of the caption over identical copies. Real CLIP batches have the same problem, more
+# mildly.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Zero-shot classification
+#
+# To classify, embed every candidate caption once, and give each image the caption with
+# the most similar embedding. No classifier was trained; the "classes" are just sentences.
+# We test on new sprites and choose among all 32 captions, so chance is $1/32$.
+
+# %%
+test_sprites = make_sprites(fast_or_full(1000, 4000), size=16, seed=2)
+truth = torch.tensor([caption_index[caption(row)] for row in test_sprites.attributes])
+prediction = zero_shot_classify(clip, test_sprites.images, vocab.encode(all_captions))
+correct = (prediction == truth).float()
+unseen = held_out(test_sprites.labels)
+chance = 1 / len(all_captions)
+print(f"zero-shot accuracy among {len(all_captions)} captions (chance {chance:.3f}):")
+print(f"  captions seen in training:   {correct[~unseen].mean().item():.3f} on {int((~unseen).sum())} sprites")
+print(f"  captions never seen:         {correct[unseen].mean().item():.3f} on {int(unseen.sum())} sprites")
+assert correct[unseen].mean() > 5 * chance
+
+# %%
+examples = unseen.nonzero().squeeze(1)[:8]
+fig, axes = plt.subplots(2, 4, figsize=(10, 5.4), layout="constrained")
+for ax, i in zip(axes.flat, examples.tolist()):
+    ax.imshow((test_sprites.images[i].permute(1, 2, 0) + 1) / 2, interpolation="nearest")
+    right = prediction[i] == truth[i]
+    ax.set_title(all_captions[prediction[i]], fontsize=9, color="darkgreen" if right else "darkred")
+    ax.set_axis_off()
+fig.suptitle("held-out combinations: CLIP's caption (green = right, red = wrong)")
+plt.show()
+
+# %% [markdown]
+# The model never saw, say, "a red circle facing left", yet it places the embedding of
+# that new sentence close to the embeddings of red circles facing left. This is the
+# property diffusion models rely on when a CLIP text encoder conditions them: prompts
+# describe combinations that no training caption contained.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### Exercise 1: how much does the code know about the digit?
+#
+# The VAE was never told which digit it saw. Compute the mean code $\mu$ of each digit
+# class on the *training* digits, then label every held-out digit with the class whose mean
+# code is nearest to its own $\mu$. What accuracy do you get, against a chance level of
+# $1/10$? What does that say about what the 8 numbers store?
+
+# %%
+# Your nearest-class-mean classifier here.
+
+# %% tags=["solution"]
+train_images, train_labels = train_digits.tensors
+with torch.no_grad():
+    train_mu, _ = vae.encode(train_images.to(device))
+class_means = torch.stack([train_mu[train_labels.to(device) == k].mean(0) for k in range(10)])  # (10, latent_dim)
+nearest_class = torch.cdist(vae_mu, class_means).argmin(dim=1).cpu()
+accuracy = (nearest_class == test_labels).float().mean().item()
+print(f"nearest-class-mean accuracy on held-out digits: {accuracy:.3f} (chance 0.100)")
+
+# %% [markdown] tags=["solution"]
+# Far above chance: without ever seeing a label, the VAE arranges its codes so that digits
+# of one class sit together. Digit identity is the largest source of variation between the
+# images, so a code that must reconstruct them keeps it. (The rest of the code stores style:
+# slant, thickness, size.)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### Exercise 2: zero-shot colour recognition with prompt ensembling
+#
+# CLIP's authors classified images with several prompts per class and averaged their
+# text embeddings ("prompt ensembling"). Build one text embedding per colour by averaging
+# (then renormalising) the embeddings of all 8 captions with that colour, and classify the
+# colour of every test sprite. Report the accuracy against chance ($1/4$), separately for
+# sprites with seen and with held-out captions.
+
+# %%
+# Your colour classifier here.
+
+# %% tags=["solution"]
+with torch.no_grad():
+    text = clip.encode_text(vocab.encode(all_captions).to(device))  # (32, D), unit length
+    colour_of_caption = torch.tensor([COLOURS.index(sentence.split()[1]) for sentence in all_captions])
+    colour_embeddings = F.normalize(torch.stack([text[colour_of_caption == k].mean(0) for k in range(len(COLOURS))]), dim=1)
+    image_embeddings = clip.encode_image(test_sprites.images.to(device))
+colour_prediction = (image_embeddings @ colour_embeddings.T).argmax(dim=1).cpu()
+colour_correct = (colour_prediction == test_sprites.labels["colour"]).float()
+print(f"colour accuracy (chance {1 / len(COLOURS):.2f}): seen captions {colour_correct[~unseen].mean().item():.3f}, "
+      f"held-out captions {colour_correct[unseen].mean().item():.3f}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### Exercise 3: when the held-out combination is too new
+#
+# Our held-out captions only combine pairs that training had seen. Make the task harder:
+# hold out *every* red circle (both facings) and every green square, train a new tiny CLIP
+# with the same budget, and measure its zero-shot accuracy on red circles and green squares.
+# Look at which captions it picks instead. Why does it fail?
+
+# %%
+# Your experiment here.
+
+# %% tags=["solution"]
+def unseen_pair(labels: dict[str, torch.Tensor]) -> torch.Tensor:
+    red_circle = (labels["colour"] == COLOURS.index("red")) & (labels["shape"] == SHAPES.index("circle"))
+    green_square = (labels["colour"] == COLOURS.index("green")) & (labels["shape"] == SHAPES.index("square"))
+    return red_circle | green_square
+
+
+keep = ~unseen_pair(sprites.labels)
+seed_everything(0)
+clip_pairs = TinyCLIP(vocab_size=len(vocab), embed_dim=32, width=32)
+train_clip(clip_pairs, sprites.images[keep], vocab.encode([caption(row) for row in sprites.attributes[keep]]),
+           steps=fast_or_full(200, 2000), batch_size=64, seed=0, device=device, progress=False)
+new_pair = unseen_pair(test_sprites.labels)
+guess = zero_shot_classify(clip_pairs, test_sprites.images[new_pair], vocab.encode(all_captions))
+print(f"accuracy on red circles and green squares: {(guess == truth[new_pair]).float().mean().item():.3f} "
+      f"(chance {chance:.3f})")
+guessed_words = [all_captions[g].split() for g in guess.tolist()]
+true_words = [all_captions[t].split() for t in truth[new_pair].tolist()]
+for position, name in [(1, "colour"), (2, "shape"), (4, "facing")]:
+    share = sum(g[position] == t[position] for g, t in zip(guessed_words, true_words)) / len(true_words)
+    print(f"  {name} right in {share:.0%} of them")
+
+# %% [markdown] tags=["solution"]
+# Colour and facing are still read correctly, but the shape mostly is not. In training, a
+# red sprite was never a circle, so "red" became evidence for "not a circle": the image
+# encoder could lean on colour as a shortcut instead of learning circle-ness independently
+# of colour. Compositional generalisation needs training data in which attributes vary
+# independently enough; large CLIP models get it, imperfectly, from hundreds of millions
+# of varied captions.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - An autoencoder compresses digits well, but its codes have no known distribution, so
+#   random codes decode to poor images.
+# - A VAE maximises the ELBO: reconstruction minus the KL from each posterior to
+#   $\mathcal N(0, I)$. With a Gaussian decoder this is squared error plus $\beta$ times a
+#   closed-form KL; the reparameterisation trick makes it trainable by backpropagation.
+# - Decoding prior samples and interpolating codes works with the VAE, not the autoencoder.
+# - Latent diffusion runs the expensive diffusion in a compressed space: 48 times fewer
+#   numbers for Stable Diffusion's $512 \times 512$ images.
+# - CLIP aligns images and captions with the symmetric InfoNCE loss; its text encoder
+#   generalises to captions never seen in training, which is what lets text steer a
+#   diffusion model.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## References
+#
+# - Kingma, D. P. & Welling, M. (2013). *Auto-encoding variational Bayes.* [arXiv:1312.6114](https://arxiv.org/abs/1312.6114)
+# - Kingma, D. P. & Welling, M. (2019). *An introduction to variational autoencoders.* [arXiv:1906.02691](https://arxiv.org/abs/1906.02691)
+# - Radford, A. et al. (2021). *Learning transferable visual models from natural language supervision.* ICML. [arXiv:2103.00020](https://arxiv.org/abs/2103.00020)
+# - Rezende, D. J., Mohamed, S. & Wierstra, D. (2014). *Stochastic backpropagation and approximate inference in deep generative models.* ICML. [arXiv:1401.4082](https://arxiv.org/abs/1401.4082)
+# - Rombach, R., Blattmann, A., Lorenz, D., Esser, P. & Ommer, B. (2022). *High-resolution image synthesis with latent diffusion models.* CVPR. [arXiv:2112.10752](https://arxiv.org/abs/2112.10752)
+# - van den Oord, A., Li, Y. & Vinyals, O. (2018). *Representation learning with contrastive predictive coding.* [arXiv:1807.03748](https://arxiv.org/abs/1807.03748)
