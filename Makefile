@@ -14,8 +14,12 @@ PYTEST_ARGS ?=
 # Lessons run in fast mode by default (CI, laptops); `make test LESSON_MODE=full` on a GPU runner.
 LESSON_MODE ?= fast
 LESSON_FAST := $(if $(filter full,$(LESSON_MODE)),0,1)
+# Lessons run several at a time, one CPU thread each: for these small models that is faster
+# than one lesson at a time on all threads.
+LESSON_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+LESSON_ENV := OMP_NUM_THREADS=1 COURSE_FAST=$(LESSON_FAST)
 
-.PHONY: help venv test test-unit test-lessons notebooks site serve check-site bench lock clean
+.PHONY: help venv test test-unit test-lessons notebooks site serve check-site slides-pdf bench lock clean
 
 help:
 	@echo "make serve   set up .venv, execute the lessons, build and serve the site on http://127.0.0.1:8000"
@@ -44,16 +48,17 @@ test-unit: $(STAMP)
 
 test-lessons: notebooks
 	@echo "==> [test 2/2] Executing every lesson in $(LESSON_MODE) mode (nbmake)"
-	@COURSE_FAST=$(LESSON_FAST) $(BIN)/python -m pytest --nbmake build/notebooks -p no:cacheprovider $(PYTEST_ARGS)
+	@$(LESSON_ENV) $(BIN)/python -m pytest --nbmake -n $(LESSON_JOBS) build/notebooks -p no:cacheprovider $(PYTEST_ARGS)
 
 test: test-unit test-lessons
 	@echo "==> All tests passed"
 
 # The site: lessons executed in fast mode into build/executed/ (a lesson whose code and
-# library are unchanged comes from the cache), then rendered with mkdocs --strict.
+# library are unchanged comes from the cache), then rendered with mkdocs --strict: the lesson
+# pages, the Colab notebooks (site/notebooks/) and the slide decks (site/slides/).
 site: $(STAMP)
 	@echo "==> [site 1/2] Executing the lessons in fast mode (unchanged ones come from the cache)"
-	@COURSE_FAST=1 $(BIN)/python scripts/execute_lessons.py
+	@OMP_NUM_THREADS=1 COURSE_FAST=1 $(BIN)/python scripts/execute_lessons.py --jobs $(LESSON_JOBS)
 	@echo "==> [site 2/2] Building site/ with mkdocs (strict: any warning fails)"
 	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
@@ -61,11 +66,22 @@ serve: site
 	@echo "==> [serve] Serving site/ on http://127.0.0.1:8000 (Ctrl-C to stop)"
 	@$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory site
 
+# The browser tests need Chromium (/usr/bin/chromium; Debian: apt-get install -y chromium)
+# and save screenshots to site-screenshots/.
 check-site: site
-	@echo "==> [check-site 1/2] Checking the internal links of site/"
+	@echo "==> [check-site 1/4] Checking the internal links of site/"
 	@$(BIN)/python scripts/check_links.py site
-	@echo "==> [check-site 2/2] Site tests"
+	@echo "==> [check-site 2/4] Page weights (a lesson page under 3 MB, the site under 60 MB)"
+	@$(BIN)/python scripts/page_weight.py site
+	@echo "==> [check-site 3/4] Site tests"
 	@$(BIN)/python -m pytest tests/test_site.py $(PYTEST_ARGS)
+	@echo "==> [check-site 4/4] Browser tests (headless Chromium, screenshots in site-screenshots/)"
+	@$(BIN)/python -m pytest tests/test_browser.py $(PYTEST_ARGS)
+
+# PDF of every slide deck, for instructors: site/slides/NN_topic.pdf (needs Chromium; slow).
+slides-pdf: site
+	@echo "==> [slides-pdf] Printing site/slides/*.slides.html to PDF with headless Chromium"
+	@$(BIN)/python scripts/slides_pdf.py site
 
 bench: $(STAMP)
 	@$(BIN)/python -m course_lib.bench

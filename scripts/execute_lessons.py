@@ -18,6 +18,7 @@ import hashlib
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import jupytext
@@ -141,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("lessons", nargs="*", type=Path, help="lesson files (default: all of lessons/)")
     parser.add_argument("--root", type=Path, default=ROOT, help="course root (default: this repository)")
     parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT_S, help="seconds allowed per cell")
+    parser.add_argument("--jobs", type=int, default=1, help="lessons executed at the same time (default 1)")
     args = parser.parse_args(argv)
 
     # Imported here, not at the top, so that the MkDocs hooks can use this module without torch.
@@ -159,17 +161,23 @@ def main(argv: list[str] | None = None) -> int:
 
     lib_hash = library_hash(root)
     mode = "fast" if FAST else "full"
-    print(f"Executing {len(lessons)} lesson(s) in {mode} mode into {out_dir.relative_to(root)}/")
+    print(f"Executing {len(lessons)} lesson(s) in {mode} mode into {out_dir.relative_to(root)}/ ({args.jobs} at a time)")
     failed = []
     total_start = time.perf_counter()
-    for index, path in enumerate(lessons, 1):
-        print(f"  [{index}/{len(lessons)}] {path.name} ...", end=" ", flush=True)
+
+    def run(path: Path) -> str:
         try:
-            print(build_lesson(path, out_dir, lib_hash, FAST, args.timeout), flush=True)
+            return build_lesson(path, out_dir, lib_hash, FAST, args.timeout)
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
-            print("FAILED", flush=True)
             print(str(error), file=sys.stderr)
             failed.append(path.name)
+            return "FAILED"
+
+    # Each lesson runs in its own kernel process, so threads are enough to run several at once.
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(run, path): path for path in lessons}
+        for index, future in enumerate(as_completed(futures), 1):
+            print(f"  [{index}/{len(lessons)}] {futures[future].name}: {future.result()}", flush=True)
     print(f"Done in {time.perf_counter() - total_start:.1f} s")
     if failed:
         print(f"{len(failed)} lesson(s) failed: {', '.join(failed)}", file=sys.stderr)
