@@ -1,8 +1,9 @@
-"""Command line: ``python -m course_lib {sample,train} ...``.
+"""Command line: ``python -m course_lib {sample,train,doctor} ...``.
 
     python -m course_lib sample --model digits --n 64 --seed 0 --out digits.png
     python -m course_lib sample --model digits-cond --labels 3,3,7 --guidance 2 --out three.npz
     python -m course_lib train --model digits
+    python -m course_lib doctor
 
 Errors (unknown model, bad counts, missing or corrupted weights) print one line and exit
 with status 2, leaving no partial output file.
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=_positive_int, default=None, help="override the recipe's step count")
     t.add_argument("--device", default=None)
     t.add_argument("--seed", type=int, default=0)
+    commands.add_parser("doctor", help="check that this machine is ready for the workshop")
     return parser
 
 
@@ -170,6 +172,10 @@ def run_train(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "doctor":
+        from .doctor import report, run_checks
+
+        return report(run_checks())
     try:
         run_sample(args) if args.command == "sample" else run_train(args)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
