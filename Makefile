@@ -19,12 +19,15 @@ LESSON_FAST := $(if $(filter full,$(LESSON_MODE)),0,1)
 LESSON_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 LESSON_ENV := OMP_NUM_THREADS=1 COURSE_FAST=$(LESSON_FAST)
 
-.PHONY: help venv test test-unit test-lessons notebooks site serve check-site slides-pdf bench lock clean
+.PHONY: help venv test test-unit test-lessons notebooks site serve check-site slides-pdf bundle bench lock clean
 
 help:
 	@echo "make serve   set up .venv, execute the lessons, build and serve the site on http://127.0.0.1:8000"
-	@echo "make test    run the unit tests and execute every lesson in fast mode (COURSE_FAST=1)"
-	@echo "make bench   print the speed benchmark table"
+	@echo "make test    unit tests, every lesson executed in fast mode (COURSE_FAST=1), then the site checks"
+	@echo "make check-site  build the site and check links, page weights, pages and slides in a browser"
+	@echo "make bench   print the speed and sample-quality tables"
+	@echo "make slides-pdf  print every slide deck to PDF"
+	@echo "make bundle  one archive with the site, notebooks, decks and weights for offline workshops"
 
 venv: $(STAMP)
 
@@ -43,14 +46,16 @@ notebooks: $(STAMP)
 	@$(BIN)/python scripts/build_notebooks.py
 
 test-unit: $(STAMP)
-	@echo "==> [test 1/2] Unit tests of course_lib"
-	@$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	@echo "==> [test 1/3] Unit tests of course_lib ($(LESSON_JOBS) workers)"
+	@OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests -n $(LESSON_JOBS) $(PYTEST_ARGS)
 
 test-lessons: notebooks
-	@echo "==> [test 2/2] Executing every lesson in $(LESSON_MODE) mode (nbmake)"
+	@echo "==> [test 2/3] Executing every lesson in $(LESSON_MODE) mode (nbmake)"
 	@$(LESSON_ENV) $(BIN)/python -m pytest --nbmake -n $(LESSON_JOBS) build/notebooks -p no:cacheprovider $(PYTEST_ARGS)
 
 test: test-unit test-lessons
+	@echo "==> [test 3/3] The website: build, links, page weights, site and browser tests"
+	@$(MAKE) --no-print-directory check-site
 	@echo "==> All tests passed"
 
 # The site: lessons executed in fast mode into build/executed/ (a lesson whose code and
@@ -82,6 +87,12 @@ check-site: site
 slides-pdf: site
 	@echo "==> [slides-pdf] Printing site/slides/*.slides.html to PDF with headless Chromium"
 	@$(BIN)/python scripts/slides_pdf.py site
+
+# One zip for offline workshops: the site (lessons, notebooks, decks), a serve script and the
+# course_lib wheel with its weights. Run `make slides-pdf` first to include the PDF decks.
+bundle: site
+	@echo "==> [bundle] Packing site/, the course_lib wheel and a serve script"
+	@$(BIN)/python scripts/make_bundle.py
 
 bench: $(STAMP)
 	@$(BIN)/python -m course_lib.bench
