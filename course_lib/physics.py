@@ -21,7 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .samplers import _draw_noise
+from .samplers import draw_noise
 
 Drift = Callable[[Tensor, float], Tensor]
 
@@ -135,7 +135,7 @@ def euler_maruyama(
     trajectory = [x]
     for k in range(num_steps):
         t = t_start + k * dt
-        step = _draw_noise(x, generator) * (g(t) * math.sqrt(dt))
+        step = draw_noise(x, generator) * (g(t) * math.sqrt(dt))
         if drift is not None:
             f = drift(x, t)
             if f.shape != x.shape:
@@ -238,9 +238,10 @@ def follow_field_lines(
 
     Along a field line dx/dz = E_x(x, z) / E_z(x, z) for the other coordinates x: Xu et al.
     2022's backward ODE when z decreases towards the data plane z = 0, and their forward
-    (data to hemisphere) map when z increases. As they do, we step uniformly in log z
-    (dx/dlog z = z E_x / E_z) with the classical fourth-order Runge-Kutta method. This needs
-    E_z != 0 on the way, which holds everywhere above a plane of positive charges.
+    (data to hemisphere) map when z increases. Like them we use log z as the time variable
+    (dx/dlog z = z E_x / E_z); we take equal steps in it with the classical fourth-order
+    Runge-Kutta method. This needs E_z != 0 on the way, which holds everywhere above a plane of
+    positive charges.
 
     Args:
         field_fn: maps points (N, D) to the field (N, D), D >= 2.

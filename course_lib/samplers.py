@@ -40,7 +40,7 @@ def _check_step_inputs(
     return int(timestep)
 
 
-def _draw_noise(sample: Tensor, generator: torch.Generator | None) -> Tensor:
+def draw_noise(sample: Tensor, generator: torch.Generator | None) -> Tensor:
     """Standard normal noise like ``sample``, drawn on the generator's device (CPU by default) for repeatability."""
     gen_device = generator.device if generator is not None else torch.device("cpu")
     noise = torch.randn(sample.shape, generator=generator, device=gen_device, dtype=sample.dtype)
@@ -105,7 +105,7 @@ class DDPMSampler:
             return mean
         # sigma_t^2 = beta-tilde_t, the posterior variance (Ho et al. 2020, eq. 7 and section 3.2).
         variance = ((1 - alpha_bar_prev) / (1 - alpha_bar) * beta).clamp(min=1e-20)
-        z = noise if noise is not None else _draw_noise(sample, generator)
+        z = noise if noise is not None else draw_noise(sample, generator)
         return mean + variance.sqrt() * z
 
 
@@ -164,7 +164,7 @@ class DDIMSampler:
         direction = (1 - alpha_bar_prev - sigma**2).sqrt() * model_output
         prev_sample = alpha_bar_prev.sqrt() * x0 + direction
         if eta > 0:
-            z = noise if noise is not None else _draw_noise(sample, generator)
+            z = noise if noise is not None else draw_noise(sample, generator)
             prev_sample = prev_sample + sigma * z
         return prev_sample
 

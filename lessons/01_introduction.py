@@ -269,8 +269,8 @@ print(f"mean pixel value: data {flat.mean().item():.3f}, Gaussian samples {gauss
 #
 # Find the timestep $t$ at which $\sqrt{\bar\alpha_t} = \sqrt{1 - \bar\alpha_t}$ (signal and noise
 # have equal weight, $\bar\alpha_t = 0.5$), for the linear schedule above and for the cosine
-# schedule of Nichol & Dhariwal (2021), `NoiseSchedule.cosine(500)`. Show the "3" at both timesteps.
-# Which schedule destroys the image faster?
+# schedule of Nichol & Dhariwal (2021), `NoiseSchedule.cosine(500)`. Show the "3" noised by both
+# schedules at a few timesteps, including these two. Which schedule destroys the image faster?
 
 # %%
 cosine = NoiseSchedule.cosine(500)
@@ -282,11 +282,15 @@ for name, s in [("linear", schedule), ("cosine", cosine)]:
     halfway[name] = int((s.alphas_cumprod - 0.5).abs().argmin())
     print(f"{name}: alpha_bar = 0.5 at t = {halfway[name]} (alpha_bar_t = {s.alphas_cumprod[halfway[name]].item():.4f})")
 
-both = torch.cat([
-    schedule.add_noise(x0, noise[:1], torch.tensor([halfway["linear"]])),
-    cosine.add_noise(x0, noise[:1], torch.tensor([halfway["cosine"]])),
-])
-show_images(both, nrow=2, title="Signal = noise", labels=[f"linear t={halfway['linear']}", f"cosine t={halfway['cosine']}"], scale=8)
+compare = sorted({100, halfway["linear"], halfway["cosine"], 300})
+rows = [s.add_noise(x0.expand(len(compare), -1, -1, -1), noise[: len(compare)], torch.tensor(compare)) for s in (schedule, cosine)]
+show_images(
+    torch.cat(rows),
+    nrow=len(compare),
+    title="Same digit, same noise: linear (top) vs cosine (bottom)",
+    labels=[f"{name} t={t}" for name in ("linear", "cosine") for t in compare],
+    scale=5,
+)
 plt.show()
 
 # %% [markdown] tags=["solution"]
