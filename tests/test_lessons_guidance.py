@@ -1,0 +1,119 @@
+"""The measured claims of lessons 07 (context and guidance) and 08 (DDIM), on small samples.
+
+Each test uses the shipped weights and checks a claim the lessons print, with budgets small
+enough for a CPU; the DDPM-vs-DDIM FID comparison needs 500-step sampling and is marked slow.
+"""
+
+import itertools
+
+import pytest
+import torch
+
+from course_lib.checkpoints import load_pretrained
+from course_lib.classifier import predict
+from course_lib.data import COLOURS, FACINGS, SHAPES, attributes_to_context, load_digits
+from course_lib.metrics import frechet_distance
+from course_lib.models import to_context
+from course_lib.samplers import DDIMSampler, DDPMSampler, predict_noise, sample
+
+
+@pytest.fixture(scope="module")
+def digits_cond():
+    model, schedule = load_pretrained("digits-cond", device="cpu")
+    judge, _ = load_pretrained("classifier-digits", device="cpu")
+    return model, schedule, judge
+
+
+@pytest.fixture(scope="module")
+def guidance_sweep(digits_cond):
+    """Five samples per class at w = 0 and w = 4 (same noise), plus unconditional samples: judge outputs."""
+    model, schedule, judge = digits_cond
+    labels = torch.arange(10).repeat_interleave(5)
+    context = to_context(labels, 10)
+    out = {}
+    for name, ctx, w in [("w=0", context, 0.0), ("w=4", context, 4.0), ("none", None, 0.0)]:
+        images = sample(model, DDIMSampler(schedule, 10), (50, 1, 16, 16), context=ctx, guidance=w,
+                        generator=torch.Generator().manual_seed(0), progress=False)
+        out[name] = predict(judge, images)
+    return labels, out
+
+
+def test_guidance_raises_the_judges_probability_of_the_asked_class(guidance_sweep):
+    labels, out = guidance_sweep
+    p_asked = {name: probs[torch.arange(50), labels].mean().item() for name, (probs, _) in out.items()}
+    assert p_asked["w=4"] > p_asked["w=0"] > 0.8
+    # Without a context the asked label is right only by chance (about 1 in 10).
+    assert p_asked["none"] < 0.35
+
+
+def test_guidance_lowers_within_class_diversity(guidance_sweep):
+    labels, out = guidance_sweep
+
+    def diversity(features: torch.Tensor) -> float:
+        return torch.stack([torch.pdist(features[labels == k]).mean() for k in range(10)]).mean().item()
+
+    assert diversity(out["w=4"][1]) < 0.9 * diversity(out["w=0"][1])
+
+
+def test_sprites_follow_their_attributes_under_guidance():
+    model, schedule = load_pretrained("sprites", device="cpu")
+    judge, _ = load_pretrained("classifier-sprites", device="cpu")
+    asked = torch.stack([attributes_to_context(*c) for c in itertools.product(SHAPES, COLOURS, FACINGS)])
+    images = sample(model, DDIMSampler(schedule, 10), (len(asked), 3, 16, 16), context=asked, guidance=2.0,
+                    generator=torch.Generator().manual_seed(0), progress=False)
+    with torch.no_grad():
+        logits = judge(images)
+    for where in [slice(0, 4), slice(4, 8), slice(8, 10)]:
+        accuracy = (logits[:, where].argmax(1) == asked[:, where].argmax(1)).float().mean().item()
+        assert accuracy > 0.8, where
+
+
+def test_a_ddim_jump_keeps_the_ddpm_marginal():
+    """Song et al. 2020: q_sigma(x_s | x_t, x_0) composed with q(x_t | x_0) is q(x_s | x_0), for any eta."""
+    _, schedule = load_pretrained("digits", device="cpu")
+    abar = schedule.alphas_cumprod
+    x0 = load_digits(split="test").tensors[0][:1]
+    jump = DDIMSampler(schedule, 5)  # 400 -> 300
+    generator = torch.Generator().manual_seed(0)
+    for eta in [0.0, 1.0]:
+        noise = torch.randn((4000, 1, 16, 16), generator=generator)
+        x_t = schedule.add_noise(x0.expand(4000, -1, -1, -1), noise, torch.full((4000,), 400))
+        x_s = jump.step(noise, 400, x_t, generator=generator, eta=eta)
+        assert (x_s.mean(0) - abar[300].sqrt() * x0[0]).abs().max() < 0.08
+        assert abs(x_s.var(0).mean() - (1 - abar[300])) < 0.02
+
+
+def test_ddim_eta0_is_a_deterministic_map_stable_across_step_counts():
+    model, schedule = load_pretrained("digits", device="cpu")
+    x_T = torch.randn((8, 1, 16, 16), generator=torch.Generator().manual_seed(0))
+
+    def ddim(steps: int, eta: float, seed: int) -> torch.Tensor:
+        sampler, x, generator = DDIMSampler(schedule, steps, eta=eta), x_T, torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for t in sampler.timesteps.tolist():
+                x = sampler.step(predict_noise(model, x, t), t, x, generator=generator)
+        return x
+
+    assert torch.equal(ddim(25, 0.0, 1), ddim(25, 0.0, 2))
+    assert (ddim(25, 1.0, 1) - ddim(25, 1.0, 2)).abs().max() > 0.5
+
+    def rms(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return (a - b).flatten(1).pow(2).mean(1).sqrt()
+
+    reference = ddim(50, 0.0, 0)
+    assert rms(ddim(25, 0.0, 0), reference).mean() < rms(reference, reference.roll(1, dims=0)).mean() / 2
+
+
+@pytest.mark.slow
+def test_ddim25_fid_is_close_to_ddpm_fid():
+    model, schedule = load_pretrained("digits", device="cpu")
+    judge, _ = load_pretrained("classifier-digits", device="cpu")
+    _, held_out = predict(judge, load_digits(split="test").tensors[0])
+    fid = {}
+    for name, sampler in [("ddpm", DDPMSampler(schedule)), ("ddim25", DDIMSampler(schedule, 25))]:
+        images = sample(model, sampler, (64, 1, 16, 16), generator=torch.Generator().manual_seed(0), progress=False)
+        fid[name] = frechet_distance(predict(judge, images)[1], held_out)
+    train = load_digits(split="train").tensors[0][:64]
+    real = frechet_distance(predict(judge, train)[1], held_out)
+    # Both samplers are of the order of real data at this sample count, and DDIM within a factor 2 of DDPM.
+    assert fid["ddim25"] < 2 * fid["ddpm"] and fid["ddpm"] < 3 * real
