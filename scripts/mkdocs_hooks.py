@@ -6,8 +6,9 @@ build/executed/NN_topic.ipynb first. These hooks then
   mkdocs-jupyter, and list the pages under "Lessons" in the navigation in file order,
   titled by each lesson's first heading;
 - add notebooks/NN_topic.ipynb, the unexecuted lesson with a first cell that installs the
-  course library on Colab, and put "Open in Colab" and "Download notebook" links on each
-  lesson page;
+  course library on Colab (scripts/colab_notebooks.py), and slides/NN_topic.slides.html,
+  the lesson as a reveal.js deck (scripts/build_slides.py), and put "Open in Colab",
+  "Download notebook" and "Slides" links on each lesson page;
 - render the lesson map on the home page in place of the `<!-- lesson-map -->` marker;
 - point "Edit this page" on a lesson page to lessons/NN_topic.py.
 """
@@ -18,7 +19,6 @@ import hashlib
 import logging
 import math
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,27 +34,17 @@ from mkdocs.utils import get_relative_url
 from mkdocs_jupyter.plugin import NotebookFile
 from nbconvert.exporters.html import HTMLExporter
 
+from build_slides import render_deck
+from colab_notebooks import colab_notebook, colab_url, git_ref
 from execute_lessons import find_lessons, lesson_title, read_lesson
 
 log = logging.getLogger("mkdocs.hooks.lessons")
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+SCRIPTS = Path(__file__).resolve().parent
+TEMPLATES = SCRIPTS / "templates"
 LESSON_MAP_MARKER = "<!-- lesson-map -->"
 NAV_SECTION = "Lessons"
 WORDS_PER_MINUTE = 200
-COLAB_SETUP = '''\
-# Setup: on Google Colab, install the course library (Colab's own torch is kept).
-import importlib.util
-import subprocess
-import sys
-
-if importlib.util.find_spec("course_lib") is None:
-    if "google.colab" in sys.modules:
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "{requirement}"], check=True)
-        importlib.invalidate_caches()  # so that this running kernel finds the new package
-    else:
-        print("course_lib is not installed: run `pip install -e .` in the course folder (see the Setup page).")
-'''
 
 
 class CourseHTMLExporter(HTMLExporter):
@@ -87,6 +77,10 @@ class Lesson:
     def notebook_uri(self) -> str:
         return f"notebooks/{self.stem}.ipynb"
 
+    @property
+    def slides_uri(self) -> str:
+        return f"slides/{self.stem}.slides.html"
+
 
 @dataclass(frozen=True)
 class Site:
@@ -117,17 +111,6 @@ def _load_lesson(root: Path, source: Path) -> Lesson:
     )
 
 
-def _git_ref(root: Path) -> str:
-    try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
-    except OSError:  # no git on this machine
-        result = None
-    if result is None or result.returncode != 0:
-        log.info("No git commit found: the Colab notebooks install course_lib from the main branch")
-        return "main"
-    return result.stdout.strip()
-
-
 def _nav_title(lesson: Lesson) -> str:
     if re.match(r"(lesson\s*)?\d", lesson.title, re.IGNORECASE):
         return lesson.title
@@ -154,31 +137,18 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         lessons=lessons,
         repo_url=repo_url,
         owner_repo=urlsplit(repo_url).path.strip("/"),
-        git_ref=_git_ref(root),
+        git_ref=git_ref(root),
     )
     config.repo_name = _site.owner_repo  # shown in the header
 
     # mkdocs-jupyter caches rendered pages by notebook content only: key its cache folder on
     # the template and these hooks too, so that changing either re-renders every lesson.
     renderer = hashlib.sha256()
-    for path in [*sorted(TEMPLATES.glob("*.j2")), Path(__file__)]:
+    for path in [*sorted(TEMPLATES.rglob("*.j2")), Path(__file__)]:
         renderer.update(path.read_bytes())
     jupyter = config.plugins["mkdocs-jupyter"]
     jupyter.config["cache_dir"] = str(root / "build" / "mkdocs-jupyter" / renderer.hexdigest()[:16])
     return config
-
-
-def colab_notebook(lesson: Lesson, requirement: str) -> str:
-    """The lesson as an unexecuted notebook whose first cell installs course_lib on Colab."""
-    nb = read_lesson(lesson.source)
-    for cell in nb.cells:
-        if "solution" in cell.metadata.get("tags", []):
-            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True  # collapsed in JupyterLab
-    setup = nbformat.v4.new_code_cell(COLAB_SETUP.format(requirement=requirement).rstrip("\n"))
-    setup.id = "course-setup"
-    nb.cells.insert(0, setup)
-    nb.metadata.pop("jupytext", None)
-    return nbformat.writes(nb) + "\n"
 
 
 @event_priority(-50)  # after mkdocs-jupyter's on_files: the lesson pages are wrapped here instead
@@ -189,8 +159,28 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         page.abs_src_path = str(lesson.executed)  # NotebookFile does not forward this attribute
         page.edit_uri = f"../lessons/{lesson.source.name}"  # "Edit this page": relative to docs/
         files.append(page)
-        files.append(File.generated(config, lesson.notebook_uri, content=colab_notebook(lesson, requirement)))
+        files.append(File.generated(config, lesson.notebook_uri, content=colab_notebook(lesson.source, requirement)))
+        files.append(File.generated(config, lesson.slides_uri, content=_deck(lesson, config)))
     return files
+
+
+def _deck(lesson: Lesson, config: MkDocsConfig) -> str:
+    """The lesson's slide deck, rendered again only when the notebook or the renderer changed."""
+    assets = get_relative_url("assets", lesson.slides_uri)
+    page = get_relative_url(f"lessons/{lesson.stem}/", lesson.slides_uri)
+    key = hashlib.sha256(lesson.executed.read_bytes())
+    key.update(f"{lesson.title}\0{assets}\0{page}\0".encode())
+    for path in [*sorted((TEMPLATES / "course_slides").rglob("*")), SCRIPTS / "build_slides.py"]:
+        key.update(path.read_bytes())
+    folder = Path(config.config_file_path).resolve().parent / "build" / "slides"
+    cache = folder / f"{lesson.stem}.{key.hexdigest()[:16]}.html"
+    if not cache.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob(f"{lesson.stem}.*.html"):
+            stale.unlink()
+        nb = nbformat.read(lesson.executed, as_version=4)
+        cache.write_text(render_deck(nb, lesson.title, assets, page), encoding="utf-8")
+    return cache.read_text(encoding="utf-8")
 
 
 def _lesson_of(page: Page) -> Lesson | None:
@@ -216,17 +206,39 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     return markdown
 
 
+def _align_toc(items, ids: list[str]) -> None:
+    """Point each table-of-contents entry to its heading's id on the page.
+
+    mkdocs-jupyter makes the table of contents with Markdown's slugs, which leave out inline
+    code ("## The `diffusers` library" -> "the-library"), while the page's headings keep it
+    ("the-diffusers-library"): an entry whose id is not on the page takes the first heading
+    id that holds its words in the same order.
+    """
+    for item in items:
+        if item.id not in ids:
+            words = item.id.split("-")
+            for heading in ids:
+                rest = iter(heading.split("-"))
+                if all(word in rest for word in words):  # a subsequence of the heading's words
+                    item.id = heading
+                    break
+        _align_toc(item.children, ids)
+
+
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     lesson = _lesson_of(page)
     if lesson is None:
         return html
-    colab = f"https://colab.research.google.com/github/{_site.owner_repo}/blob/gh-pages/{lesson.notebook_uri}"
+    _align_toc(page.toc, re.findall(r'<h[1-6][^>]*\bid="([^"]+)"', html))
+    colab = colab_url(_site.repo_url, lesson.notebook_uri)
     badge = get_relative_url("assets/colab-badge.svg", page.url)
     download = get_relative_url(lesson.notebook_uri, page.url)
+    slides = get_relative_url(lesson.slides_uri, page.url)
     links = (
         '<p class="lesson-links">'
         f'<a class="colab-link" href="{colab}"><img src="{badge}" alt="Open in Colab" width="117" height="20"></a> '
-        f'<a class="md-button download-link" href="{download}" download>Download notebook</a>'
+        f'<a class="md-button download-link" href="{download}" download>Download notebook</a> '
+        f'<a class="md-button slides-link" href="{slides}">Slides</a>'
         "</p>\n"
     )
     return links + html

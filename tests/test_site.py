@@ -28,12 +28,17 @@ SCRIPTS = ROOT / "scripts"
 def _import_script(name: str):
     spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
+sys.path.insert(0, str(SCRIPTS))  # the scripts import one another
 execute_lessons = _import_script("execute_lessons")
 check_links = _import_script("check_links")
+build_slides = _import_script("build_slides")
+colab_notebooks = _import_script("colab_notebooks")
+page_weight = _import_script("page_weight")
 
 REPO_URL = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["repo_url"].rstrip("/")
 OWNER_REPO = REPO_URL.removeprefix("https://github.com/")
@@ -51,7 +56,7 @@ import random
 print("draw", random.random())
 
 # %% [markdown]
-# ## Exercise
+# ## Exercise with `print`
 #
 # Add two and two.
 
@@ -314,3 +319,119 @@ def test_pages_show_no_machine_paths(course):
 
 def test_no_broken_internal_links(course):
     assert check_links.broken_links(course.site) == []
+
+
+def test_table_of_contents_links_headings_with_code(mini_course):
+    page = _page(mini_course, mini_course.lessons[0])
+    assert 'id="exercise-with-print"' in page
+    assert 'href="#exercise-with-print"' in page  # Markdown's slug would be "exercise-with"
+
+
+# --- slide decks -----------------------------------------------------------------------
+
+
+def _deck(course: Course, lesson: Path) -> str:
+    return (course.site / "slides" / f"{lesson.stem}.slides.html").read_text(encoding="utf-8")
+
+
+def test_every_lesson_has_a_slide_deck_linked_from_its_page(course):
+    for lesson in course.lessons:
+        assert f'href="../../slides/{lesson.stem}.slides.html"' in _page(course, lesson)
+        deck = _deck(course, lesson)
+        title = execute_lessons.lesson_title(execute_lessons.read_lesson(lesson), lesson.stem)
+        assert f"<title>{html.escape(title)} (slides)</title>" in deck
+        assert f'href="../lessons/{lesson.stem}/"' in deck  # back to the lesson page
+
+
+def test_decks_load_reveal_and_katex_from_the_site(course):
+    for lesson in course.lessons:
+        deck = _deck(course, lesson)
+        for script in ["vendor/reveal.js/dist/reveal.js", "vendor/katex/katex.min.js", "slides.js"]:
+            assert f'<script src="../assets/{script}">' in deck
+        # nbconvert's own template loads these; figures are base64, so the names are long ones
+        for banned in ["MathJax", "require.js", "jquery", "unpkg.com", "cdnjs", "jsdelivr", "googleapis"]:
+            assert banned not in deck, f"{lesson.stem} deck mentions {banned}"
+
+
+def test_decks_show_outputs_and_leave_solutions_out(course):
+    for lesson in course.lessons:
+        deck = _deck(course, lesson)
+        assert '<details class="solution' not in deck
+        assert "<section" in deck and "jp-OutputArea-output" in deck
+
+
+def test_mini_deck_slides(mini_course):
+    deck = _deck(mini_course, mini_course.lessons[0])
+    assert "draw " in deck  # the executed output of the code cell
+    assert "answer" not in deck and "Four, since" not in deck  # the two solutions
+
+
+def test_a_solution_that_starts_a_slide_hands_the_start_on():
+    cells = [
+        nbformat.v4.new_markdown_cell("## A", metadata={"slideshow": {"slide_type": "slide"}}),
+        nbformat.v4.new_code_cell("answer = 4", metadata={"tags": ["solution"], "slideshow": {"slide_type": "slide"}}),
+        nbformat.v4.new_code_cell("setup()", metadata={"slideshow": {"slide_type": "skip"}}),
+        nbformat.v4.new_markdown_cell("## B"),
+        nbformat.v4.new_markdown_cell("more of B"),
+    ]
+    nb = build_slides.without_solutions(nbformat.v4.new_notebook(cells=cells))
+    kinds = [c.metadata["slideshow"].get("slide_type", "-") for c in nb.cells]
+    assert kinds == ["slide", "skip", "skip", "slide", "-"]
+    assert cells[1].metadata["slideshow"]["slide_type"] == "slide"  # the input is not changed
+
+
+# --- Colab notebooks and the deploy workflow ---------------------------------------------
+
+
+def test_colab_notebooks_script_writes_the_sites_notebooks(mini_course, tmp_path):
+    assert colab_notebooks.main(["--root", str(mini_course.root), str(tmp_path)]) == 0
+    for lesson in mini_course.lessons:
+        built = (mini_course.site / "notebooks" / f"{lesson.stem}.ipynb").read_text(encoding="utf-8")
+        assert (tmp_path / f"{lesson.stem}.ipynb").read_text(encoding="utf-8") == built
+
+
+def test_deploy_workflow_publishes_the_site_and_the_colab_branch():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())
+    assert workflow["permissions"] == {"contents": "read"}
+    jobs = workflow["jobs"]
+    assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
+    assert "permissions" not in jobs["build"]
+    build = "\n".join(step.get("run", "") for step in jobs["build"]["steps"])
+    assert "make site" in build
+    assert any("upload-pages-artifact" in step.get("uses", "") for step in jobs["build"]["steps"])
+    # The Colab links point to notebooks/ on this branch: the workflow must push it there.
+    assert colab_notebooks.COLAB_BRANCH == "gh-pages"
+    notebooks = "\n".join(step.get("run", "") for step in jobs["notebooks"]["steps"])
+    assert jobs["notebooks"]["permissions"] == {"contents": "write"}
+    assert "scripts/colab_notebooks.py" in notebooks
+    assert "cp " in notebooks and " notebooks/" in notebooks
+    assert f"git push --force origin {colab_notebooks.COLAB_BRANCH}" in notebooks
+    for job in jobs.values():
+        for step in job["steps"]:
+            if "uses" in step:
+                assert re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+
+
+# --- page weight -----------------------------------------------------------------------
+
+
+def test_page_weight_counts_the_files_a_page_loads(tmp_path):
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "a.css").write_text("@font-face { src: url('f.woff2') }")
+    (tmp_path / "assets" / "f.woff2").write_bytes(b"x" * 1000)
+    (tmp_path / "assets" / "unused.js").write_bytes(b"x" * 5000)
+    (tmp_path / "b.png").write_bytes(b"x" * 300)
+    page = tmp_path / "index.html"
+    page.write_text(
+        '<link rel="stylesheet" href="assets/a.css"><img src="b.png"><img src="b.png">'
+        '<a href="assets/unused.js">a link is not a load</a><img src="https://example.org/x.png">'
+    )
+    weight = page_weight.page_weight(tmp_path, page)
+    assert weight.html == page.stat().st_size
+    assert weight.assets == (tmp_path / "assets" / "a.css").stat().st_size + 1000 + 300
+
+
+def test_pages_and_site_are_light(course):
+    for weight in page_weight.lesson_weights(course.site):
+        assert weight.total < page_weight.PAGE_LIMIT, f"{weight.page}: {weight.total / 1e6:.1f} MB"
+    assert page_weight.site_weight(course.site) < page_weight.SITE_LIMIT

@@ -1,0 +1,72 @@
+// The lesson slide decks (site/slides/*.slides.html): math, reveal.js, slides that fit.
+// Math is typeset by the vendored KaTeX before reveal.js measures the slides.
+renderMathInElement(document.querySelector(".reveal .slides"), {
+  delimiters: [
+    { left: "$$", right: "$$", display: true },
+    { left: "$", right: "$", display: false },
+    { left: "\\(", right: "\\)", display: false },
+    { left: "\\[", right: "\\]", display: true },
+    { left: "\\begin{equation}", right: "\\end{equation}", display: true },
+    { left: "\\begin{align}", right: "\\end{align}", display: true },
+  ],
+  throwOnError: false,
+});
+
+const SLIDE_WIDTH = 1280; // 16:9, the shape of a projector
+const SLIDE_HEIGHT = 720;
+const MIN_ZOOM = 0.5; // below this a slide is unreadable: it scrolls instead
+
+// A slide taller than the screen is zoomed out until it fits, down to MIN_ZOOM.
+function fit(section, again = false) {
+  if (!section || section.querySelector("section") || (section.dataset.fitted && !again)) return;
+  section.dataset.fitted = "true";
+  section.style.zoom = "";
+  section.classList.remove("deck-scroll");
+  const height = section.scrollHeight;
+  if (height > SLIDE_HEIGHT) {
+    const zoom = SLIDE_HEIGHT / height;
+    section.style.zoom = Math.max(MIN_ZOOM, zoom);
+    if (zoom < MIN_ZOOM) section.classList.add("deck-scroll");
+  }
+}
+// Unfolding a long code cell ("Code (N lines)") fits its slide again.
+document.querySelectorAll(".reveal details.deck-code").forEach((details) => {
+  details.addEventListener("toggle", () => {
+    fit(details.closest("section"), true);
+    Reveal.layout();
+  });
+});
+
+// The "Lesson page" link sits in a corner of the first slide only: elsewhere it would cover text.
+function showHomeLink() {
+  document.querySelector(".deck-home").hidden = !Reveal.isFirstSlide();
+}
+
+Reveal.initialize({
+  width: SLIDE_WIDTH,
+  height: SLIDE_HEIGHT,
+  margin: 0.03,
+  center: false,
+  hash: true,
+  controls: true,
+  progress: true,
+  slideNumber: "c/t",
+  transition: "none",
+  pdfMaxPagesPerSlide: 1,
+  plugins: [RevealNotes],
+}).then(() => {
+  fit(Reveal.getCurrentSlide());
+  Reveal.layout();
+  showHomeLink();
+  document.documentElement.dataset.deckReady = "true"; // for the browser tests
+});
+Reveal.on("slidechanged", (event) => {
+  fit(event.currentSlide);
+  Reveal.layout();
+  showHomeLink();
+});
+// Printing (?print-pdf): every slide is laid out on its own page at once.
+Reveal.on("pdf-ready", () => {
+  document.querySelectorAll(".reveal .slides section").forEach(fit);
+  document.documentElement.dataset.pdfReady = "true"; // for scripts/slides_pdf.py
+});

@@ -1,0 +1,75 @@
+"""Render an executed lesson as a reveal.js slide deck (site/slides/NN_topic.slides.html).
+
+The MkDocs hooks call `render_deck` for every lesson; the deck is the executed notebook
+exported by nbconvert's slides exporter with the course template
+(scripts/templates/course_slides/), which loads reveal.js, KaTeX and the course theme from
+the site itself: a deck works offline. Slide breaks come from each cell's
+`slideshow.slide_type` metadata (Jupytext: `# %% [markdown] slideshow={"slide_type": "slide"}`).
+
+Solutions are left out of the decks: a code cell tagged `solution`, and a markdown cell
+tagged `solution` or holding a `<details class="solution">` block. A code cell longer than
+CODE_LINES lines shows its code folded ("Code (N lines)"), so that its output fits the slide.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+from nbconvert.exporters import SlidesExporter
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+STARTS = ("slide", "subslide")
+CODE_LINES = 10
+
+
+def is_solution(cell: nbformat.NotebookNode) -> bool:
+    """Whether ``cell`` is an exercise's worked solution (the site folds it, the decks leave it out)."""
+    if "solution" in cell.metadata.get("tags", []):
+        return True
+    return cell.cell_type == "markdown" and '<details class="solution"' in cell.source
+
+
+def without_solutions(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose solution cells are skipped on the slides.
+
+    A skipped cell that started a slide hands the start on to the next shown cell, so that
+    the slide break stays where the author put it.
+    """
+    nb = copy.deepcopy(nb)
+    pending = None  # a slide start left by a skipped solution cell
+    for cell in nb.cells:
+        show = cell.metadata.setdefault("slideshow", {})
+        kind = show.get("slide_type", "-")
+        if is_solution(cell):
+            if kind in STARTS and pending is None:
+                pending = kind
+            show["slide_type"] = "skip"
+        elif kind != "skip" and pending is not None:
+            if kind not in STARTS:
+                show["slide_type"] = pending
+            pending = None
+    return nb
+
+
+def render_deck(nb: nbformat.NotebookNode, title: str, assets: str, page: str) -> str:
+    """The deck of an executed lesson as one HTML document.
+
+    Args:
+        nb: the executed lesson (build/executed/NN_topic.ipynb), outputs included.
+        title: the lesson's title, for the browser tab.
+        assets: URL of the site's assets/ folder relative to the deck ("../assets").
+        page: URL of the lesson page relative to the deck, for the "Lesson page" link.
+    """
+    exporter = SlidesExporter(
+        template_name="course_slides",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    course = {"title": title, "assets": assets, "page": page, "code_lines": CODE_LINES}
+    resources = {"course": course, "metadata": {"name": title}}
+    body, _ = exporter.from_notebook_node(without_solutions(nb), resources=resources)
+    return body

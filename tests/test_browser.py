@@ -1,0 +1,233 @@
+"""The built site in a real browser (headless Chromium), offline.
+
+Serves this repository's site/ on 127.0.0.1 and loads the home page, every lesson page (in
+the light and the dark theme) and a slide deck, and checks what only a browser can see: no
+console error, no request to another host, math typeset by KaTeX, every image and
+animation loaded, the Colab and slide links in place. Screenshots go to site-screenshots/
+(full pages as JPEG), to look at after a change of the site's look.
+
+Skipped when site/ is not built (`make check-site` builds it) or when /usr/bin/chromium is
+missing (Debian: `apt-get install -y chromium`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = ROOT / "site"
+SHOTS = ROOT / "site-screenshots"
+sys.path.insert(0, str(ROOT / "scripts"))
+
+if importlib.util.find_spec("playwright") is None:
+    pytest.skip("the playwright package is not installed", allow_module_level=True)
+
+import site_browser  # noqa: E402 (scripts/, on the path above)
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+if not site_browser.CHROMIUM.is_file():
+    pytest.skip(f"{site_browser.CHROMIUM} not found (Debian: apt-get install -y chromium)", allow_module_level=True)
+if not (SITE / "index.html").is_file():
+    pytest.skip("site/ is not built: `make check-site` builds it and runs these tests", allow_module_level=True)
+from test_site import _newest_source_mtime  # noqa: E402 (tests/ is on the path under pytest)
+
+if (SITE / "index.html").stat().st_mtime < _newest_source_mtime():
+    pytest.skip("site/ is older than its sources: `make check-site` rebuilds it and runs these tests", allow_module_level=True)
+
+LESSONS = sorted(p.parent.name for p in SITE.glob("lessons/*/index.html"))
+DECKS = sorted(SITE.glob("slides/*.slides.html"))
+LOCAL_SCHEMES = {"data", "blob", "about"}
+
+# Text of the rendered markdown, with typeset math, code and notebook outputs taken out.
+PROSE_JS = """() => Array.from(document.querySelectorAll(SELECTOR)).map(el => {
+  const copy = el.cloneNode(true);
+  copy.querySelectorAll('.katex, code, pre, script, style').forEach(n => n.remove());
+  return copy.textContent;
+}).join('\\n')"""
+IMAGES_JS = """() => Array.from(document.images)
+  .filter(img => !img.complete || img.naturalWidth === 0)
+  .map(img => (img.getAttribute('src') || '(no src) ' + img.id).slice(0, 80))"""
+RAW_MATH = re.compile(r"\$\$|\$[^$\n]*\\[A-Za-z]+|\\\(|\\\[")
+
+
+class Session:
+    """A browser page on the served site that records console errors and off-site requests."""
+
+    def __init__(self, browser, base_url: str, color_scheme: str = "light", viewport=(1280, 900)):
+        self.base_url = base_url
+        self.context = browser.new_context(
+            color_scheme=color_scheme,
+            viewport={"width": viewport[0], "height": viewport[1]},
+            service_workers="block",
+        )
+        self.errors: list[str] = []
+        self.offsite: list[str] = []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
+        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        self.page.on("requestfailed", lambda r: self._failed(r))
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        parts = urlsplit(url)
+        if parts.scheme in LOCAL_SCHEMES or url.startswith(self.base_url):
+            route.continue_()
+        else:
+            self.offsite.append(url)
+            route.abort()
+
+    def _failed(self, request) -> None:
+        if request.url.startswith(self.base_url):
+            self.errors.append(f"failed request: {request.url} ({request.failure})")
+
+    def open(self, path: str) -> None:
+        response = self.page.goto(self.base_url + path, wait_until="load")
+        assert response is not None and response.ok, f"{path}: HTTP {response and response.status}"
+        self.page.wait_for_load_state("networkidle")
+
+    def check_clean(self, what: str) -> None:
+        assert self.offsite == [], f"{what} requested other hosts: {self.offsite}"
+        assert self.errors == [], f"{what}: {self.errors}"
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def browser_site():
+    SHOTS.mkdir(exist_ok=True)
+    with site_browser.serve(SITE) as base_url, sync_playwright() as playwright:
+        browser = site_browser.launch(playwright)
+        yield browser, base_url
+        browser.close()
+
+
+def _notebook(stem: str) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / "build" / "executed" / f"{stem}.ipynb", as_version=4)
+
+
+def _has_math(nb: nbformat.NotebookNode) -> bool:
+    return any("$" in c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def _figures(nb: nbformat.NotebookNode) -> int:
+    data = [o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])]
+    return sum("image/png" in d or "image/jpeg" in d for d in data)
+
+
+def _animations(nb: nbformat.NotebookNode) -> int:
+    html = [o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", [])]
+    return sum('class="animation"' in h for h in html)
+
+
+def _check_math(session: Session, selector: str, expect_math: bool, what: str) -> None:
+    page = session.page
+    assert page.locator(".katex-error").count() == 0, f"{what}: KaTeX could not parse some math"
+    if expect_math:
+        assert page.locator(".katex").count() > 0, f"{what}: no math typeset by KaTeX"
+    prose = page.evaluate(PROSE_JS.replace("SELECTOR", json.dumps(selector)))
+    raw = RAW_MATH.search(prose)
+    assert raw is None, f"{what}: math left as text: ...{prose[max(0, raw.start() - 40):raw.end() + 40]}..."
+
+
+def test_home_page(browser_site):
+    browser, base_url = browser_site
+    session = Session(browser, base_url)
+    session.open("")
+    for stem in LESSONS:
+        assert session.page.locator(f'a[href="lessons/{stem}/"]').count() >= 1, f"home page: no link to {stem}"
+    assert session.page.evaluate(IMAGES_JS) == []
+    session.page.screenshot(path=str(SHOTS / "home-light.jpg"), full_page=True, type="jpeg", quality=70)
+    session.check_clean("home page")
+    session.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("stem", LESSONS)
+def test_lesson_page(browser_site, stem, scheme):
+    browser, base_url = browser_site
+    nb = _notebook(stem)
+    session = Session(browser, base_url, color_scheme=scheme)
+    session.open(f"lessons/{stem}/")
+    page = session.page
+    what = f"lessons/{stem}/ ({scheme})"
+
+    expected_scheme = "slate" if scheme == "dark" else "default"
+    assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") == expected_scheme
+
+    _check_math(session, ".jp-RenderedMarkdown, .jp-MarkdownOutput", _has_math(nb), what)
+    assert page.evaluate(IMAGES_JS) == [], f"{what}: images that did not load"
+    figures = _figures(nb)
+    assert page.locator(".jp-OutputArea-output img").count() >= figures, f"{what}: expected {figures} figure(s)"
+    animations = _animations(nb)
+    assert page.locator("div.animation").count() == animations, f"{what}: expected {animations} animation(s)"
+
+    colab = page.locator("a.colab-link")
+    assert colab.count() == 1, f"{what}: no Open in Colab link"
+    assert re.fullmatch(
+        rf"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/gh-pages/notebooks/{stem}\.ipynb",
+        colab.get_attribute("href"),
+    )
+    slides = page.locator("a.slides-link")
+    assert slides.count() == 1 and slides.get_attribute("href") == f"../../slides/{stem}.slides.html"
+
+    # Nothing wider than the page: a figure or table that overflows the content column.
+    overflow = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.md-content img, .md-content table'))
+             .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+             .map(el => el.tagName + ' ' + (el.getAttribute('src') || '').slice(0, 40))"""
+    )
+    assert overflow == [], f"{what}: wider than the window: {overflow}"
+
+    page.screenshot(path=str(SHOTS / f"{stem}-{scheme}.jpg"), full_page=True, type="jpeg", quality=70)
+    session.check_clean(what)
+    session.close()
+
+
+@pytest.mark.skipif(not DECKS, reason="site/ has no slide decks")
+def test_slide_deck(browser_site):
+    browser, base_url = browser_site
+    deck = DECKS[0]
+    stem = deck.name.removesuffix(".slides.html")
+    nb = _notebook(stem)
+    session = Session(browser, base_url, viewport=(1280, 720))
+    session.open(f"slides/{deck.name}")
+    page = session.page
+    page.wait_for_selector("html[data-deck-ready]", state="attached")
+    what = f"slides/{deck.name}"
+
+    _check_math(session, ".jp-RenderedMarkdown, .jp-MarkdownOutput", _has_math(nb), what)
+    assert page.evaluate(IMAGES_JS) == [], f"{what}: images that did not load"
+    assert page.locator("div.animation").count() == _animations(nb)
+    assert page.locator("details.solution").count() == 0, f"{what}: shows a solution"
+
+    total = page.evaluate("Reveal.getTotalSlides()")
+    starts = sum(
+        c.metadata.get("slideshow", {}).get("slide_type") in ("slide", "subslide") for c in nb.cells
+    )
+    assert 2 <= total <= starts + 1, f"{what}: {total} slides for {starts} slide starts"
+    folder = SHOTS / "slides" / stem
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.jpg"):
+        stale.unlink()
+    for index in range(total):
+        # Every slide's content is visible: it fits the 1280x720 slide, or zooms out, or scrolls.
+        fits = page.evaluate(
+            """() => { const s = Reveal.getCurrentSlide();
+                 const zoom = parseFloat(s.style.zoom || '1');
+                 return s.classList.contains('deck-scroll') || s.scrollHeight * zoom <= 730; }"""
+        )
+        assert fits, f"{what}: slide {index + 1} is cut off"
+        page.screenshot(path=str(folder / f"{index + 1:02d}.jpg"), type="jpeg", quality=70)
+        page.evaluate("Reveal.next()")
+    session.check_clean(what)
+    session.close()
