@@ -1,0 +1,510 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # The same with Hugging Face diffusers
+#
+# So far every piece of the course was written from scratch in `course_lib`. In practice most
+# people use [Hugging Face diffusers](https://huggingface.co/docs/diffusers), the library
+# behind most open diffusion code. This lesson shows that nothing in it is magic: it is the
+# same mathematics with other names. We check that its schedulers give *the same numbers* as
+# ours, train its `UNet2DModel` on the course's digits, and drive the course's own weights
+# with its schedulers and pipelines. Everything runs offline: no model is downloaded.
+#
+# **Learning objectives.** By the end of this lesson you can
+#
+# - name diffusers' three building blocks (models, schedulers, pipelines) and map each
+#   `course_lib` name onto its diffusers counterpart;
+# - configure `DDPMScheduler` and `DDIMScheduler` to reproduce the course's samplers exactly;
+# - write the diffusers training loop for a `UNet2DModel`, and sample it with a pipeline;
+# - put any denoiser (here the course's UNet) inside a diffusers pipeline, and save it in the Hub's folder format;
+# - swap schedulers, and find your way in diffusers' source (`prediction_type`, `variance_type`).
+#
+# **Estimated time:** 60 minutes (40 of reading and running, 20 for the exercises).
+
+# %% slideshow={"slide_type": "skip"}
+import inspect
+import tempfile
+import time
+from pathlib import Path
+
+import diffusers
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from diffusers import (
+    DDIMPipeline,
+    DDIMScheduler,
+    DDPMScheduler,
+    DPMSolverMultistepScheduler,
+    EulerDiscreteScheduler,
+    UNet2DModel,
+)
+
+from course_lib import DDIMSampler, DDPMSampler, NoiseSchedule, load_pretrained, sample
+from course_lib.classifier import predict
+from course_lib.config import fast_or_full, seed_everything
+from course_lib.data import load_digits
+from course_lib.hf import CoursePipeline, CourseUNet2DModel
+from course_lib.metrics import confident_fraction
+from course_lib.plotting import plot_losses, show_images
+
+generator = seed_everything(0)
+print(f"diffusers {diffusers.__version__}, torch {torch.__version__}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1. diffusers in one picture
+#
+# diffusers splits a diffusion model into three kinds of object:
+#
+# - **models**: the networks, e.g. `UNet2DModel` (called `unet(x_t, t).sample`, returns the predicted noise);
+# - **schedulers**: the noise schedule *and* the sampling rule, e.g. `DDPMScheduler`, `DDIMScheduler`.
+#   A scheduler has `alphas_cumprod`, `add_noise` for training, `set_timesteps` and `step` for sampling;
+# - **pipelines**: a model and a scheduler glued into a loop, e.g. `DDPMPipeline`, `DDIMPipeline`,
+#   `StableDiffusionPipeline`, called as `pipe(batch_size=...)`.
+#
+# `course_lib` was written to follow the same conventions (0-based timesteps, `add_noise`'s signature,
+# `sampler.timesteps`, `sampler.step`), so that the two line up name by name.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# | `course_lib` | diffusers |
+# |---|---|
+# | `NoiseSchedule.linear(500, 1e-4, 0.02)` | `DDPMScheduler(num_train_timesteps=500, beta_start=1e-4, beta_end=0.02, beta_schedule="linear")` |
+# | `NoiseSchedule.cosine(T)` | `beta_schedule="squaredcos_cap_v2"` |
+# | `schedule.betas`, `.alphas`, `.alphas_cumprod` | `scheduler.betas`, `.alphas`, `.alphas_cumprod` |
+# | `schedule.add_noise(x0, noise, t)` | `scheduler.add_noise(x0, noise, t)` |
+# | `DDPMSampler(schedule)` | `DDPMScheduler(..., variance_type="fixed_small", clip_sample=False)` |
+# | `DDIMSampler(schedule, n, eta)` | `DDIMScheduler(..., set_alpha_to_one=True, steps_offset=0, timestep_spacing="leading", clip_sample=False)`, then `set_timesteps(n)` and `step(..., eta=eta)` |
+# | `sampler.timesteps` | `scheduler.timesteps` |
+# | `sampler.step(eps, t, x)` | `scheduler.step(eps, t, x).prev_sample` |
+# | $\hat x_0$ inside `step` | `scheduler.step(...).pred_original_sample` |
+# | `model(x_t, t, context)` returns $\epsilon$ | `unet(x_t, t).sample` (conditioning via `class_labels=` or `encoder_hidden_states=`) |
+# | `UNet(base_channels=16, channel_mults=(1, 2, 4))` | `UNet2DModel(block_out_channels=(16, 32, 64), layers_per_block=1, ...)` |
+# | guidance weight $w$ (`sample(..., guidance=w)`) | `guidance_scale` $= 1 + w$ |
+# | `sample(model, sampler, shape)` | `pipe(batch_size=N, num_inference_steps=n)` |
+# | `train_diffusion(..., ema_decay=0.999)` | your own loop + `diffusers.training_utils.EMAModel`, `accelerate` |
+# | `load_pretrained("digits")` (SHA-256 checked) | `DiffusionPipeline.from_pretrained("org/name")` (from the Hub) |
+# | `save_weights` + manifest | `save_pretrained(folder)` (`config.json` + `.safetensors`) |
+#
+# The guidance row: diffusers writes $\tilde\epsilon = \epsilon_\text{uncond} + s\,(\epsilon_\text{cond} - \epsilon_\text{uncond})$,
+# the course $\tilde\epsilon = (1 + w)\,\epsilon_\text{cond} - w\,\epsilon_\text{uncond}$ (Ho & Salimans 2022): the same when $s = 1 + w$.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 2. The same numbers
+#
+# A claim such as "our DDIM is diffusers' DDIM" is only worth something if we measure it. We feed
+# both implementations *identical* inputs and print the largest absolute difference. First the
+# schedule and the forward process $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\,\epsilon$.
+
+# %%
+T = 500
+schedule = NoiseSchedule.linear(T, 1e-4, 0.02)  # the course default for images
+ddpm_hf = DDPMScheduler(num_train_timesteps=T, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
+                        clip_sample=False, variance_type="fixed_small")
+
+images, labels = load_digits(16, "train").tensors
+x0 = images[:16]
+noise = torch.randn(x0.shape, generator=generator)
+t = torch.randint(0, T, (16,), generator=generator)
+
+differences = {
+    "alphas_cumprod": (schedule.alphas_cumprod - ddpm_hf.alphas_cumprod).abs().max().item(),
+    "add_noise": (schedule.add_noise(x0, noise, t) - ddpm_hf.add_noise(x0, noise, t)).abs().max().item(),
+}
+for name, d in differences.items():
+    print(f"{name:15s} max |course_lib - diffusers| = {d:.2e}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Now one reverse step. The network's prediction is the input of `step`, so we take a real one:
+# the shipped digits model's noise prediction on noised digits. For DDPM both sides draw the
+# fresh noise $z$ from a generator seeded identically. For DDIM we compare the visited timesteps and
+# a deterministic ($\eta = 0$) and a stochastic ($\eta = 0.5$) step.
+
+# %%
+model, shipped_schedule = load_pretrained("digits")
+device = next(model.parameters()).device
+assert torch.equal(shipped_schedule.alphas_cumprod, schedule.alphas_cumprod)
+
+ddpm_ours = DDPMSampler(schedule)
+ddim_ours = DDIMSampler(schedule, num_inference_steps=25)
+ddim_hf = DDIMScheduler(num_train_timesteps=T, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
+                        clip_sample=False, set_alpha_to_one=True, steps_offset=0, timestep_spacing="leading")
+ddim_hf.set_timesteps(25)
+print("timesteps equal:", torch.equal(ddim_ours.timesteps, ddim_hf.timesteps), ddim_hf.timesteps[:5].tolist(), "...")
+
+
+@torch.no_grad()
+def predicted_noise(x: torch.Tensor, timestep: int) -> torch.Tensor:
+    return model(x.to(device), torch.full((len(x),), timestep, device=device)).cpu()
+
+
+rows = []
+for timestep in [480, 250, 20, 0]:
+    x_t = schedule.add_noise(x0, noise, torch.full((16,), timestep))
+    eps = predicted_noise(x_t, timestep)
+    seed = 100 + timestep
+    ours = ddpm_ours.step(eps, timestep, x_t, generator=torch.Generator().manual_seed(seed))
+    theirs = ddpm_hf.step(eps, timestep, x_t, generator=torch.Generator().manual_seed(seed)).prev_sample
+    rows.append(("DDPM step", timestep, (ours - theirs).abs().max().item()))
+    for eta in [0.0, 0.5]:
+        ours = ddim_ours.step(eps, timestep, x_t, generator=torch.Generator().manual_seed(seed), eta=eta)
+        theirs = ddim_hf.step(eps, timestep, x_t, eta=eta, generator=torch.Generator().manual_seed(seed)).prev_sample
+        rows.append((f"DDIM step, eta={eta}", timestep, (ours - theirs).abs().max().item()))
+print(f"{'':20s} {'t':>4s} {'max |difference|':>17s}")
+for name, timestep, d in rows:
+    print(f"{name:20s} {timestep:4d} {d:17.2e}")
+assert max(d for *_, d in rows) < 1e-5
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Finally a whole sampling run: the course's `sample()` against the loop every diffusers pipeline
+# runs, written out by hand, from the same starting noise.
+
+# %%
+n = 16
+with torch.no_grad():
+    ours = sample(model, DDIMSampler(schedule, 25), (n, 1, 16, 16), generator=torch.Generator().manual_seed(1), progress=False)
+
+    x = torch.randn((n, 1, 16, 16), generator=torch.Generator().manual_seed(1))
+    for timestep in ddim_hf.timesteps:          # the diffusers loop
+        eps = predicted_noise(x, int(timestep))
+        x = ddim_hf.step(eps, timestep, x).prev_sample
+
+print(f"25 DDIM steps, {n} images: max |course_lib - diffusers| = {(ours.cpu() - x).abs().max().item():.2e}")
+show_images(torch.cat([ours.cpu(), x]), nrow=n, title="top: course_lib's sample(), bottom: the diffusers loop")
+plt.show()
+
+# %% [markdown]
+# The differences are zero here, or at most at the level of float32 rounding (about $10^{-6}$) on other
+# hardware: the two libraries do the same arithmetic in the same order. The test suite (`tests/test_samplers.py`) checks the same for every timestep, both
+# schedules, with and without clipping, so this stays true as either library changes.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 3. Training a `UNet2DModel`
+#
+# diffusers does not ship a `train()` function: its examples (such as `train_unconditional.py`)
+# write the loop out, which is Algorithm 1 of Ho et al. (2020) once more. The network is
+# diffusers' `UNet2DModel`, configured small for 16×16 digits and a CPU: two resolutions (16 and 32
+# channels), one residual block per resolution, no attention.
+
+# %%
+seed_everything(0)
+unet = UNet2DModel(
+    sample_size=16, in_channels=1, out_channels=1,
+    block_out_channels=(16, 32), layers_per_block=1, norm_num_groups=8,
+    down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+).to(device)
+print(f"UNet2DModel with {sum(p.numel() for p in unet.parameters()):,} parameters")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The loop: draw $t$ and $\epsilon$, noise the batch with `noise_scheduler.add_noise`, predict the
+# noise, take the mean squared error.
+
+# %%
+noise_scheduler = DDPMScheduler(num_train_timesteps=T, beta_start=1e-4, beta_end=0.02, beta_schedule="linear")
+steps, batch_size = fast_or_full(200, 4000), 32
+optimizer = torch.optim.AdamW(unet.parameters(), lr=2e-3)
+loader_gen = torch.Generator().manual_seed(0)
+
+losses = []
+start = time.perf_counter()
+unet.train()
+for step in range(steps):
+    batch = images[torch.randint(0, len(images), (batch_size,), generator=loader_gen)].to(device)
+    timesteps = torch.randint(0, T, (batch_size,), generator=loader_gen).to(device)
+    eps = torch.randn(batch.shape, generator=loader_gen).to(device)
+    noisy = noise_scheduler.add_noise(batch, eps, timesteps)          # q(x_t | x_0), Ho et al. 2020, eq. 4
+    loss = F.mse_loss(unet(noisy, timesteps).sample, eps)             # Ho et al. 2020, eq. 14
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    losses.append(loss.item())
+print(f"{steps} steps of {batch_size} images in {time.perf_counter() - start:.0f} s; "
+      f"mean loss of the last 50 steps {sum(losses[-50:]) / 50:.3f}")
+plot_losses(losses, smooth=25, title="UNet2DModel on digits: training loss")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Sampling uses a pipeline. `DDIMPipeline` takes any UNet and any scheduler config; here the
+# training scheduler's config becomes a DDIM scheduler, and 25 steps give 32 digits. The course's
+# judge (a digit classifier) tells us how many it recognises with confidence above 0.9.
+
+# %%
+judge, _ = load_pretrained("classifier-digits")
+pipe = DDIMPipeline(unet=unet.eval(), scheduler=DDIMScheduler.from_config(noise_scheduler.config))
+pipe.set_progress_bar_config(disable=True)
+trained = pipe(batch_size=32, num_inference_steps=25, generator=torch.Generator().manual_seed(0), output_type="pt").images
+trained = trained * 2 - 1  # the pipeline returns [0, 1]; the course works in [-1, 1]
+with torch.no_grad():
+    probs, _ = predict(judge, trained)
+    real_probs, _ = predict(judge, load_digits(16, "test").tensors[0])
+print(f"confident fraction: UNet2DModel after {steps} steps {confident_fraction(probs):.2f}, "
+      f"real held-out digits {confident_fraction(real_probs):.2f}")
+show_images(trained, title=f"UNet2DModel after {steps} training steps, 25 DDIM steps")
+plt.show()
+
+# %% [markdown]
+# In fast mode the network has seen only a few thousand images and the digits are rough; the
+# full run (4,000 steps) gives clean ones. The point here is the shape of the code: the loop
+# is the one you wrote in lesson 05, with diffusers' names.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 4. The course's weights in a diffusers pipeline
+#
+# Any network can live in a diffusers pipeline if it behaves like a diffusers model: called as
+# `unet(x, t).sample` with *one* timestep for the batch, and exposing `config.sample_size` and
+# `config.in_channels`. `course_lib.hf.CourseUNet2DModel` is a 40-line adapter that does exactly
+# that around the course's `UNet` (it subclasses diffusers' `ModelMixin` and `ConfigMixin`, which
+# also give it `save_pretrained` and `from_pretrained`). The scheduler must match the schedule the
+# model was trained with: $T = 500$, linear betas from $10^{-4}$ to $0.02$.
+
+# %%
+wrapped = CourseUNet2DModel.from_course_model(model, sample_size=16)
+print(dict(wrapped.config))
+print("scheduler matches the training schedule:", torch.equal(ddim_hf.alphas_cumprod, shipped_schedule.alphas_cumprod))
+
+pipe = DDIMPipeline(unet=wrapped, scheduler=ddim_hf)  # diffusers' own pipeline class
+pipe.set_progress_bar_config(disable=True)
+start = time.perf_counter()
+hf_images = pipe(batch_size=n, num_inference_steps=25, generator=torch.Generator().manual_seed(1), output_type="pt").images.cpu()
+print(f"diffusers' DDIMPipeline on the course weights: {time.perf_counter() - start:.1f} s; "
+      f"max |difference| to course_lib's sample() = {(hf_images * 2 - 1 - ours.cpu().clamp(-1, 1)).abs().max().item():.2e}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# (Pipelines return images clipped to $[0, 1]$, so we compare with the course's samples clipped to $[-1, 1]$.)
+#
+# `DDIMPipeline` knows nothing about labels. `course_lib.hf.CoursePipeline` is a small
+# `DiffusionPipeline` subclass that adds the context and classifier-free guidance with diffusers'
+# `guidance_scale` convention. Read its `__call__`: it is the loop above, plus two lines that
+# every scheduler needs (`init_noise_sigma` and `scale_model_input`, both trivial for DDPM/DDIM).
+# Here it drives the class-conditional model at `guidance_scale = 3`, that is $w = 2$.
+
+# %%
+cond_model, _ = load_pretrained("digits-cond")
+cond_pipe = CoursePipeline(CourseUNet2DModel.from_course_model(cond_model, 16), ddim_hf)
+cond_pipe.set_progress_bar_config(disable=True)
+wanted = torch.arange(10).repeat(4)
+context = F.one_hot(wanted, 10).float()
+guided = cond_pipe(len(wanted), 25, context=context, guidance_scale=3.0, generator=torch.Generator().manual_seed(0)).images.cpu() * 2 - 1
+reference = sample(cond_model, DDIMSampler(schedule, 25), guided.shape, context=context, guidance=2.0,
+                   generator=torch.Generator().manual_seed(0), progress=False)
+with torch.no_grad():
+    accuracy = (predict(judge, guided)[0].argmax(1) == wanted).float().mean().item()
+print(f"max |CoursePipeline(guidance_scale=3) - sample(guidance=2)| = {(guided - reference.cpu().clamp(-1, 1)).abs().max().item():.2e}; "
+      f"judge accuracy on the asked-for digits {accuracy:.2f}")
+show_images(guided, nrow=10, title="CoursePipeline, digits-cond, guidance_scale = 3 (w = 2)")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# `save_pretrained` writes a pipeline in the folder layout of the Hugging Face Hub: a
+# `model_index.json` naming the components, and one sub-folder per component with its
+# `config.json` and weights in the safetensors format (plain tensors, nothing executable).
+# `from_pretrained` on the folder reads it back, with no network involved.
+
+# %%
+with tempfile.TemporaryDirectory() as folder:
+    cond_pipe.save_pretrained(folder)
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file():
+            print(f"{path.relative_to(folder)!s:45s} {path.stat().st_size:>9,} bytes")
+    reloaded = CoursePipeline.from_pretrained(folder, low_cpu_mem_usage=False).to(device)
+reloaded.set_progress_bar_config(disable=True)
+again = reloaded(len(wanted), 25, context=context, guidance_scale=3.0, generator=torch.Generator().manual_seed(0)).images.cpu() * 2 - 1
+print("reloaded pipeline gives identical images:", torch.equal(again, guided))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 5. What diffusers adds
+#
+# - **A zoo of schedulers** sharing one interface: DDPM, DDIM, PNDM, DPM-Solver(++), Euler,
+#   Heun, UniPC, LCM... Swapping is one line, `NewScheduler.from_config(pipe.scheduler.config)`,
+#   and the trained network stays the same (the next cell).
+# - **Pipelines** for dozens of published models: text-to-image (Stable Diffusion, SDXL),
+#   image-to-image, inpainting, ControlNet, video, audio.
+# - **The Hub**: `from_pretrained("org/name")` downloads weights and configs; `push_to_hub` publishes yours.
+#   (This course does not use it, so that every cell works offline.)
+# - **Speed and memory**: half precision (`torch_dtype=torch.float16`), `enable_model_cpu_offload()`
+#   and multi-GPU training via `accelerate`, attention back-ends, `torch.compile`.
+# - **Training utilities**: `EMAModel`, learning-rate schedules, and example scripts (unconditional,
+#   text-to-image, DreamBooth, LoRA).
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The scheduler zoo on the course's weights: the same network, 10 network evaluations each.
+# DPM-Solver++ (Lu et al. 2022) is a higher-order solver of the probability-flow ODE.
+
+# %%
+judged = {}
+for name, scheduler_class in [("DDIM", DDIMScheduler), ("DPM-Solver++", DPMSolverMultistepScheduler)]:
+    zoo_pipe = CoursePipeline(wrapped, scheduler_class.from_config(ddim_hf.config))
+    zoo_pipe.set_progress_bar_config(disable=True)
+    start = time.perf_counter()
+    out = zoo_pipe(48, 10, generator=torch.Generator().manual_seed(0)).images * 2 - 1
+    seconds = time.perf_counter() - start
+    with torch.no_grad():
+        judged[name] = out
+        print(f"{name:13s} 10 steps: confident fraction {confident_fraction(predict(judge, out)[0]):.2f} "
+              f"({seconds:.1f} s for 48 images)")
+fig, axes = plt.subplots(1, 2, figsize=(8, 4), layout="constrained")
+for ax, (name, out) in zip(axes, judged.items()):
+    show_images(out[:32], ax=ax, title=f"{name}, 10 steps")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Mixed precision in one line: run the network in bfloat16 (here on the CPU; on a GPU one uses
+# float16 or bfloat16) and measure how far its noise prediction moves from float32.
+
+# %%
+x_t = schedule.add_noise(x0, noise, torch.full((16,), 250)).to(device)
+tt = torch.full((16,), 250, device=device)
+with torch.no_grad():
+    full = model(x_t, tt)
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+        half = model(x_t, tt).float()
+print(f"bfloat16 vs float32 noise prediction: max |difference| {(half - full).abs().max().item():.3f}, "
+      f"relative RMS {((half - full).pow(2).mean() / full.pow(2).mean()).sqrt().item():.3f}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 6. Reading diffusers' source
+#
+# diffusers is readable Python: each scheduler is one file, `diffusers/schedulers/scheduling_<name>.py`.
+# Find it with `inspect`, and open `step`, the function that matters.
+
+# %%
+package_root = Path(diffusers.__file__).parent.parent
+step_lines, first_line = inspect.getsourcelines(DDPMScheduler.step)
+print("DDPMScheduler lives in", Path(inspect.getsourcefile(DDPMScheduler)).relative_to(package_root))
+print(f"DDPMScheduler.step is lines {first_line}-{first_line + len(step_lines) - 1}; the branches that matter:")
+for number, line in enumerate(step_lines, start=first_line):
+    if "prediction_type ==" in line or "variance_type ==" in line or "pred_prev_sample =" in line:
+        print(f"{number:5d}  {line.strip()}")
+print("config:", {k: ddpm_hf.config[k] for k in ["prediction_type", "variance_type", "clip_sample", "timestep_spacing"]})
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# How to read those branches:
+#
+# - **`prediction_type`**: what the network outputs. `"epsilon"` (the noise, Ho et al. 2020; the
+#   course's choice), `"sample"` ($x_0$ itself) or `"v_prediction"`
+#   ($v = \sqrt{\bar\alpha_t}\,\epsilon - \sqrt{1 - \bar\alpha_t}\,x_0$, Salimans & Ho 2022). Each branch
+#   converts the output into the predicted $\hat x_0$, after which the step is the same.
+# - **`variance_type`**: the $\sigma_t^2$ of the DDPM step. `"fixed_small"` is the posterior variance
+#   $\tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t}\beta_t$, `"fixed_large"` is $\beta_t$
+#   (Ho et al. 2020 found both work), `"learned"`/`"learned_range"` take it from extra output
+#   channels (Nichol & Dhariwal 2021).
+# - **`clip_sample`** clips $\hat x_0$ to $[-1, 1]$ (on by default in diffusers, off in the paper and the course).
+# - Then `pred_prev_sample` is the posterior mean, Ho et al. 2020 eq. 7, the formula in `DDPMSampler.step`.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Exercises
+#
+# ### Exercise 1: `v_prediction` is a change of variables
+#
+# A network trained with `prediction_type="v_prediction"` outputs $v = \sqrt{\bar\alpha_t}\,\epsilon - \sqrt{1 - \bar\alpha_t}\,x_0$.
+# Take the shipped model's $\epsilon$-prediction at $t = 300$, convert it to $v$ (you will need
+# $\hat x_0$ from $x_t$ and $\epsilon$), and check that a `DDIMScheduler` with
+# `prediction_type="v_prediction"` fed $v$ takes exactly the step that `ddim_hf` takes when fed $\epsilon$.
+
+# %%
+# Your code here.
+
+# %% tags=["solution"]
+timestep = 300
+x_t = schedule.add_noise(x0, noise, torch.full((16,), timestep))
+eps = predicted_noise(x_t, timestep)
+abar = schedule.alphas_cumprod[timestep]
+x0_hat = (x_t - (1 - abar).sqrt() * eps) / abar.sqrt()  # Ho et al. 2020, eq. 15
+v = abar.sqrt() * eps - (1 - abar).sqrt() * x0_hat
+
+ddim_v = DDIMScheduler.from_config(ddim_hf.config, prediction_type="v_prediction")
+ddim_v.set_timesteps(25)
+step_eps = ddim_hf.step(eps, timestep, x_t).prev_sample
+step_v = ddim_v.step(v, timestep, x_t).prev_sample
+print(f"max |step from eps - step from v| = {(step_eps - step_v).abs().max().item():.2e}")
+
+# %% [markdown] tags=["solution"]
+# <details class="solution"><summary>Why</summary>
+#
+# With $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon$, the scheduler recovers
+# $\hat x_0 = \sqrt{\bar\alpha_t}\,x_t - \sqrt{1 - \bar\alpha_t}\,v$ and
+# $\hat\epsilon = \sqrt{\bar\alpha_t}\,v + \sqrt{1 - \bar\alpha_t}\,x_t$ (the `v_prediction` branch of
+# `step`). Both are exact inverses of our conversion, so the step is the same up to rounding. The
+# parametrisation changes what the network finds easy to learn (v is well scaled at every noise
+# level), not the sampler.
+#
+# </details>
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2: one more scheduler
+#
+# Put `EulerDiscreteScheduler` (Karras et al. 2022's Euler method for the probability-flow ODE)
+# into `CoursePipeline` with the course weights and 10 steps, and judge 48 samples as in section 5.
+# Print `init_noise_sigma`: why must the pipeline multiply the starting noise by it, and what does
+# `scale_model_input` do for this scheduler?
+
+# %%
+# Your code here.
+
+# %% tags=["solution"]
+euler = EulerDiscreteScheduler.from_config(ddim_hf.config)
+euler_pipe = CoursePipeline(wrapped, euler)
+euler_pipe.set_progress_bar_config(disable=True)
+out = euler_pipe(48, 10, generator=torch.Generator().manual_seed(0)).images * 2 - 1
+with torch.no_grad():
+    print(f"Euler, 10 steps: confident fraction {confident_fraction(predict(judge, out)[0]):.2f}")
+print(f"init_noise_sigma = {euler.init_noise_sigma:.1f}; timesteps {euler.timesteps.tolist()}")
+
+# %% [markdown] tags=["solution"]
+# <details class="solution"><summary>Why</summary>
+#
+# Euler-type schedulers work with the variance-exploding variable $y = x_t / \sqrt{\bar\alpha_t}$,
+# whose noise level is $\sigma_t = \sqrt{(1 - \bar\alpha_t)/\bar\alpha_t}$; at $t = T-1$ this is large,
+# so the start is $\sqrt{\sigma_\text{max}^2 + 1}\,\epsilon$ (`init_noise_sigma`) rather than $\epsilon$. The network was trained on
+# $x_t$, so `scale_model_input` divides by $\sqrt{\sigma_t^2 + 1} = 1/\sqrt{\bar\alpha_t}$ to hand it
+# back the variable it knows. With `timestep_spacing="leading"` (inherited from the DDIM config) the
+# timesteps are integers; with `"linspace"` they would be fractional, and `CourseUNet2DModel` refuses
+# them rather than rounding silently, since the course UNet never saw fractional timesteps.
+#
+# </details>
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - diffusers = models (`UNet2DModel`) + schedulers (`DDPMScheduler`, `DDIMScheduler`, ...) + pipelines.
+# - Configured alike (`variance_type="fixed_small"`, `clip_sample=False`, `set_alpha_to_one=True`,
+#   `steps_offset=0`, `timestep_spacing="leading"`), diffusers' schedulers and the course's samplers agree
+#   to float32 rounding: we printed the differences.
+# - The training loop is Algorithm 1 in either library; diffusers leaves it to you.
+# - A small adapter (`course_lib.hf`) puts any denoiser into diffusers' pipelines, schedulers and
+#   `save_pretrained`; `guidance_scale` is the course's $1 + w$.
+# - diffusers' value is the breadth: many schedulers behind one interface, pipelines for published
+#   models, the Hub, and tooling for speed. Its source is readable: `scheduling_ddpm.py`'s `step` is
+#   the posterior mean of Ho et al. with switches for `prediction_type` and `variance_type`.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## References
+#
+# - Patrick von Platen, Suraj Patil, Anton Lozhkov, Pedro Cuenca, Nathan Lambert, Kashif Rasul,
+#   Mishig Davaadorj and Thomas Wolf (2022). *Diffusers: State-of-the-art diffusion models.*
+#   [github.com/huggingface/diffusers](https://github.com/huggingface/diffusers);
+#   documentation at [huggingface.co/docs/diffusers](https://huggingface.co/docs/diffusers)
+# - Jonathan Ho, Ajay Jain and Pieter Abbeel (2020). *Denoising Diffusion Probabilistic Models.*
+#   [arXiv:2006.11239](https://arxiv.org/abs/2006.11239)
+# - Jiaming Song, Chenlin Meng and Stefano Ermon (2020). *Denoising Diffusion Implicit Models.*
+#   [arXiv:2010.02502](https://arxiv.org/abs/2010.02502)
+# - Alex Nichol and Prafulla Dhariwal (2021). *Improved Denoising Diffusion Probabilistic Models.*
+#   [arXiv:2102.09672](https://arxiv.org/abs/2102.09672)
+# - Jonathan Ho and Tim Salimans (2022). *Classifier-Free Diffusion Guidance.*
+#   [arXiv:2207.12598](https://arxiv.org/abs/2207.12598)
+# - Tim Salimans and Jonathan Ho (2022). *Progressive Distillation for Fast Sampling of Diffusion
+#   Models* (introduces v-prediction). [arXiv:2202.00512](https://arxiv.org/abs/2202.00512)
+# - Cheng Lu, Yuhao Zhou, Fan Bao, Jianfei Chen, Chongxuan Li and Jun Zhu (2022). *DPM-Solver++:
+#   Fast Solver for Guided Sampling of Diffusion Probabilistic Models.*
+#   [arXiv:2211.01095](https://arxiv.org/abs/2211.01095)
+# - Tero Karras, Miika Aittala, Timo Aila and Samuli Laine (2022). *Elucidating the Design Space of
+#   Diffusion-Based Generative Models.* [arXiv:2206.00364](https://arxiv.org/abs/2206.00364)
