@@ -28,7 +28,7 @@
 # - train the course's UNet for segmentation and judge it with IoU against honest baselines;
 # - describe the sinusoidal time embedding that turns this UNet into a denoiser.
 #
-# **Estimated time:** 60 minutes (30 of them for the exercises).
+# **Estimated time:** 60 minutes (30 of reading and running, 30 for the exercises).
 
 # %% slideshow={"slide_type": "skip"}
 import matplotlib.pyplot as plt
@@ -93,6 +93,11 @@ for ax, panel, title in zip(axes, panels, titles):
     ax.set_xlabel("x (pixels)")
     ax.set_ylabel("y (pixels)")
 plt.show()
+
+# %% [markdown]
+# Notice the frame along the border of the edge maps: `padding=1` surrounds the image with
+# zeros, which are brighter than the black background at $-1$, so the kernel sees an "edge"
+# at the border. Padding is a choice with visible consequences.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Padding and stride: how big is the output?
@@ -395,7 +400,10 @@ plt.show()
 # \qquad \omega_i = 10000^{-i/(d/2-1)}.$$
 #
 # Fast frequencies tell neighbouring timesteps apart; slow ones vary smoothly over the
-# whole range. Nearby timesteps get similar vectors, distant ones different vectors.
+# whole range. Since $\sin a \sin b + \cos a \cos b = \cos(a - b)$, the cosine similarity of
+# two embeddings is the average of $\cos\big(\omega_i (t - t')\big)$: it depends only on the
+# distance $t - t'$ (hence the stripes parallel to the diagonal below), is 1 at distance 0,
+# and drops quickly, though not monotonically, as the timesteps move apart.
 
 # %%
 timesteps = torch.arange(500)
