@@ -35,13 +35,19 @@
 import inspect
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
-import diffusers
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
-from diffusers import (
+from tqdm import TqdmWarning
+
+# diffusers imports tqdm.auto, which warns in a notebook without ipywidgets; this lesson turns
+# the pipelines' progress bars off anyway.
+warnings.filterwarnings("ignore", category=TqdmWarning)
+import diffusers  # noqa: E402
+from diffusers import (  # noqa: E402
     DDIMPipeline,
     DDIMScheduler,
     DDPMScheduler,
