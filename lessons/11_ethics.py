@@ -37,10 +37,10 @@
 
 # %% slideshow={"slide_type": "skip"}
 import copy
+import importlib.util
 import time
 from pathlib import Path
 
-import diffusers  # only to read one file of its source
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -214,7 +214,7 @@ plt.show()
 #   edited. Adoption is opt-in: the absence of credentials proves nothing.
 
 # %%
-checker_source = (Path(diffusers.__file__).parent / "pipelines" / "stable_diffusion" / "safety_checker.py").read_text()
+checker_source = (Path(importlib.util.find_spec("diffusers").origin).parent / "pipelines" / "stable_diffusion" / "safety_checker.py").read_text()
 for line in checker_source.splitlines():
     if "_embeds = nn.Parameter" in line:
         print(line.strip())
