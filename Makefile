@@ -74,14 +74,16 @@ serve: site
 # The browser tests need Chromium (/usr/bin/chromium; Debian: apt-get install -y chromium)
 # and save screenshots to site-screenshots/.
 check-site: site
-	@echo "==> [check-site 1/4] Checking the internal links of site/"
+	@echo "==> [check-site 1/5] Checking the internal links of site/"
 	@$(BIN)/python scripts/check_links.py site
-	@echo "==> [check-site 2/4] Page weights (a lesson page under 3 MB, the site under 60 MB)"
+	@echo "==> [check-site 2/5] Page weights (a lesson page under 3 MB, the site under 60 MB)"
 	@$(BIN)/python scripts/page_weight.py site
-	@echo "==> [check-site 3/4] Site tests"
+	@echo "==> [check-site 3/5] Site tests"
 	@$(BIN)/python -m pytest tests/test_site.py $(PYTEST_ARGS)
-	@echo "==> [check-site 4/4] Browser tests (headless Chromium, screenshots in site-screenshots/)"
+	@echo "==> [check-site 4/5] Browser tests (headless Chromium, screenshots in site-screenshots/)"
 	@$(BIN)/python -m pytest tests/test_browser.py $(PYTEST_ARGS)
+	@echo "==> [check-site 5/5] The offline bundle (build/bundle/)"
+	@$(BIN)/python scripts/make_bundle.py
 
 # PDF of every slide deck, for instructors: site/slides/NN_topic.pdf (needs Chromium; slow).
 slides-pdf: site
