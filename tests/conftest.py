@@ -1,10 +1,19 @@
-"""Shared pytest set-up: tests marked ``cuda`` are skipped on machines without a CUDA GPU.
+"""Shared pytest set-up: one intra-op thread, and tests marked ``cuda`` skipped without a CUDA GPU.
 
 The markers themselves (``cuda``, ``slow``) are registered in pyproject.toml.
 """
 
 import pytest
 import torch
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """The tests run thousands of small tensor ops; on a 2-core machine intra-op threads only add overhead."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

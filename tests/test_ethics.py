@@ -13,13 +13,6 @@ from course_lib.data import load_digits
 from course_lib.metrics import nearest_neighbour_distance
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def digits():

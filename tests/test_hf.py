@@ -8,13 +8,6 @@ from course_lib import DDIMSampler, DDPMSampler, NoiseSchedule, UNet, load_pretr
 from course_lib.hf import CoursePipeline, CourseUNet2DModel
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _ddim_scheduler(num_timesteps: int = 500) -> DDIMScheduler:
     """The DDIM configuration that reproduces course_lib's DDIMSampler (see tests/test_samplers.py)."""

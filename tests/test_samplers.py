@@ -14,14 +14,6 @@ from course_lib.schedules import NoiseSchedule
 T = 1000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tests run thousands of small tensor ops; on a busy 2-core machine intra-op threads only add overhead."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _schedule(name: str, num_timesteps: int = T) -> NoiseSchedule:
     return getattr(NoiseSchedule, name)(num_timesteps)
