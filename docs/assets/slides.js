@@ -1,14 +1,7 @@
 // The lesson slide decks (site/slides/*.slides.html): math, reveal.js, slides that fit.
 // Math is typeset by the vendored KaTeX before reveal.js measures the slides.
 renderMathInElement(document.querySelector(".reveal .slides"), {
-  delimiters: [
-    { left: "$$", right: "$$", display: true },
-    { left: "$", right: "$", display: false },
-    { left: "\\(", right: "\\)", display: false },
-    { left: "\\[", right: "\\]", display: true },
-    { left: "\\begin{equation}", right: "\\end{equation}", display: true },
-    { left: "\\begin{align}", right: "\\end{align}", display: true },
-  ],
+  delimiters: COURSE_MATH_DELIMITERS,
   throwOnError: false,
 });
 
