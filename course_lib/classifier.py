@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
+
+from .training import fit
 
 
 class Classifier(nn.Module):
@@ -71,39 +72,22 @@ def train_classifier(
 
     Targets are int64 class indices (cross-entropy) or, with ``multi_label=True``, float
     multi-hot vectors (binary cross-entropy per attribute). Small random shifts of up to one
-    pixel make the judge robust to the small misalignments of generated images.
+    pixel make the judge robust to the small misalignments of generated images. The learning
+    rate follows a one-cycle schedule peaking at ``lr``.
     """
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1; got {steps}")
     generator = torch.Generator().manual_seed(seed)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator, drop_last=True)
-    model.to(device).train()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps)
-    losses: list[float] = []
-    bar = tqdm(total=steps, desc="classifier", disable=not progress, leave=False)
-    while len(losses) < steps:
-        for images, targets in loader:
-            shift = torch.randint(-1, 2, (2,), generator=generator).tolist()
-            images = torch.roll(images, shifts=shift, dims=(2, 3)).to(device)
-            logits = model(images)
-            targets = targets.to(device)
-            if multi_label:
-                loss = F.binary_cross_entropy_with_logits(logits, targets.float())
-            else:
-                loss = F.cross_entropy(logits, targets)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            scheduler.step()
-            losses.append(loss.item())
-            bar.update()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            if len(losses) == steps:
-                break
-    bar.close()
-    model.eval()
-    return losses
+
+    def loss_fn(batch: list[Tensor]) -> Tensor:
+        images, targets = batch
+        shift = torch.randint(-1, 2, (2,), generator=generator).tolist()
+        logits = model(torch.roll(images, shifts=shift, dims=(2, 3)).to(device))
+        if multi_label:
+            return F.binary_cross_entropy_with_logits(logits, targets.to(device).float())
+        return F.cross_entropy(logits, targets.to(device))
+
+    model.to(device)
+    return fit(model, loss_fn, loader, steps=steps, lr=lr, lr_schedule="one_cycle", progress=progress, desc="classifier")
 
 
 @torch.no_grad()

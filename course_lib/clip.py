@@ -13,15 +13,16 @@ Captions are short lower-case sentences over a small word vocabulary (the sprite
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from .classifier import Classifier
+from .training import fit
 
 PAD = "<pad>"
 
@@ -186,8 +187,6 @@ def train_clip(
     Args:
         images: (N, C, H, W) in [-1, 1]; tokens: long (N, L), e.g. from :meth:`Vocabulary.encode`.
     """
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a positive int; got {steps!r}")
     if not isinstance(images, Tensor) or not isinstance(tokens, Tensor) or len(images) != len(tokens):
         raise ValueError(
             f"images and tokens must be tensors with one caption per image; got {_describe(images)} and {_describe(tokens)}"
@@ -195,18 +194,13 @@ def train_clip(
     if not 2 <= batch_size <= len(images):
         raise ValueError(f"batch_size must lie in [2, {len(images)}] (the number of pairs); got {batch_size}")
     generator = torch.Generator().manual_seed(seed)
-    model.to(device).train()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
-    losses: list[float] = []
-    for _ in tqdm(range(steps), desc="clip", disable=not progress, leave=False):
-        batch = torch.randperm(len(images), generator=generator)[:batch_size]
-        loss = clip_loss(model(images[batch].to(device), tokens[batch].to(device)))
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
+    batches = (torch.randperm(len(images), generator=generator)[:batch_size] for _ in itertools.count())
+
+    def loss_fn(batch: Tensor) -> Tensor:
+        return clip_loss(model(images[batch].to(device), tokens[batch].to(device)))
+
+    model.to(device)
+    return fit(model, loss_fn, batches, steps=steps, lr=lr, progress=progress, desc="clip")
 
 
 @torch.no_grad()

@@ -7,10 +7,13 @@ predicted foreground when its logit is positive (probability > 1/2).
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm import tqdm
+
+from .training import fit
 
 
 def iou(predicted: Tensor, target: Tensor) -> Tensor:
@@ -52,8 +55,6 @@ def train_segmentation(
             step (0 trains on the clean images).
         seed: seeds the batches and the noise.
     """
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a positive int; got {steps!r}")
     if not isinstance(noise_std, (int, float)) or isinstance(noise_std, bool) or noise_std < 0:
         raise ValueError(f"noise_std must be a number >= 0; got {noise_std!r}")
     if images.ndim != 4 or masks.shape != (images.shape[0], 1, *images.shape[2:]):
@@ -65,20 +66,15 @@ def train_segmentation(
         raise ValueError(f"batch_size must lie in [1, {len(images)}] (the number of images); got {batch_size}")
     targets = _as_mask(masks, "masks").float()
     generator = torch.Generator().manual_seed(seed)
-    model.to(device).train()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
-    losses: list[float] = []
-    for _ in tqdm(range(steps), desc="segmentation", disable=not progress, leave=False):
-        batch = torch.randperm(len(images), generator=generator)[:batch_size]
+    batches = (torch.randperm(len(images), generator=generator)[:batch_size] for _ in itertools.count())
+
+    def loss_fn(batch: Tensor) -> Tensor:
         x = images[batch]
         x = x + noise_std * torch.randn(x.shape, generator=generator)
-        loss = F.binary_cross_entropy_with_logits(model(x.to(device)), targets[batch].to(device))
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
+        return F.binary_cross_entropy_with_logits(model(x.to(device)), targets[batch].to(device))
+
+    model.to(device)
+    return fit(model, loss_fn, batches, steps=steps, lr=lr, progress=progress, desc="segmentation")
 
 
 @torch.no_grad()

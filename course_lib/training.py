@@ -1,11 +1,13 @@
-"""Training a denoiser with the simplified DDPM loss, plus an exponential moving average of its weights."""
+"""The course's training loop (:func:`fit`), the simplified DDPM loss and the loop that trains a
+denoiser with it, plus an exponential moving average of a model's weights."""
 
 from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +18,82 @@ from tqdm import tqdm
 from .config import get_device
 from .models import to_context
 from .schedules import NoiseSchedule
+
+Batch = TypeVar("Batch")
+
+
+def fit(
+    model: nn.Module,
+    loss_fn: Callable[[Batch], Tensor],
+    batches: Iterable[Batch],
+    *,
+    steps: int,
+    lr: float,
+    lr_schedule: str = "constant",
+    progress: bool = True,
+    desc: str = "training",
+    log_every: int = 10,
+    on_step: Callable[[int], None] | None = None,
+) -> list[float]:
+    """Take ``steps`` AdamW steps on ``loss_fn``, one batch a step; returns the loss of each step.
+
+    The loop every trainer of the course shares: the model goes into training mode, each step
+    takes the next batch, computes ``loss = loss_fn(batch)`` and updates the parameters, and at
+    the end the model is left in eval mode. The batch is drawn before ``loss_fn`` is called, so
+    both may draw from one random generator in a fixed order (same seed, same run).
+
+    Args:
+        model: the module whose parameters are trained in place, already on the device that
+            ``loss_fn`` puts its tensors on.
+        loss_fn: maps one batch to a scalar loss tensor (shape ``()``) computed with ``model``.
+        batches: where batches come from, e.g. a DataLoader of (B, ...) tensors or an endless
+            generator of (B,) index tensors. A new pass starts whenever one ends (a shuffling
+            DataLoader reshuffles), so a pass may be shorter than ``steps``, but not empty.
+        steps: number of optimiser steps, a positive int.
+        lr: AdamW learning rate, > 0 (the peak rate for "one_cycle").
+        lr_schedule: "constant"; "cosine" to decay the rate to 0 over ``steps``; or "one_cycle",
+            a warm-up to ``lr`` followed by annealing to almost 0 (PyTorch's ``OneCycleLR``).
+        progress: show a tqdm bar labelled ``desc`` with the mean loss of the last ``log_every`` steps.
+        desc: the bar's label.
+        log_every: steps between updates of that mean, a positive int.
+        on_step: called as ``on_step(step)`` after each optimiser step, step = 1..steps
+            (e.g. to update an EMA of the weights).
+
+    Returns:
+        ``steps`` floats: the loss of each step, computed before that step's update.
+    """
+    for name, value in [("steps", steps), ("log_every", log_every)]:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int; got {value!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+        raise ValueError(f"lr must be > 0; got {lr!r}")
+    if lr_schedule not in ("constant", "cosine", "one_cycle"):
+        raise ValueError(f"lr_schedule must be 'constant', 'cosine' or 'one_cycle'; got {lr_schedule!r}")
+
+    model.train()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
+    scheduler = None
+    if lr_schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
+    elif lr_schedule == "one_cycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps)
+    losses: list[float] = []
+    with tqdm(range(1, steps + 1), desc=desc, disable=not progress) as bar:
+        for step, batch in zip(bar, _cycle(batches)):
+            loss = loss_fn(batch)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            if scheduler is not None:
+                scheduler.step()
+            losses.append(loss.item())
+            if step % log_every == 0 or step == steps:
+                recent = losses[-log_every:]
+                bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}")
+            if on_step is not None:
+                on_step(step)
+    model.eval()
+    return losses
 
 
 def diffusion_loss(
@@ -114,9 +192,11 @@ def train_diffusion(
 ) -> TrainResult:
     """Train a denoiser for ``steps`` optimiser steps with the simplified loss (Ho et al. 2020, Algorithm 1).
 
+    :func:`fit` runs the loop; this function supplies the data, the context and the loss.
+
     Args:
         model: a denoiser with a ``context_dim`` attribute (e.g. :class:`~course_lib.models.UNet`);
-            moved to ``device`` and trained in place.
+            moved to ``device``, trained in place and left in eval mode.
         schedule: the noise schedule.
         dataset: items are ``x0``, ``(x0,)`` or ``(x0, y)``, with y an int label or a float
             attribute vector. y becomes the context via ``to_context(y, model.context_dim)``
@@ -124,7 +204,7 @@ def train_diffusion(
         steps: number of optimiser steps; the data loader is cycled through as often as needed.
         batch_size: samples per step (the last batch of an epoch may be smaller).
         lr: AdamW learning rate.
-        lr_schedule: "constant", or "cosine" to decay the rate to 0 over ``steps``.
+        lr_schedule: "constant", "cosine" to decay the rate to 0 over ``steps``, or "one_cycle" (see :func:`fit`).
         context_dropout: probability of replacing a sample's context by zeros, so that the same
             model also learns the unconditional prediction (Ho & Salimans 2022, Algorithm 1).
         ema_decay: keep an :class:`EMA` of the weights with this decay; None for no EMA.
@@ -140,14 +220,9 @@ def train_diffusion(
     Returns:
         :class:`TrainResult` with the per-step losses, the EMA model (or None) and the seconds taken.
     """
-    for name, value in [("steps", steps), ("batch_size", batch_size), ("log_every", log_every),
-                        ("callback_every", callback_every)]:
+    for name, value in [("batch_size", batch_size), ("callback_every", callback_every)]:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int; got {value!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0; got {lr!r}")
-    if lr_schedule not in ("constant", "cosine"):
-        raise ValueError(f"lr_schedule must be 'constant' or 'cosine'; got {lr_schedule!r}")
     if not 0.0 <= context_dropout <= 1.0:
         raise ValueError(f"context_dropout must lie in [0, 1]; got {context_dropout!r}")
     context_dim = getattr(model, "context_dim", None)
@@ -162,17 +237,12 @@ def train_diffusion(
         raise ValueError(f"seed must be a non-negative int; got {seed!r}")
 
     device = get_device(None if device is None else str(device))
-    model.to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if lr_schedule == "cosine" else None
+    model.to(device)
     ema = EMA(model, ema_decay) if ema_decay is not None else None
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
     generator = torch.Generator().manual_seed(seed + 1)
 
-    result = TrainResult()
-    start = time.perf_counter()
-    bar = tqdm(range(1, steps + 1), desc="training", disable=not progress)
-    for step, batch in zip(bar, _cycle(loader)):
+    def loss_fn(batch: Tensor | list[Tensor]) -> Tensor:
         x0, y = _split_batch(batch)
         x0 = x0.to(device)
         context = None
@@ -185,30 +255,32 @@ def train_diffusion(
                 keep = torch.rand(context.shape[0], generator=generator) >= context_dropout
                 context = context * keep[:, None]
             context = context.to(device)
-        loss = diffusion_loss(model, schedule, x0, context, generator)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
+        return diffusion_loss(model, schedule, x0, context, generator)
+
+    def after_step(step: int) -> None:
         if ema is not None:
             ema.update(model)
-        result.losses.append(loss.item())
-        if step % log_every == 0 or step == steps:
-            recent = result.losses[-log_every:]
-            bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}")
         if callback is not None and (step % callback_every == 0 or step == steps):
             callback(step, model)
-    bar.close()
-    result.seconds = time.perf_counter() - start
-    result.ema = ema.model if ema is not None else None
-    return result
+
+    start = time.perf_counter()
+    losses = fit(model, loss_fn, loader, steps=steps, lr=lr, lr_schedule=lr_schedule, progress=progress,
+                 log_every=log_every, on_step=after_step)
+    return TrainResult(losses, ema.model if ema is not None else None, time.perf_counter() - start)
 
 
-def _cycle(loader: DataLoader) -> Iterator:
-    """Batches from ``loader`` forever, reshuffled every epoch."""
+def _cycle(batches: Iterable[Batch]) -> Iterator[Batch]:
+    """The items of ``batches`` forever, pass after pass (a shuffling DataLoader reshuffles each pass)."""
     while True:
-        yield from loader
+        empty = True
+        for batch in batches:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError(
+                "batches yielded no batch in a pass: it must be re-iterable or endless, and a DataLoader "
+                "with drop_last=True yields none when it holds fewer items than its batch_size"
+            )
 
 
 def _split_batch(batch: Tensor | list | tuple) -> tuple[Tensor, Tensor | None]:

@@ -20,7 +20,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
+
+from .training import fit
 
 
 class VAELoss(NamedTuple):
@@ -209,32 +210,17 @@ def train_vae(
     Returns:
         the loss of each step (per image).
     """
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a positive int; got {steps!r}")
     generator = torch.Generator().manual_seed(seed)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator, drop_last=True)
-    if len(loader) == 0:
-        raise ValueError(f"dataset has {len(dataset)} items, fewer than batch_size={batch_size}")
-    model.to(device).train()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
-    losses: list[float] = []
-    bar = tqdm(total=steps, desc="vae" if model.variational else "autoencoder", disable=not progress, leave=False)
-    while len(losses) < steps:
-        for batch in loader:
-            x = (batch[0] if isinstance(batch, (list, tuple)) else batch).to(device)
-            x_hat, mu, logvar = model(x, generator=generator)
-            loss = vae_loss(x, x_hat, mu, logvar, beta).total if model.variational else reconstruction_loss(x, x_hat)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            losses.append(loss.item())
-            bar.update()
-            bar.set_postfix(loss=f"{loss.item():.2f}")
-            if len(losses) == steps:
-                break
-    bar.close()
-    model.eval()
-    return losses
+
+    def loss_fn(batch: Tensor | list[Tensor]) -> Tensor:
+        x = (batch[0] if isinstance(batch, (list, tuple)) else batch).to(device)
+        x_hat, mu, logvar = model(x, generator=generator)
+        return vae_loss(x, x_hat, mu, logvar, beta).total if model.variational else reconstruction_loss(x, x_hat)
+
+    model.to(device)
+    return fit(model, loss_fn, loader, steps=steps, lr=lr, progress=progress,
+               desc="vae" if model.variational else "autoencoder")
 
 
 def _check_latent_pair(mu: Tensor, logvar: Tensor) -> None:

@@ -103,8 +103,8 @@ def test_bad_model_arguments_raise_errors_naming_them():
         train_clip(model, images, tokens, steps=1, batch_size=8)
     with pytest.raises(ValueError, match="images and tokens"):
         train_clip(model, images, tokens[:3], steps=1)
-    with pytest.raises(ValueError, match="steps"):
-        train_clip(model, images, tokens, steps=0)
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        train_clip(model, images, tokens, steps=0, batch_size=4)
 
 
 def test_training_on_colour_captions_gives_zero_shot_colour_recognition():

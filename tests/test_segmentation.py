@@ -37,8 +37,8 @@ def test_iou_rejects_bad_masks():
 def test_train_segmentation_rejects_bad_arguments():
     model = UNet(3, 1, base_channels=8, channel_mults=(1,), time_embedding=False)
     images, masks = torch.zeros(4, 3, 8, 8), torch.zeros(4, 1, 8, 8)
-    with pytest.raises(ValueError, match="steps"):
-        train_segmentation(model, images, masks, steps=0)
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        train_segmentation(model, images, masks, steps=0, batch_size=4)
     with pytest.raises(ValueError, match="noise_std"):
         train_segmentation(model, images, masks, steps=1, noise_std=-1.0)
     with pytest.raises(ValueError, match="masks"):

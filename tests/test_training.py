@@ -1,13 +1,16 @@
-"""The diffusion loss, the training loop and the EMA."""
+"""The shared training loop, the diffusion loss, the diffusion training loop and the EMA."""
+
+import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
 from course_lib.models import MLPDenoiser
 from course_lib.schedules import NoiseSchedule
-from course_lib.training import EMA, TrainResult, diffusion_loss, train_diffusion
+from course_lib.training import EMA, TrainResult, diffusion_loss, fit, train_diffusion
 
 SCHEDULE = NoiseSchedule.linear(100, 1e-4, 0.02)
 
@@ -35,6 +38,84 @@ def _points(n=64, seed=0, labels=None):
     if labels is None:
         return TensorDataset(x)
     return TensorDataset(x, torch.randint(0, labels, (n,), generator=g))
+
+
+# --- fit ---------------------------------------------------------------------------------------------
+
+
+def test_fit_reaches_the_least_squares_solution_of_a_linear_regression():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 3, generator=g)
+    y = x @ torch.tensor([[1.5], [-2.0], [0.5]]) + 0.3 + 0.1 * torch.randn(64, 1, generator=g)
+    design = torch.cat([x, torch.ones(64, 1)], dim=1)
+    solution = torch.linalg.lstsq(design, y).solution.squeeze(1)  # argmin_theta |design @ theta - y|^2
+    best = F.mse_loss(design @ solution, y.squeeze(1)).item()
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    # One full batch, re-used every step (a one-item list: every pass yields the same batch).
+    losses = fit(model, lambda batch: F.mse_loss(model(batch[0]), batch[1]), [(x, y)], steps=300, lr=0.1,
+                 progress=False)
+    theta = torch.cat([model.weight[0], model.bias]).detach()
+    assert len(losses) == 300 and all(isinstance(loss, float) for loss in losses) and not model.training
+    assert losses[0] > 100 * best
+    # AdamW's decoupled weight decay (0.01) pulls the weights slightly towards 0, hence "near".
+    torch.testing.assert_close(theta, solution, atol=0.02, rtol=0)
+    assert best <= losses[-1] < 1.02 * best
+
+
+@pytest.mark.parametrize("lr_schedule", ["constant", "cosine", "one_cycle"])
+def test_fit_follows_the_learning_rate_schedule(lr_schedule):
+    """With loss = w the gradient is 1 every step, so Adam's step is exactly the learning rate
+    (m_hat = v_hat = 1) and AdamW's update is w <- w (1 - 0.01 lr_t) - lr_t / (1 + 1e-8): lr_t can be read off."""
+    model = nn.Module()
+    model.w = nn.Parameter(torch.zeros((), dtype=torch.float64))
+    steps, lr, weights = 20, 0.1, [0.0]
+    losses = fit(model, lambda batch: 1.0 * model.w, [None], steps=steps, lr=lr, lr_schedule=lr_schedule, progress=False,
+                 on_step=lambda step: weights.append(model.w.item()))
+    rates = [(w0 - w1) / (0.01 * w0 + 1 / (1 + 1e-8)) for w0, w1 in zip(weights, weights[1:])]
+    assert losses == weights[:-1]  # each loss is computed before its step's update
+    if lr_schedule == "constant":
+        assert rates == pytest.approx([lr] * steps, rel=1e-9)
+    elif lr_schedule == "cosine":  # Loshchilov & Hutter 2017, eq. 5 with eta_min = 0
+        assert rates == pytest.approx([lr * (1 + math.cos(math.pi * t / steps)) / 2 for t in range(steps)], rel=1e-9)
+    else:  # OneCycleLR starts at lr / 25; later steps also cycle Adam's beta1, so only the first is exact
+        assert rates[0] == pytest.approx(lr / 25, rel=1e-9)
+        assert rates[-1] < lr / 1000
+
+
+def test_fit_cycles_the_batches_in_order_and_calls_on_step():
+    seen, steps = [], []
+    model = nn.Linear(1, 1)
+
+    def loss_fn(batch):
+        seen.append(batch)
+        return model(torch.tensor([[float(batch)]])).sum()
+
+    fit(model, loss_fn, [0, 1, 2], steps=7, lr=1e-3, progress=False, on_step=steps.append)
+    assert seen == [0, 1, 2, 0, 1, 2, 0]
+    assert steps == [1, 2, 3, 4, 5, 6, 7]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(steps=0), "steps must be a positive int"),
+        (dict(steps=2.5), "steps must be a positive int"),
+        (dict(steps=True), "steps must be a positive int"),
+        (dict(lr=0.0), "lr must be > 0"),
+        (dict(lr=-1e-3), "lr must be > 0"),
+        (dict(lr="1e-3"), "lr must be > 0"),
+        (dict(lr_schedule="step"), "lr_schedule must be 'constant', 'cosine' or 'one_cycle'"),
+        (dict(log_every=0), "log_every must be a positive int"),
+        (dict(batches=[]), "batches yielded no batch"),
+        (dict(batches=iter([0, 1]), steps=3), "batches yielded no batch"),  # a one-shot iterator runs out
+    ],
+)
+def test_fit_rejects_bad_arguments(kwargs, match):
+    model = nn.Linear(1, 1)
+    args = dict(batches=[0], steps=1, lr=1e-3, progress=False) | kwargs
+    with pytest.raises(ValueError, match=match):
+        fit(model, lambda batch: model.weight.sum(), **args)
 
 
 # --- diffusion_loss -------------------------------------------------------------------------------
