@@ -333,7 +333,7 @@ for name, value in distances.items():
 print(f"share of samples in the left bump: {(with_score < 0).float().mean().item():.3f} (data: {data_1d.weights[0].item():.1f})")
 assert distances["reverse SDE with the score"] < 0.01 < distances["reverse SDE without the score"]
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, ax = plt.subplots(figsize=(6, 3), layout="constrained")
 ax.hist(with_score[:, 0].numpy(), bins=80, range=(-4.5, 4.5), density=True, alpha=0.5, label="reverse SDE with the score")
 ax.hist(x_T[:, 0].numpy(), bins=80, range=(-4.5, 4.5), density=True, histtype="step", label="starting noise $x_T$")
@@ -366,7 +366,8 @@ plt.show()
 # $$
 # x_{k+1} = x_k + \frac{\varepsilon}{2}\, \nabla_x \log p(x_k) + \sqrt{\varepsilon}\, z_k, \qquad z_k \sim \mathcal{N}(0, I).
 # $$
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # This is `langevin_sample(score_fn, x_init, step_size, num_steps, generator)`. Let us sample the
 # course's ring of eight Gaussians, whose score `GaussianMixture.score` knows in closed form.
 
@@ -390,7 +391,7 @@ for name, value in distances.items():
     print(f"  {name:30s} {value:.4f}")
 assert distances["Langevin, 500 steps"] < distances["Langevin, only 20 steps"] < distances["the initial noise (baseline)"]
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.8), layout="constrained")
 plot_points(exact, ax=axes[0], color="lightgray")
 plot_vector_field(ring.score, (-2.5, 2.5), (-2.5, 2.5), n=15, ax=axes[0], title="score (arrows), data (grey)", normalize=True)
@@ -452,7 +453,8 @@ assert torch.allclose(E.norm(dim=1) * radii, torch.full((5,), q / (2 * math.pi *
 # 1. pick points evenly spread in angle on a huge half-circle (noise that knows nothing about the data);
 # 2. follow the field lines *backwards* down to $z = 0$;
 # 3. where they land is distributed like the charges, that is, like the data.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # `follow_field_lines` integrates $\mathrm{d}x/\mathrm{d}z = E_x / E_z$, the backward ODE of PFGM,
 # with $z$ as the clock. We start on the line $z = z_{\max}$, where a uniform angle $\theta$ becomes
 # $x = z_{\max} \cot\theta$ (a Cauchy distribution, PFGM's prior in two dimensions).

@@ -149,7 +149,8 @@ print("average pool 2x2:\n", F.avg_pool2d(x, 2)[0, 0])
 #    "paints" a $k \times k$ patch of the output, and the patches overlap;
 # 2. **resize, then convolve**: nearest-neighbour interpolation to double the size, then an
 #    ordinary $3 \times 3$ convolution.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # When the kernel size is not divisible by the stride, the painted patches of a transposed
 # convolution overlap unevenly: some output pixels receive paint from more inputs than their
 # neighbours. The result is a **checkerboard** pattern (Odena, Dumoulin & Olah 2016). We can
@@ -277,7 +278,7 @@ for depth in [4, 16, 32]:
 # We build the course UNet without a time embedding, with 3 input channels (RGB) and one
 # output channel (a per-pixel foreground logit), and follow a batch through it.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 model = UNet(in_channels=3, out_channels=1, base_channels=16, channel_mults=(1, 2, 2), time_embedding=False)
 print(f"UNet with {count_parameters(model):,} parameters")
 
@@ -368,7 +369,7 @@ losses = train_segmentation(model, train_set.images, train_set.masks, steps=step
 plot_losses(losses, smooth=20, title="UNet segmentation: binary cross-entropy")
 plt.show()
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 predicted = predict_masks(model, noisy_test)
 unet_iou = iou(predicted, test_set.masks).mean().item()
 print(f"held-out IoU on {len(test_set)} noisy sprites:")
@@ -405,7 +406,7 @@ plt.show()
 # distance $t - t'$ (hence the stripes parallel to the diagonal below), is 1 at distance 0,
 # and drops quickly, though not monotonically, as the timesteps move apart.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 timesteps = torch.arange(500)
 embedding = sinusoidal_embedding(timesteps, dim=32)  # (500, 32) in [-1, 1]
 unit = F.normalize(embedding, dim=1)

@@ -342,7 +342,7 @@ assert len(held_out_captions) == 8
 # two linear layers); the text encoder embeds each word, adds a position embedding, runs one
 # transformer layer and averages over the words. Both end in a 32-dimensional space.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 seed_everything(0)
 clip = TinyCLIP(vocab_size=len(vocab), embed_dim=32, width=32)
 clip_losses = train_clip(clip, sprites.images[train_mask], vocab.encode(train_captions),
@@ -376,7 +376,7 @@ print(f"  captions seen in training:   {correct[~unseen].mean().item():.3f} on {
 print(f"  captions never seen:         {correct[unseen].mean().item():.3f} on {int(unseen.sum())} sprites")
 assert correct[unseen].mean() > 5 * chance
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 examples = unseen.nonzero().squeeze(1)[:8]
 fig, axes = plt.subplots(2, 4, figsize=(8, 4.6), layout="constrained")
 for ax, i in zip(axes.flat, examples.tolist()):

@@ -67,7 +67,8 @@ print(f"{len(train_set)} training digits, {len(test_images)} held out, images {t
 # The shrinking by $\sqrt{1-\beta_t}$ is what keeps the variance near 1 (a *variance preserving*
 # process): after enough steps, whatever image we started from, $x_T$ is indistinguishable from
 # pure noise $\mathcal{N}(0, I)$, the distribution we will later sample from.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The course uses $T = 500$ and $\beta_t$ rising linearly from $10^{-4}$ to $0.02$, with images in
 # $[-1, 1]$. Below: six training digits noised to several timesteps with `schedule.add_noise`.
 
@@ -288,7 +289,7 @@ plt.show()
 # classifier can be confidently wrong about a blob, so the FID is the more telling number here.
 # Real held-out digits are the yardstick.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 shipped, _ = load_pretrained("digits", device=device)
 judge, _ = load_pretrained("classifier-digits")
 shipped_samples = sample(shipped, snapshot_sampler, (num_snapshot_samples, 1, 16, 16),

@@ -207,7 +207,7 @@ lowest = int(ratio.argmin())
 print(f"without the noise term the spread of x_t falls to {ratio[lowest]:.0%} of the forward process's, "
       f"at t = {int(t_axis[lowest])}, after {lowest + 1} steps")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With the noise term, the spread of $x_t$ follows the forward process all the way, as it
 # should: the reverse process must visit the same distributions $q(x_t)$ as the forward one.
 # Without it, the spread of $x_t$ collapses within the first couple of hundred steps to a fraction

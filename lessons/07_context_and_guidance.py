@@ -20,7 +20,8 @@
 # context and to ignore it (**context dropout**), and how the two modes are combined at
 # sampling time to follow the context more strictly (**classifier-free guidance**), at a
 # measurable price in diversity.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Learning objectives.** By the end of this lesson you can
 #
 # - encode class labels as one-hot and attributes as multi-hot context vectors;
@@ -259,7 +260,7 @@ plt.show()
 # and why text-to-image pipelines expose the guidance scale as a knob (diffusers' Stable
 # Diffusion pipeline defaults to `guidance_scale=7.5`, that is $w = 6.5$).
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 accuracies, diversities, fids = ([r[k] for r in rows] for k in ("p_asked", "diversity", "fid"))
 assert accuracies[-1] > accuracies[0] and diversities[-1] < diversities[0] and fids[-1] > fids[0]
 
@@ -315,7 +316,8 @@ plt.show()
 # - **a circle, colour not given**: one attribute group left empty;
 # - **a red + blue circle**: two colours at once;
 # - **a red circle + square**: two shapes at once.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Besides the judge, two measurements on the pixels: the mean colour of each sprite's body
 # (is it a blend, magenta, of red and blue?) and how much of its bounding box the body fills
 # (about $\pi/4 \approx 0.79$ for a circle, 1 for a square).
@@ -359,7 +361,7 @@ for name, mix in contexts.items():
     print(f"{name:>18}: judge's shapes {dict(zip(SHAPES, r['shapes'].tolist()))}; fill ratio {r['fill']:.2f}")
     print(f"{'':>18}  judge's colours {dict(zip(COLOURS, r['colours'].tolist()))}; magenta bodies {r['magenta']}")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 3, figsize=(9, 2.6), layout="constrained")
 for ax, name in zip(axes, list(contexts)[:3]):
     show_images(mix_images[name][:16], nrow=4, ax=ax, title=name)
@@ -387,7 +389,7 @@ plt.show()
 # combination is unlike anything in the training data (Liu et al. 2022 study better ways to
 # compose).
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 red_blue = mix_results["red+blue circle"]
 assert red_blue["colours"][[1, 3]].sum() <= 0.1 * num_mix and red_blue["colours"][[0, 2]].min() > 0
 assert red_blue["magenta"] == 0 and mix_results["circle, no colour"]["shapes"][0] >= 0.9 * num_mix

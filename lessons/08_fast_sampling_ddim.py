@@ -211,7 +211,7 @@ plt.show()
 # - **Images**: the DDIM rows start from the same $x_T$ and end at nearly the same digits
 #   (section 5 explains why); the DDPM row, with fresh noise at every step, does not.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 assert results["DDIM 25"]["seconds"] < ddpm_seconds / 5
 
 # %% [markdown] slideshow={"slide_type": "slide"}

@@ -82,6 +82,8 @@ print(f"diffusers {diffusers.__version__}, torch {torch.__version__}")
 # `sampler.timesteps`, `sampler.step`), so that the two line up name by name.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# **Schedules and samplers**
+#
 # | `course_lib` | diffusers |
 # |---|---|
 # | `NoiseSchedule.linear(500, 1e-4, 0.02)` | `DDPMScheduler(num_train_timesteps=500, beta_start=1e-4, beta_end=0.02, beta_schedule="linear")` |
@@ -93,6 +95,12 @@ print(f"diffusers {diffusers.__version__}, torch {torch.__version__}")
 # | `sampler.timesteps` | `scheduler.timesteps` |
 # | `sampler.step(eps, t, x)` | `scheduler.step(eps, t, x).prev_sample` |
 # | $\hat x_0$ inside `step` | `scheduler.step(...).pred_original_sample` |
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Networks, sampling and weights**
+#
+# | `course_lib` | diffusers |
+# |---|---|
 # | `model(x_t, t, context)` returns $\epsilon$ | `unet(x_t, t).sample` (conditioning via `class_labels=` or `encoder_hidden_states=`) |
 # | `UNet(base_channels=16, channel_mults=(1, 2, 4))` | `UNet2DModel(block_out_channels=(16, 32, 64), layers_per_block=1, ...)` |
 # | guidance weight $w$ (`sample(..., guidance=w)`) | `guidance_scale` $= 1 + w$ |

@@ -19,7 +19,8 @@
 # they make? This lesson takes three cases. Each has background, facts with their sources,
 # questions for discussion in the room, and something to run: the questions get sharper when you
 # can measure part of the answer on a model you understand completely.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Learning objectives.** By the end of this lesson you can
 #
 # - describe, with sources, the main debates around training data, memorisation and copyright;
@@ -213,7 +214,7 @@ plt.show()
 #   attaches cryptographically signed "Content Credentials" recording how a file was captured and
 #   edited. Adoption is opt-in: the absence of credentials proves nothing.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 checker_source = (Path(importlib.util.find_spec("diffusers").origin).parent / "pipelines" / "stable_diffusion" / "safety_checker.py").read_text()
 for line in checker_source.splitlines():
     if "_embeds = nn.Parameter" in line:
@@ -345,6 +346,8 @@ print("same seed, same images:", torch.equal(first, second))
 # >    with the model, weights (hash), prompt or conditioning, seed and code.
 # > 4. **Raw data.** Original images and instrument files are kept for [N] years and supplied
 # >    to editors on request; figure panels can be traced to them.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # > 5. **Reproducibility.** Generated results are released with code, exact versions, weights
 # >    (or how to obtain them) and seeds.
 # > 6. **Confidential material.** Unpublished manuscripts, reviews, patient or personal data are

@@ -9,6 +9,8 @@ the site itself: a deck works offline. Slide breaks come from each cell's
 Solutions are left out of the decks: a code cell tagged `solution`, and a markdown cell
 tagged `solution` or holding a `<details class="solution">` block. A code cell longer than
 CODE_LINES lines shows its code folded ("Code (N lines)"), so that its output fits the slide.
+A "## References" list is paged, REFERENCES_PER_SLIDE entries a slide, so that it stays
+readable on a projector.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 STARTS = ("slide", "subslide")
 CODE_LINES = 10
+REFERENCES_PER_SLIDE = 6
 
 
 def is_solution(cell: nbformat.NotebookNode) -> bool:
@@ -54,6 +57,41 @@ def without_solutions(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def paged_references(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose "## References" cell starts a slide and is split into REFERENCES_PER_SLIDE entries a slide.
+
+    An entry is a top-level list item ("- " at the start of a line) with its continuation lines.
+    """
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.cells:
+        lines = cell.source.splitlines()
+        if cell.cell_type != "markdown" or not lines or lines[0].strip() != "## References":
+            cells.append(cell)
+            continue
+        preamble: list[str] = []  # any text between the heading and the list stays on the first page
+        entries: list[list[str]] = []
+        for line in lines[1:]:
+            if line.startswith("- "):
+                entries.append([line])
+            elif entries:
+                entries[-1].append(line)
+            else:
+                preamble.append(line)
+        pages = [entries[i : i + REFERENCES_PER_SLIDE] for i in range(0, len(entries), REFERENCES_PER_SLIDE)] or [[]]
+        for number, page in enumerate(pages, start=1):
+            heading = "## References" if len(pages) == 1 else f"## References ({number}/{len(pages)})"
+            part = copy.deepcopy(cell)
+            if "id" in part:  # cell ids must stay unique
+                part.id = f"{cell.id}-{number}"
+            body = (preamble if number == 1 else [""]) + [line for entry in page for line in entry]
+            part.source = "\n".join([heading, *body]).rstrip()
+            part.metadata.setdefault("slideshow", {})["slide_type"] = "slide" if number == 1 else "subslide"
+            cells.append(part)
+    nb.cells = cells
+    return nb
+
+
 def render_deck(nb: nbformat.NotebookNode, title: str, assets: str, page: str) -> str:
     """The deck of an executed lesson as one HTML document.
 
@@ -71,5 +109,5 @@ def render_deck(nb: nbformat.NotebookNode, title: str, assets: str, page: str) -
     )
     course = {"title": title, "assets": assets, "page": page, "code_lines": CODE_LINES}
     resources = {"course": course, "metadata": {"name": title}}
-    body, _ = exporter.from_notebook_node(without_solutions(nb), resources=resources)
+    body, _ = exporter.from_notebook_node(paged_references(without_solutions(nb)), resources=resources)
     return body
