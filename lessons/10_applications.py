@@ -89,7 +89,7 @@ test_images, test_labels = load_digits(16, "test").tensors
 train_images = load_digits(16, "train").tensors[0]
 
 num_inpaint = fast_or_full(48, 360)
-inpaint_steps = fast_or_full(50, 500)
+inpaint_steps = fast_or_full(25, 500)
 resample_steps = fast_or_full(4, 5)
 images, labels = test_images[:num_inpaint], test_labels[:num_inpaint]
 mask = half_mask(16, "bottom")  # True on the top half, which is kept
@@ -128,7 +128,7 @@ best = recovery[f"RePaint, U = {resample_steps}"]
 assert best >= recovery["RePaint, U = 1"]
 assert best > recovery["training mean in the hole"] > recovery["noise in the hole"]
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 rows = [images, torch.where(mask, images, -1.0)] + list(fills.values())
 row_names = ["original", "masked"] + list(fills)
 fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.3 * len(rows)), layout="constrained")
@@ -164,14 +164,14 @@ plt.show()
 # it bicubically and concatenates it to $x_t$. The training loop and samplers of the earlier
 # lessons work unchanged.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 factor, size = 2, 16
 train_low = downsample(train_images, factor)  # 16x16 -> 8x8 by averaging 2x2 blocks
 sr_data = TensorDataset(train_images, train_low.flatten(1))
 seed_everything(0)
 sr_model = ConcatConditioned(UNet(in_channels=2, out_channels=1, base_channels=16, channel_mults=(1, 2)),
                              low_res_shape=(1, size // factor, size // factor))
-sr_steps = fast_or_full(400, 6000)
+sr_steps = fast_or_full(200, 6000)
 sr_result = train_diffusion(sr_model, schedule, sr_data, steps=sr_steps, batch_size=64, lr=2e-3,
                             lr_schedule="cosine", device=device, seed=0)
 print(f"trained {sr_steps} steps in {sr_result.seconds:.1f} s")
@@ -194,7 +194,7 @@ num_sr = fast_or_full(96, 360)
 sr_true = test_images[:num_sr]
 sr_low = downsample(sr_true, factor)
 bicubic = upsample_bicubic(sr_low, size).clamp(-1, 1)
-sr_sampler = DDIMSampler(schedule, fast_or_full(50, 100), clip_sample=True)
+sr_sampler = DDIMSampler(schedule, fast_or_full(25, 100), clip_sample=True)
 diffusion_sr = sample(sr_model, sr_sampler, tuple(sr_true.shape), context=sr_low.flatten(1),
                       generator=generator, device=device, progress=False).cpu().clamp(-1, 1)
 
@@ -205,7 +205,7 @@ for name, guess in [("bicubic", bicubic), ("diffusion (SR3)", diffusion_sr)]:
     sr_scores[name] = (psnr(guess, sr_true).mean().item(), ssim(guess, sr_true).mean().item())
     print(f"{name:<18} {sr_scores[name][0]:>10.2f} {sr_scores[name][1]:>7.3f}")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(4, 1, figsize=(8, 5.2), layout="constrained")
 nearest = F.interpolate(sr_low, size=size, mode="nearest")  # the 8x8 pixels drawn as 2x2 blocks
 for ax, row, name in zip(axes, [nearest, bicubic, diffusion_sr, sr_true],
@@ -255,7 +255,7 @@ k, true_power = theoretical_power_spectrum(spectral_index, field_size)
 print(f"{len(fields)} training fields of {field_size}x{field_size}; pixel mean {fields.mean():.3f}, "
       f"std {fields.std():.3f}; range {fields.min():.2f} to {fields.max():.2f}")
 
-field_steps = fast_or_full(400, 6000)
+field_steps = fast_or_full(250, 6000)
 short_steps = fast_or_full(40, 600)
 snapshots = {}
 seed_everything(1)
@@ -281,7 +281,7 @@ print(f"trained {field_steps} steps in {field_result.seconds:.1f} s")
 
 # %%
 num_fields = fast_or_full(128, 1000)
-field_sampler = DDIMSampler(schedule, fast_or_full(50, 100))
+field_sampler = DDIMSampler(schedule, fast_or_full(20, 100))
 
 
 def spectrum_error(maps: torch.Tensor) -> float:
