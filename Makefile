@@ -41,17 +41,20 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 	@echo "==> [setup] $(VENV) ready: $$(du -sh $(VENV) | cut -f1)"
 
+# Each notebook is stamped with its lesson's cache key in $(LESSON_MODE) mode: the same
+# $(LESSON_ENV) as nbmake's, so the stamp names the mode the lesson is tested in.
 notebooks: $(STAMP)
-	@echo "==> [notebooks] Converting lessons/*.py to build/notebooks/*.ipynb"
-	@$(BIN)/python scripts/build_notebooks.py
+	@echo "==> [notebooks] Converting lessons/*.py to build/notebooks/*.ipynb ($(LESSON_MODE) mode)"
+	@$(LESSON_ENV) $(BIN)/python scripts/build_notebooks.py
 
 test-unit: $(STAMP)
 	@echo "==> [test 1/3] Unit tests of course_lib ($(LESSON_JOBS) workers)"
 	@OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests -n $(LESSON_JOBS) $(PYTEST_ARGS)
 
+# --overwrite keeps the outputs in build/notebooks/, where `make site` takes them from.
 test-lessons: notebooks
 	@echo "==> [test 2/3] Executing every lesson in $(LESSON_MODE) mode (nbmake)"
-	@$(LESSON_ENV) $(BIN)/python -m pytest --nbmake -n $(LESSON_JOBS) build/notebooks -p no:cacheprovider $(PYTEST_ARGS)
+	@$(LESSON_ENV) $(BIN)/python -m pytest --nbmake --overwrite -n $(LESSON_JOBS) build/notebooks -p no:cacheprovider $(PYTEST_ARGS)
 
 test: test-unit test-lessons
 	@echo "==> [test 3/3] The website: build, links, page weights, site and browser tests"
@@ -59,10 +62,11 @@ test: test-unit test-lessons
 	@echo "==> All tests passed"
 
 # The site: lessons executed in fast mode into build/executed/ (a lesson whose code and
-# library are unchanged comes from the cache), then rendered with mkdocs --strict: the lesson
-# pages, the Colab notebooks (site/notebooks/) and the slide decks (site/slides/).
+# library are unchanged comes from the cache, or from build/notebooks/ when test-lessons just
+# ran it in fast mode), then rendered with mkdocs --strict: the lesson pages, the Colab
+# notebooks (site/notebooks/) and the slide decks (site/slides/).
 site: $(STAMP)
-	@echo "==> [site 1/2] Executing the lessons in fast mode (unchanged ones come from the cache)"
+	@echo "==> [site 1/2] Executing the lessons in fast mode (unchanged ones come from the cache or the nbmake run)"
 	@OMP_NUM_THREADS=1 COURSE_FAST=1 $(BIN)/python scripts/execute_lessons.py --jobs $(LESSON_JOBS)
 	@echo "==> [site 2/2] Building site/ with mkdocs (strict: any warning fails)"
 	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
@@ -82,18 +86,18 @@ check-site: site
 	@$(BIN)/python -m pytest tests/test_site.py $(PYTEST_ARGS)
 	@echo "==> [check-site 4/5] Browser tests (headless Chromium, screenshots in site-screenshots/)"
 	@$(BIN)/python -m pytest tests/test_browser.py $(PYTEST_ARGS)
-	@echo "==> [check-site 5/5] The offline bundle (build/bundle/)"
-	@$(BIN)/python scripts/make_bundle.py
+	@echo "==> [check-site 5/5] The offline bundle (build/bundle/), then checked as a user would (without Chromium: no PDF decks)"
+	@$(BIN)/python scripts/make_bundle.py --allow-no-pdf
 
-# PDF of every slide deck, for instructors: site/slides/NN_topic.pdf (needs Chromium; slow).
+# PDF of every slide deck, for instructors: site/slides/NN_topic.pdf (needs Chromium; about 2 s a deck).
 slides-pdf: site
 	@echo "==> [slides-pdf] Printing site/slides/*.slides.html to PDF with headless Chromium"
 	@$(BIN)/python scripts/slides_pdf.py site
 
 # One zip for offline workshops: the site (lessons, notebooks, decks), a serve script and the
-# course_lib wheel with its weights. Run `make slides-pdf` first to include the PDF decks.
+# course_lib wheel with its weights, the PDF decks (needs Chromium), checked once packed.
 bundle: site
-	@echo "==> [bundle] Packing site/, the course_lib wheel and a serve script"
+	@echo "==> [bundle] Packing site/, the PDF decks, the course_lib wheel and a serve script into build/bundle/"
 	@$(BIN)/python scripts/make_bundle.py
 
 bench: $(STAMP)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -20,6 +21,8 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+
+from course_lib.config import FAST
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
@@ -35,6 +38,7 @@ def _import_script(name: str):
 
 sys.path.insert(0, str(SCRIPTS))  # the scripts import one another
 execute_lessons = _import_script("execute_lessons")
+build_notebooks = _import_script("build_notebooks")
 check_links = _import_script("check_links")
 build_slides = _import_script("build_slides")
 colab_notebooks = _import_script("colab_notebooks")
@@ -203,6 +207,164 @@ def test_a_failing_cell_fails_the_build(tmp_path, capsys):
     assert execute_lessons.main(["--root", str(tmp_path)]) == 1
     assert "01_broken.py" in capsys.readouterr().err
     assert not (tmp_path / "build" / "executed" / "01_broken.ipynb").exists()
+
+
+# --- outputs taken from the nbmake run (`make test`) -------------------------------------
+
+TESTED_LESSON = """\
+# %% [markdown]
+# # Tested lesson
+
+# %%
+import os, random, sys
+for step in range(3):
+    print(f"\\rstep {step}", end="", flush=True)
+print()
+print("warning", file=sys.stderr)
+print("draw", random.random())
+
+# %%
+failure = os.environ.get("TESTED_LESSON_FAILS", "")
+if failure == "error":
+    raise ValueError("failing on purpose")
+if failure == "timeout":
+    import time
+    time.sleep(60)
+print("done")
+"""
+
+
+def _tested_course(root: Path) -> Path:
+    """A one-lesson course built for nbmake; return the lesson's notebook in build/notebooks/."""
+    library = root / "course_lib" / "schedules.py"  # only hashed: the kernel imports the installed course_lib
+    library.parent.mkdir()
+    library.write_text("BETA = 0.02\n")
+    (root / "lessons").mkdir()
+    (root / "lessons" / "01_tiny.py").write_text(TESTED_LESSON)
+    assert build_notebooks.main(["--root", str(root)]) == 0
+    return root / "build" / "notebooks" / "01_tiny.ipynb"
+
+
+def _nbmake(notebook: Path, *options: str, **env: str) -> subprocess.CompletedProcess:
+    """``pytest --nbmake --overwrite`` on one notebook, as `make test-lessons` runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbmake", "--overwrite", "-p", "no:cacheprovider", *options, str(notebook)],
+        cwd=notebook.parent,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+
+
+def _draw(cell) -> str:
+    return re.search(r"draw \S+", _stdout(cell)).group()
+
+
+def test_build_notebooks_stamps_the_key_of_the_mode_it_runs_in(tmp_path):
+    stale = tmp_path / "build" / "notebooks" / "00_renamed.ipynb"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")
+    notebook = _tested_course(tmp_path)
+    assert not stale.exists()
+    lesson = execute_lessons.read_lesson(tmp_path / "lessons" / "01_tiny.py")
+    lib_hash = execute_lessons.library_hash(tmp_path)
+    stamp = nbformat.read(notebook, as_version=4).metadata["course_build"]
+    assert stamp == {"key": execute_lessons.cache_key(lesson, lib_hash, FAST), "fast": FAST}
+
+    # The mode comes from COURSE_FAST, as nbmake's kernels see it.
+    other = subprocess.run(
+        [sys.executable, str(SCRIPTS / "build_notebooks.py"), "--root", str(tmp_path)],
+        env={**os.environ, "COURSE_FAST": "0" if FAST else "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert other.returncode == 0, other.stderr
+    stamp = nbformat.read(notebook, as_version=4).metadata["course_build"]
+    assert stamp == {"key": execute_lessons.cache_key(lesson, lib_hash, not FAST), "fast": not FAST}
+
+
+def test_site_takes_the_outputs_of_a_passed_nbmake_run_in_its_mode(tmp_path, capsys):
+    notebook = _tested_course(tmp_path)
+    run = _nbmake(notebook)
+    assert run.returncode == 0, run.stdout
+    tested = nbformat.read(notebook, as_version=4)
+
+    # A site built in the other mode does not take them: it executes the lesson.
+    other_mode = tmp_path / "other_mode"
+    other_mode.mkdir()
+    lesson = tmp_path / "lessons" / "01_tiny.py"
+    lib_hash = execute_lessons.library_hash(tmp_path)
+    done = execute_lessons.build_lesson(lesson, other_mode, notebook.parent, lib_hash, not FAST, timeout=60)
+    assert done.startswith("executed in")
+    executed = nbformat.read(other_mode / "01_tiny.ipynb", as_version=4)
+
+    out = _execute(tmp_path, capsys)
+    assert "01_tiny.py: taken from the nbmake run" in out
+    taken = _executed(tmp_path, "01_tiny")
+    assert _draw(taken.cells[1]) == _draw(tested.cells[1]) != _draw(executed.cells[1])  # not re-run
+    assert taken.metadata["course_build"]["key"] == execute_lessons.cache_key(taken, lib_hash, FAST)
+    assert taken.metadata["course_build"]["seconds"] >= 0
+
+    # The page shows what executing the lesson shows: same cells, outputs drawn the same way.
+    outputs = [output.get("name", output.output_type) for output in taken.cells[1].outputs]
+    assert outputs == ["stdout", "stderr"]
+    assert _stdout(taken.cells[1]) == f"step 2\n{_draw(taken.cells[1])}\nwarning\n"
+    for nb in (taken, executed):
+        nb.cells[1].outputs[0].text = nb.cells[1].outputs[0].text.replace(_draw(nb.cells[1]), "draw")
+        del nb.metadata["course_build"]
+    assert nbformat.writes(taken) == nbformat.writes(executed)
+
+    assert "01_tiny.py: cached" in _execute(tmp_path, capsys)
+
+
+@pytest.mark.parametrize("failure", ["error", "timeout"])
+def test_site_executes_a_lesson_whose_nbmake_run_failed(tmp_path, capsys, failure):
+    notebook = _tested_course(tmp_path)
+    run = _nbmake(notebook, "--nbmake-timeout=1", TESTED_LESSON_FAILS=failure)
+    assert run.returncode == 1, run.stdout
+    tested = nbformat.read(notebook, as_version=4)
+    assert all(cell.execution_count is not None for cell in tested.cells[1:])  # counts alone would not tell
+
+    out = _execute(tmp_path, capsys)
+    assert "01_tiny.py: executed in" in out
+    assert _stdout(_executed(tmp_path, "01_tiny").cells[2]) == "done\n"
+
+
+def test_ran_to_completion_allows_expected_errors_and_blank_cells():
+    def cell(source: str, tags: tuple[str, ...] = (), error: bool = False):
+        cell = nbformat.v4.new_code_cell(source, metadata={"tags": list(tags)})
+        cell.metadata["execution"] = {"shell.execute_reply": "2024-01-01T00:00:01.000000Z"}
+        if error:
+            cell.outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="", traceback=[])]
+        return cell
+
+    blank = nbformat.v4.new_code_cell("  \n")  # nbclient does not run it
+    expected = cell("raise ValueError", tags=("raises-exception",), error=True)
+    assert execute_lessons.ran_to_completion(nbformat.v4.new_notebook(cells=[cell("x = 1"), blank, expected]))
+    assert not execute_lessons.ran_to_completion(nbformat.v4.new_notebook(cells=[cell("raise ValueError", error=True)]))
+    unrun = nbformat.v4.new_code_cell("x = 2")  # as build_notebooks.py writes it
+    assert not execute_lessons.ran_to_completion(nbformat.v4.new_notebook(cells=[cell("x = 1"), unrun]))
+    timed_out = cell("time.sleep(60)")  # started, never replied, and no error output came
+    del timed_out.metadata["execution"]["shell.execute_reply"]
+    assert not execute_lessons.ran_to_completion(nbformat.v4.new_notebook(cells=[cell("x = 1"), timed_out]))
+
+
+def test_coalesce_streams_draws_the_final_state_of_each_line():
+    stream = nbformat.v4.new_output
+    outputs = [
+        stream("stream", name="stderr", text="progress\r"),
+        stream("stream", name="stdout", text="\rstep 0"),
+        stream("stream", name="stdout", text="\rstep 1\n"),
+        nbformat.v4.new_output("display_data", data={"text/plain": "figure"}),
+        stream("stream", name="stdout", text="loss 0.5\rloss 0.25\n"),
+        stream("stream", name="stderr", text=" 100%\n"),
+    ]
+    coalesced = execute_lessons.coalesce_streams(outputs)
+    assert [(o.get("name", o.output_type), o.get("text")) for o in coalesced] == [
+        ("stdout", "step 1\nloss 0.25\n"),  # stdout before stderr when they are adjacent
+        ("stderr", " 100%\n"),
+        ("display_data", None),
+    ]
 
 
 # --- link checker ----------------------------------------------------------------------
@@ -378,6 +540,25 @@ def test_a_solution_that_starts_a_slide_hands_the_start_on():
     kinds = [c.metadata["slideshow"].get("slide_type", "-") for c in nb.cells]
     assert kinds == ["slide", "skip", "skip", "slide", "-"]
     assert cells[1].metadata["slideshow"]["slide_type"] == "slide"  # the input is not changed
+
+
+def test_references_are_paged_on_the_decks_without_losing_an_entry():
+    per_slide = build_slides.REFERENCES_PER_SLIDE
+    entries = [f"- Author {i} (20{i:02d}). *Title {i}.*\n  [arXiv:{i}](https://arxiv.org/abs/{i})" for i in range(per_slide + 2)]
+    source = "## References\n\nFurther reading:\n\n" + "\n".join(entries)
+    cells = [
+        nbformat.v4.new_markdown_cell("## Summary\n\n- one", metadata={"slideshow": {"slide_type": "slide"}}),
+        nbformat.v4.new_markdown_cell(source),  # no slide break of its own: References still start one
+    ]
+    nb = build_slides.paged_references(nbformat.v4.new_notebook(cells=cells))
+    pages = nb.cells[1:]
+    assert [c.source.splitlines()[0] for c in pages] == ["## References (1/2)", "## References (2/2)"]
+    assert [c.metadata["slideshow"]["slide_type"] for c in pages] == ["slide", "subslide"]
+    assert "Further reading:" in pages[0].source and "Further reading:" not in pages[1].source
+    shown = "\n".join(c.source for c in pages)
+    assert all(entry in shown for entry in entries)  # every entry, continuation lines included
+    assert pages[0].source.count("\n- ") == per_slide and pages[1].source.count("\n- ") == 2
+    assert nb.cells[0].source == cells[0].source and cells[1].source == source  # the input is not changed
 
 
 # --- Colab notebooks and the deploy workflow ---------------------------------------------
