@@ -34,3 +34,26 @@ def test_a_crashing_check_becomes_a_failure_and_exit_status_1(capsys):
     assert report(results) == 1
     out = capsys.readouterr().out
     assert "FAIL  gpu_driver" in out and "fix:" in out and "1 check(s) failed" in out
+
+
+def test_an_old_python_fails_with_the_version_to_install(monkeypatch):
+    from course_lib import doctor
+
+    monkeypatch.setattr(doctor, "MIN_PYTHON", (99, 0))
+    result = doctor.check_python()
+    assert not result.ok and result.fix.startswith("install Python 99.0 or newer")
+
+
+def test_the_command_fails_on_a_missing_weights_file_and_says_what_to_do(tmp_path, monkeypatch, capsys):
+    """The whole command, as a learner runs it: exit status 1, and the fix under the failed line."""
+    weights = tmp_path / "weights"
+    shutil.copytree(checkpoints.WEIGHTS_DIR, weights)
+    (weights / "digits.pt").unlink()
+    monkeypatch.setattr(checkpoints, "WEIGHTS_DIR", weights)
+    assert cli.main(["doctor"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    failed = [i for i, line in enumerate(lines) if line.startswith("FAIL")]
+    assert [lines[i].split()[1] for i in failed] == ["shipped", "sampling"]  # sampling loads the digits model
+    assert "5/6 verified" in lines[failed[0]] and "corrupted or missing: digits" in lines[failed[0] + 1]
+    assert all(lines[i + 1].strip().startswith("fix:") for i in failed)
+    assert lines[-1] == "2 check(s) failed."
