@@ -105,7 +105,8 @@ bench: $(STAMP)
 
 lock:
 	@echo "==> Writing requirements.lock from $(VENV)"
-	@{ head -2 requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^course.lib'; } > requirements.lock.new
+	@{ head -2 requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^course.lib' \
+	   | sed -E 's/^((nvidia|cuda)-[A-Za-z0-9_.-]+|triton)==[^ ;]+$$/&; sys_platform == "linux"/'; } > requirements.lock.new
 	@mv requirements.lock.new requirements.lock
 
 clean:

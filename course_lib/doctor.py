@@ -33,11 +33,15 @@ def check_torch() -> Check:
     import torchvision
     from torchvision.ops import nms
 
-    # torchvision's compiled operators fail exactly here when its build does not match torch's.
-    kept = nms(torch.tensor([[0.0, 0, 1, 1], [0, 0, 1, 1]]), torch.tensor([0.9, 0.8]), 0.5)
+    versions = f"torch {torch.__version__}, torchvision {torchvision.__version__}"
+    fix = ("install a matching pair: in the course folder `pip install -r requirements.lock`; elsewhere "
+           "the torchvision release made for your torch (pytorch.org/get-started/previous-versions)")
+    try:  # torchvision's compiled operators fail exactly here when its build does not match torch's
+        kept = nms(torch.tensor([[0.0, 0, 1, 1], [0, 0, 1, 1]]), torch.tensor([0.9, 0.8]), 0.5)
+    except RuntimeError as e:
+        return Check("torch + torchvision", False, f"{versions}: {str(e).splitlines()[0]}", fix)
     ok = kept.tolist() == [0]
-    return Check("torch + torchvision", ok, f"torch {torch.__version__}, torchvision {torchvision.__version__}",
-                 "" if ok else "reinstall the pinned pair: pip install -r requirements.lock")
+    return Check("torch + torchvision", ok, versions, "" if ok else fix)
 
 
 def check_device() -> Check:
@@ -65,7 +69,9 @@ def check_weights() -> Check:
            if not (WEIGHTS_DIR / entry["file"]).is_file() or sha256_of(WEIGHTS_DIR / entry["file"]) != entry["sha256"]]
     ok = not bad
     return Check("shipped weights", ok, f"{len(manifest) - len(bad)}/{len(manifest)} verified (sha256)",
-                 "" if ok else f"corrupted or missing: {', '.join(bad)}; reinstall course_lib (pip install --force-reinstall)")
+                 "" if ok else f"corrupted or missing: {', '.join(bad)}; in a git copy of the course run "
+                 "`git checkout -- course_lib/weights`; from the workshop bundle reinstall its wheel: "
+                 "`pip install --force-reinstall --no-deps course_lib-*.whl`")
 
 
 def check_data() -> Check:
@@ -104,7 +110,7 @@ def run_checks(checks: list[Callable[[], Check]] = CHECKS) -> list[Check]:
         try:
             results.append(check())
         except Exception as e:  # a doctor reports problems instead of crashing on them
-            results.append(Check(name, False, f"{type(e).__name__}: {e}", "see the error; `make test` gives more detail"))
+            results.append(Check(name, False, f"{type(e).__name__}: {e}", "see the error; send this table to the instructor"))
     return results
 
 

@@ -33,7 +33,8 @@ if importlib.util.find_spec("course_lib") is None:
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "{requirement}"], check=True)
         importlib.invalidate_caches()  # so that this running kernel finds the new package
     else:
-        print("course_lib is not installed: run `pip install -e .` in the course folder (see the Setup page).")
+        print("course_lib is not installed: in the course folder run `pip install -e .`; from the workshop "
+              "bundle, `pip install course_lib-*.whl` (see the Setup page).")
 '''
 
 

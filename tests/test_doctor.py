@@ -57,3 +57,18 @@ def test_the_command_fails_on_a_missing_weights_file_and_says_what_to_do(tmp_pat
     assert "5/6 verified" in lines[failed[0]] and "corrupted or missing: digits" in lines[failed[0] + 1]
     assert all(lines[i + 1].strip().startswith("fix:") for i in failed)
     assert lines[-1] == "2 check(s) failed."
+
+
+def test_a_mismatched_torchvision_fails_the_torch_check_with_its_fix(monkeypatch):
+    import torchvision.ops
+
+    from course_lib import doctor
+
+    def broken_nms(*args, **kwargs):  # what a torchvision built for another torch raises
+        raise RuntimeError("operator torchvision::nms does not exist\n(further detail)")
+
+    monkeypatch.setattr(torchvision.ops, "nms", broken_nms)
+    result = doctor.check_torch()
+    assert not result.ok and result.name == "torch + torchvision"
+    assert "operator torchvision::nms does not exist" in result.detail and "further detail" not in result.detail
+    assert "requirements.lock" in result.fix and "previous-versions" in result.fix

@@ -3,20 +3,32 @@
 import importlib.metadata
 from pathlib import Path
 
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 LOCK = Path(__file__).resolve().parents[1] / "requirements.lock"
 
 
-def _pins() -> dict[str, str]:
-    pins = {}
+def _requirements() -> list[Requirement]:
+    requirements = []
     for line in LOCK.read_text(encoding="utf-8").splitlines():
         line = line.split("#")[0].strip()
         if line:
-            name, sep, version = line.partition("==")
-            assert sep and version, f"requirements.lock: expected 'name==version', got {line!r}"
-            pins[name.strip()] = version.strip()
-    return pins
+            requirement = Requirement(line)
+            specifiers = list(requirement.specifier)
+            assert len(specifiers) == 1 and specifiers[0].operator == "==", (
+                f"requirements.lock: expected 'name==version[; marker]', got {line!r}")
+            requirements.append(requirement)
+    return requirements
+
+
+def _pins(environment: dict[str, str] | None = None) -> dict[str, str]:
+    """Name -> pinned version of the lock's packages that apply on this system (or ``environment``)."""
+    return {
+        r.name: next(iter(r.specifier)).version
+        for r in _requirements()
+        if r.marker is None or r.marker.evaluate(environment)
+    }
 
 
 def test_torch_and_torchvision_run_together():
@@ -42,6 +54,16 @@ def test_lock_file_lists_the_core_packages():
     pins = _pins()
     for name in ["torch", "torchvision", "diffusers", "numpy", "pytest"]:
         assert name in pins, f"{name} is not pinned in requirements.lock"
+
+
+def test_lock_installs_on_macos_and_windows():
+    """The CUDA build's packages exist for Linux only: on other systems pip must skip them."""
+    linux_only = ("nvidia-", "cuda-", "triton")
+    assert any(name.startswith(linux_only) for name in _pins({"sys_platform": "linux"}))
+    for system in ["darwin", "win32"]:
+        pins = _pins({"sys_platform": system, "platform_system": system})
+        assert {"torch", "torchvision", "diffusers"} <= pins.keys()
+        assert not [name for name in pins if name.startswith(linux_only)], f"Linux-only packages pinned on {system}"
 
 
 def test_installed_versions_equal_lock():
