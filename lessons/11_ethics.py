@@ -346,8 +346,7 @@ print("same seed, same images:", torch.equal(first, second))
 # >    with the model, weights (hash), prompt or conditioning, seed and code.
 # > 4. **Raw data.** Original images and instrument files are kept for [N] years and supplied
 # >    to editors on request; figure panels can be traced to them.
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# > <!-- subslide -->
 # > 5. **Reproducibility.** Generated results are released with code, exact versions, weights
 # >    (or how to obtain them) and seeds.
 # > 6. **Confidential material.** Unpublished manuscripts, reviews, patient or personal data are

@@ -10,7 +10,8 @@ Solutions are left out of the decks: a code cell tagged `solution`, and a markdo
 tagged `solution` or holding a `<details class="solution">` block. A code cell longer than
 CODE_LINES lines shows its code folded ("Code (N lines)"), so that its output fits the slide.
 A "## References" list is paged, REFERENCES_PER_SLIDE entries a slide, so that it stays
-readable on a projector.
+readable on a projector. A line `<!-- subslide -->` in a markdown cell (also as `> <!-- subslide -->`
+inside a quotation) starts a new slide there on the deck only; the page shows the cell whole.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 STARTS = ("slide", "subslide")
 CODE_LINES = 10
 REFERENCES_PER_SLIDE = 6
+SUBSLIDE_MARKER = "<!-- subslide -->"
 
 
 def is_solution(cell: nbformat.NotebookNode) -> bool:
@@ -92,6 +94,42 @@ def paged_references(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def _is_marker(line: str) -> bool:
+    return line.lstrip("> ").strip() == SUBSLIDE_MARKER
+
+
+def split_at_markers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose markdown cells are cut at each SUBSLIDE_MARKER line, each part after the first a subslide."""
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.cells:
+        lines = cell.source.splitlines()
+        if cell.cell_type != "markdown" or not any(_is_marker(line) for line in lines):
+            cells.append(cell)
+            continue
+        parts: list[list[str]] = [[]]
+        for line in lines:
+            if _is_marker(line):
+                parts.append([])
+            else:
+                parts[-1].append(line)
+        for number, part_lines in enumerate(parts, start=1):
+            part = copy.deepcopy(cell)
+            if "id" in part:  # cell ids must stay unique
+                part.id = f"{cell.id}-part{number}"
+            part.source = "\n".join(part_lines).strip("\n")
+            if number > 1:
+                part.metadata.setdefault("slideshow", {})["slide_type"] = "subslide"
+            cells.append(part)
+    nb.cells = cells
+    return nb
+
+
+def deck_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The cells of the deck: ``nb`` without its solutions, cut at the subslide markers, with its References paged."""
+    return paged_references(split_at_markers(without_solutions(nb)))
+
+
 def render_deck(nb: nbformat.NotebookNode, title: str, assets: str, page: str) -> str:
     """The deck of an executed lesson as one HTML document.
 
@@ -109,5 +147,5 @@ def render_deck(nb: nbformat.NotebookNode, title: str, assets: str, page: str) -
     )
     course = {"title": title, "assets": assets, "page": page, "code_lines": CODE_LINES}
     resources = {"course": course, "metadata": {"name": title}}
-    body, _ = exporter.from_notebook_node(paged_references(without_solutions(nb)), resources=resources)
+    body, _ = exporter.from_notebook_node(deck_cells(nb), resources=resources)
     return body

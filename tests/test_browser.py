@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 if importlib.util.find_spec("playwright") is None:
     pytest.skip("the playwright package is not installed", allow_module_level=True)
 
-import site_browser  # noqa: E402 (scripts/, on the path above)
+import build_slides  # noqa: E402 (scripts/, on the path above)
+import site_browser  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 if not site_browser.CHROMIUM.is_file():
@@ -215,10 +216,10 @@ def test_slide_deck(browser_site, deck):
     assert page.locator("details.solution").count() == 0, f"{what}: shows a solution"
 
     total = page.evaluate("Reveal.getTotalSlides()")
-    starts = sum(
-        c.metadata.get("slideshow", {}).get("slide_type") in ("slide", "subslide") for c in nb.cells
-    )
-    assert 2 <= total <= starts + 1, f"{what}: {total} slides for {starts} slide starts"
+    kinds = [c.metadata.get("slideshow", {}).get("slide_type", "-") for c in build_slides.deck_cells(nb).cells]
+    shown = [kind for kind in kinds if kind not in ("skip", "notes")]
+    starts = sum(kind in build_slides.STARTS for kind in shown) + (shown[0] not in build_slides.STARTS)
+    assert total == starts, f"{what}: {total} slides for {starts} slide starts"
     folder = SHOTS / "slides" / stem
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.jpg"):

@@ -542,6 +542,19 @@ def test_a_solution_that_starts_a_slide_hands_the_start_on():
     assert cells[1].metadata["slideshow"]["slide_type"] == "slide"  # the input is not changed
 
 
+def test_a_subslide_marker_cuts_a_cell_on_the_deck_only():
+    quote = "> **Policy**\n>\n> 1. one\n> 2. two\n> <!-- subslide -->\n> 3. three\n> 4. four"
+    cells = [nbformat.v4.new_markdown_cell("## Policy", metadata={"slideshow": {"slide_type": "slide"}}),
+             nbformat.v4.new_markdown_cell(quote)]
+    nb = build_slides.deck_cells(nbformat.v4.new_notebook(cells=cells))
+    assert [c.source for c in nb.cells] == ["## Policy", "> **Policy**\n>\n> 1. one\n> 2. two", "> 3. three\n> 4. four"]
+    assert [c.metadata.get("slideshow", {}).get("slide_type", "-") for c in nb.cells] == ["slide", "-", "subslide"]
+    assert len({c.id for c in nb.cells}) == 3  # ids stay unique
+    assert cells[1].source == quote  # the page's notebook is not changed
+    deck = build_slides.render_deck(nbformat.v4.new_notebook(cells=cells), "Policy", "../assets", "../policy/")
+    assert "subslide" not in deck.replace("slide_type", "")  # the marker itself is not shown
+
+
 def test_references_are_paged_on_the_decks_without_losing_an_entry():
     per_slide = build_slides.REFERENCES_PER_SLIDE
     entries = [f"- Author {i} (20{i:02d}). *Title {i}.*\n  [arXiv:{i}](https://arxiv.org/abs/{i})" for i in range(per_slide + 2)]
