@@ -131,10 +131,10 @@ assert best > recovery["training mean in the hole"] > recovery["noise in the hol
 # %% slideshow={"slide_type": "subslide"}
 rows = [images, torch.where(mask, images, -1.0)] + list(fills.values())
 row_names = ["original", "masked"] + list(fills)
-fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.3 * len(rows)), layout="constrained")
+fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.0 * len(rows)), layout="constrained")
 for ax, row, name in zip(axes, rows, row_names):
     show_images(row[:12], nrow=12, ax=ax)
-    ax.set_title(name, fontsize=9)
+    ax.set_title(name, fontsize=12)
 fig.suptitle("Filling the bottom half of held-out digits")
 plt.show()
 
