@@ -59,6 +59,21 @@ def without_solutions(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def _cut(cell: nbformat.NotebookNode, sources: list[str], first_kind: str | None) -> list[nbformat.NotebookNode]:
+    """Copies of markdown ``cell``, one per source; the first starts a ``first_kind`` slide (None: as before), the rest subslides."""
+    parts = []
+    for number, source in enumerate(sources, start=1):
+        part = copy.deepcopy(cell)
+        if "id" in part:  # cell ids must stay unique
+            part.id = f"{cell.id}-{number}"
+        part.source = source
+        kind = first_kind if number == 1 else "subslide"
+        if kind is not None:
+            part.metadata.setdefault("slideshow", {})["slide_type"] = kind
+        parts.append(part)
+    return parts
+
+
 def paged_references(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of ``nb`` whose "## References" cell starts a slide and is split into REFERENCES_PER_SLIDE entries a slide.
 
@@ -81,15 +96,12 @@ def paged_references(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             else:
                 preamble.append(line)
         pages = [entries[i : i + REFERENCES_PER_SLIDE] for i in range(0, len(entries), REFERENCES_PER_SLIDE)] or [[]]
+        sources = []
         for number, page in enumerate(pages, start=1):
             heading = "## References" if len(pages) == 1 else f"## References ({number}/{len(pages)})"
-            part = copy.deepcopy(cell)
-            if "id" in part:  # cell ids must stay unique
-                part.id = f"{cell.id}-{number}"
             body = (preamble if number == 1 else [""]) + [line for entry in page for line in entry]
-            part.source = "\n".join([heading, *body]).rstrip()
-            part.metadata.setdefault("slideshow", {})["slide_type"] = "slide" if number == 1 else "subslide"
-            cells.append(part)
+            sources.append("\n".join([heading, *body]).rstrip())
+        cells += _cut(cell, sources, first_kind="slide")
     nb.cells = cells
     return nb
 
@@ -113,14 +125,7 @@ def split_at_markers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 parts.append([])
             else:
                 parts[-1].append(line)
-        for number, part_lines in enumerate(parts, start=1):
-            part = copy.deepcopy(cell)
-            if "id" in part:  # cell ids must stay unique
-                part.id = f"{cell.id}-part{number}"
-            part.source = "\n".join(part_lines).strip("\n")
-            if number > 1:
-                part.metadata.setdefault("slideshow", {})["slide_type"] = "subslide"
-            cells.append(part)
+        cells += _cut(cell, ["\n".join(part_lines).strip("\n") for part_lines in parts], first_kind=None)
     nb.cells = cells
     return nb
 
