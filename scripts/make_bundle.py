@@ -19,7 +19,6 @@ import os
 import re
 import select
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -161,15 +160,9 @@ def make_bundle(site: Path, out: Path, pdf: bool = True) -> Path:
     return archive
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _check_serve(folder: Path, paths: list[str]) -> list[str]:
-    """Run the bundle's serve.py on a free port and fetch ``paths`` from it."""
-    server = subprocess.Popen([sys.executable, "serve.py", str(_free_port())], cwd=folder,
+    """Run the bundle's serve.py on a free port (port 0: the system picks one) and fetch ``paths`` from it."""
+    server = subprocess.Popen([sys.executable, "serve.py", "0"], cwd=folder,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         started = select.select([server.stdout], [], [], 30)[0]  # a server that prints nothing: no hang
