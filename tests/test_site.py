@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from bs4 import BeautifulSoup
 
 from course_lib.config import FAST
 
@@ -73,6 +74,9 @@ print("answer", 2 + 2)
 # Four, since $2 + 2 = 4$.
 #
 # </details>
+
+# %% [markdown] tags=["solution"]
+# A solution in prose tagged `solution`, without its own fold: the page folds it.
 '''
 
 
@@ -439,16 +443,29 @@ def test_colab_notebook_installs_course_lib_first_only_on_colab(course, monkeypa
         monkeypatch.undo()
 
 
-def test_solutions_are_folded(course):
+def _solution_cells(nb: nbformat.NotebookNode) -> list:
+    return [c for c in nb.cells if build_slides.is_solution(c)]
+
+
+def test_every_solution_renders_inside_a_fold(course):
+    # Issue 14: ten prose solutions rendered under their folded code, in plain view.
     for lesson in course.lessons:
         nb = execute_lessons.read_lesson(lesson)
-        code = sum("solution" in c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code")
-        prose = sum(c.source.count('<details class="solution">') for c in nb.cells if c.cell_type == "markdown")
-        page = _page(course, lesson)
-        assert page.count('<details class="solution solution-code">') == code
-        assert page.count('<details class="solution">') == prose
-        assert "<details open" not in page
-        assert code + prose >= 1, f"{lesson.name} has no exercise solution"
+        soup = BeautifulSoup(_page(course, lesson), "html.parser")
+        folds = soup.select("details.solution")
+        assert len(folds) == len(_solution_cells(nb)), lesson.name
+        assert len(soup.select("details.solution-code")) == sum(c.cell_type == "code" for c in _solution_cells(nb))
+        assert "<details open" not in str(soup)
+        assert folds, f"{lesson.name} has no exercise solution"
+        for fold in folds:
+            assert fold.find("summary") is not None, lesson.name
+        # Each prose solution's first sentence lies inside a fold, nowhere outside one.
+        folded_text = " ".join(fold.get_text(" ", strip=True) for fold in folds)
+        for cell in _solution_cells(nb):
+            if cell.cell_type == "markdown":
+                words = re.sub(r"<[^>]+>|[$*`_\\]", " ", cell.source).split()[:8]
+                first = " ".join(w for w in words if w.isalpha())
+                assert first and first in " ".join(w for w in folded_text.split() if w.isalpha()), (lesson.name, first)
 
 
 def test_edit_link_points_to_the_lesson_source(course):
