@@ -57,6 +57,7 @@ from course_lib.data import load_digits
 from course_lib.metrics import nearest_neighbour_distance
 from course_lib.plotting import show_images
 
+# %% slideshow={"slide_type": "skip"}
 generator = seed_everything(0)
 train_images = load_digits(16, "train").tensors[0]
 test_images = load_digits(16, "test").tensors[0]
