@@ -52,7 +52,7 @@ def test_diffusers_imports():
 
 def test_lock_file_lists_the_core_packages():
     pins = _pins()
-    for name in ["torch", "torchvision", "diffusers", "numpy", "pytest"]:
+    for name in ["torch", "torchvision", "diffusers", "transformers", "accelerate", "numpy", "pytest"]:
         assert name in pins, f"{name} is not pinned in requirements.lock"
 
 
