@@ -12,11 +12,13 @@ one onto the other line by line:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
 from .schedules import NoiseSchedule
+from .validation import InvalidArgument, check_int, check_number, check_shape, check_tensor
 
 
 def _predict_x0(schedule: NoiseSchedule, model_output: Tensor, timestep: int, sample: Tensor) -> Tensor:
@@ -37,7 +39,16 @@ def _check_step_inputs(
     timestep = schedule.check_timesteps(timestep)
     if timestep.numel() != 1:
         raise ValueError(f"timestep must be a single int; got shape {tuple(timestep.shape)}")
+    for name, value in [("model_output", model_output), ("sample", sample)]:
+        if not torch.isfinite(value).all():  # one cheap pass: NaN would otherwise spread silently
+            raise FloatingPointError(f"{name} holds NaN or infinite values at timestep {int(timestep)}")
     return int(timestep)
+
+
+def _check_schedule(schedule: object) -> NoiseSchedule:
+    if not isinstance(schedule, NoiseSchedule):
+        raise InvalidArgument("schedule", f"schedule must be a NoiseSchedule; got {type(schedule).__name__}")
+    return schedule
 
 
 def draw_noise(sample: Tensor, generator: torch.Generator | None) -> Tensor:
@@ -59,7 +70,7 @@ class DDPMSampler:
     """
 
     def __init__(self, schedule: NoiseSchedule, clip_sample: bool = False, add_noise: bool = True) -> None:
-        self.schedule = schedule
+        self.schedule = _check_schedule(schedule)
         self.clip_sample = clip_sample
         self.add_noise = add_noise
         self.timesteps = torch.arange(schedule.num_timesteps - 1, -1, -1)
@@ -112,27 +123,57 @@ class DDPMSampler:
 class DDIMSampler:
     """Deterministic (eta = 0) or stochastic DDIM sampling over a subset of the timesteps.
 
-    Timesteps are spaced as diffusers' ``timestep_spacing="leading"`` with ``steps_offset=0``:
-    ``t_i = i * (T // num_inference_steps)``, visited from largest to smallest.
+    The n = ``num_inference_steps`` timesteps, visited from largest to smallest, are spaced as
+    diffusers' ``DDIMScheduler`` spaces them (with ``steps_offset=0``); Lin et al. 2024, Table 2:
+
+    * ``"leading"`` (the default): t_i = i * (T // n) for i = n-1, ..., 0. The first step is at
+      T - T // n, not T - 1; with n = 1 the only step is t = 0, which returns its input.
+    * ``"trailing"``: round(T - i * T / n) - 1 for i = 0, ..., n-1: the first step is at T - 1.
+
+    Each step goes to the next timestep in the list and the last one to alpha_bar = 1 (clean
+    data). For "leading", and for "trailing" when n divides T, this is what diffusers does; for
+    "trailing" with n not dividing T diffusers steps by T // n instead, which misses the listed
+    timesteps (diffusers issue #9261), and this sampler does not follow it there.
 
     Args:
         schedule: the noise schedule the model was trained with.
         num_inference_steps: how many network evaluations, 1..T.
         eta: 0 gives DDIM, 1 gives a DDPM-like amount of noise (Song et al. 2020, eq. 16).
         clip_sample: clip the predicted x_0 to [-1, 1].
+        timestep_spacing: "leading" or "trailing", as above.
     """
 
-    def __init__(self, schedule: NoiseSchedule, num_inference_steps: int = 50, eta: float = 0.0, clip_sample: bool = False) -> None:
-        T = schedule.num_timesteps
-        if not isinstance(num_inference_steps, int) or not 1 <= num_inference_steps <= T:
-            raise ValueError(f"num_inference_steps must be an int in [1, {T}]; got {num_inference_steps!r}")
+    def __init__(self, schedule: NoiseSchedule, num_inference_steps: int = 50, eta: float = 0.0, clip_sample: bool = False,
+                 timestep_spacing: str = "leading") -> None:
+        T = _check_schedule(schedule).num_timesteps
+        num_inference_steps = check_int("num_inference_steps", num_inference_steps, 1, T)
+        if timestep_spacing not in ("leading", "trailing"):
+            raise ValueError(f"timestep_spacing must be 'leading' or 'trailing'; got {timestep_spacing!r}")
         _check_eta(eta)
         self.schedule = schedule
         self.num_inference_steps = num_inference_steps
         self.eta = eta
         self.clip_sample = clip_sample
+        self.timestep_spacing = timestep_spacing
         self.step_ratio = T // num_inference_steps
-        self.timesteps = torch.arange(num_inference_steps).flip(0) * self.step_ratio
+        if timestep_spacing == "leading":
+            self.timesteps = torch.arange(num_inference_steps).flip(0) * self.step_ratio
+        else:  # as diffusers, numpy's float rounding included; for some n (500 and 61, say) the float
+            # arange overshoots to an (n+1)-th value, -1 after the shift, which diffusers keeps and we drop.
+            trailing = np.round(np.arange(T, 0, -T / num_inference_steps)).astype(np.int64) - 1
+            self.timesteps = torch.from_numpy(trailing[:num_inference_steps])
+
+    def previous_timestep(self, timestep: int) -> int:
+        """The timestep a step from ``timestep`` lands on; -1 stands for alpha_bar = 1 (clean data).
+
+        "leading": ``timestep - T // n`` (diffusers' rule). "trailing": the largest timestep of
+        ``self.timesteps`` below ``timestep``, or -1 if there is none.
+        """
+        t = int(timestep)
+        if self.timestep_spacing == "leading":
+            return t - self.step_ratio
+        below = self.timesteps[self.timesteps < t]
+        return int(below.max()) if len(below) else -1
 
     def step(
         self,
@@ -143,14 +184,14 @@ class DDIMSampler:
         noise: Tensor | None = None,
         eta: float | None = None,
     ) -> Tensor:
-        """One DDIM update x_t -> x_{t - T // num_inference_steps} (Song et al. 2020, eq. 12).
+        """One DDIM update x_t -> x_{previous_timestep(t)} (Song et al. 2020, eq. 12).
 
         Shapes as :meth:`DDPMSampler.step`; ``eta`` overrides the sampler's eta for this step.
         """
         t = _check_step_inputs(self.schedule, model_output, timestep, sample, noise)
         eta = self.eta if eta is None else _check_eta(eta)
         s = self.schedule
-        prev_t = t - self.step_ratio
+        prev_t = self.previous_timestep(t)
         alpha_bar = s.alphas_cumprod[t]
         alpha_bar_prev = s.alphas_cumprod[prev_t] if prev_t >= 0 else torch.tensor(1.0)
 
@@ -161,7 +202,9 @@ class DDIMSampler:
         # sigma_t(eta) of Song et al. 2020, eq. 16.
         variance = (1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev)
         sigma = eta * variance.sqrt()
-        direction = (1 - alpha_bar_prev - sigma**2).sqrt() * model_output
+        # At t = T - 1 of the cosine schedule (alpha_bar ~ 2e-9) with eta = 1, rounding can make
+        # 1 - alpha_bar_prev - sigma^2 a hair below 0, and diffusers returns NaN there; we clamp.
+        direction = (1 - alpha_bar_prev - sigma**2).clamp(min=0).sqrt() * model_output
         prev_sample = alpha_bar_prev.sqrt() * x0 + direction
         if eta > 0:
             z = noise if noise is not None else draw_noise(sample, generator)
@@ -170,14 +213,11 @@ class DDIMSampler:
 
 
 def _check_eta(eta: float) -> float:
-    if not isinstance(eta, (int, float)) or not 0.0 <= eta <= 1.0:
-        raise ValueError(f"eta must be a number in [0, 1]; got {eta!r}")
-    return float(eta)
+    return check_number("eta", eta, 0.0, 1.0)
 
 
 def _check_guidance(guidance: float, context: Tensor | None) -> None:
-    if guidance < 0:
-        raise ValueError(f"guidance must be >= 0; got {guidance}")
+    guidance = check_number("guidance", guidance, 0.0)  # NaN or inf would make every sample NaN
     if guidance > 0 and context is None:
         raise ValueError("guidance > 0 needs a context to guide towards")
 
@@ -231,9 +271,15 @@ def sample(
         The final samples (roughly in [-1, 1] for course data), and the trajectory if asked.
     """
     _check_guidance(guidance, context)
+    if not isinstance(model, nn.Module):
+        raise InvalidArgument("model", f"model must be a torch.nn.Module denoiser; got {type(model).__name__}")
+    if not isinstance(sampler, (DDPMSampler, DDIMSampler)):
+        raise InvalidArgument("sampler", f"sampler must be a DDPMSampler or DDIMSampler; got {type(sampler).__name__}")
+    shape = check_shape("shape", shape)
     if device is None:
         device = next(model.parameters()).device
     if context is not None:
+        check_tensor("context", context, floating=True, finite=True)
         if context.ndim != 2 or context.shape[0] != shape[0]:
             raise ValueError(f"context must have shape ({shape[0]}, context_dim); got {tuple(context.shape)}")
         context = context.to(device=device, dtype=torch.float32)

@@ -304,6 +304,109 @@ def test_sample_with_guidance_uses_guided_noise():
     assert (got - unguided).abs().max() > 1e-2
 
 
+# --- DDIM, trailing timestep spacing (Lin et al. 2024) ----------------------------------------------
+
+
+def _ddim_trailing_ref(name: str, num_inference_steps: int, num_timesteps: int = T) -> DDIMScheduler:
+    ref = DDIMScheduler(
+        num_train_timesteps=num_timesteps,
+        beta_schedule={"linear": "linear", "cosine": "squaredcos_cap_v2"}[name],
+        clip_sample=False,
+        set_alpha_to_one=True,
+        steps_offset=0,
+        timestep_spacing="trailing",
+    )
+    ref.set_timesteps(num_inference_steps)
+    return ref
+
+
+def test_ddim_default_spacing_is_leading():
+    """The shipped results and the CLI were made with the leading spacing; the default must not move."""
+    sampler = DDIMSampler(_schedule("linear", 500), num_inference_steps=1)
+    assert sampler.timestep_spacing == "leading"
+    assert sampler.timesteps.tolist() == [0]  # one leading step visits t = 0 only
+    assert DDIMSampler(_schedule("linear", 500), 2).timesteps.tolist() == [250, 0]
+
+
+@pytest.mark.parametrize("num_timesteps", [500, T])
+@pytest.mark.parametrize("num_inference_steps", [1, 2, 3, 5, 7, 10, 13, 24, 25, 50, 61, 250, 500])
+def test_ddim_trailing_timesteps_match_diffusers(num_timesteps, num_inference_steps):
+    ours = DDIMSampler(_schedule("linear", num_timesteps), num_inference_steps, timestep_spacing="trailing")
+    ref = _ddim_trailing_ref("linear", num_inference_steps, num_timesteps)
+    assert ours.timesteps.dtype == torch.long
+    # diffusers' float arange gives one extra timestep, -1, for some n (500 and 61): we drop it.
+    assert torch.equal(ours.timesteps, ref.timesteps[:num_inference_steps])
+    assert len(ours.timesteps) == num_inference_steps
+    assert ours.timesteps[0] == num_timesteps - 1, "trailing starts at the last timestep, T - 1"
+    assert (ours.timesteps.diff() < 0).all() and ours.timesteps[-1] >= 0
+
+
+@pytest.mark.parametrize("name", ["linear", "cosine"])
+@pytest.mark.parametrize("num_inference_steps", [1, 2, 5, 10, 25, 50])
+@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
+def test_ddim_trailing_step_matches_diffusers(name, num_inference_steps, eta):
+    """When n divides T, diffusers' step to t - T // n is the next listed timestep: both must agree."""
+    ours = DDIMSampler(_schedule(name), num_inference_steps, eta=eta, timestep_spacing="trailing")
+    ref = _ddim_trailing_ref(name, num_inference_steps)
+    assert torch.equal(ours.timesteps, ref.timesteps)
+    for i, t in enumerate(ours.timesteps.tolist()):
+        model_output, x = _random_inputs(i, shape=(3, 2, 4, 4))
+        noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(100 + i))
+        expected = ref.step(model_output, t, x, eta=eta, variance_noise=noise).prev_sample
+        got = ours.step(model_output, t, x, noise=noise)
+        assert torch.isfinite(got).all(), f"t={t}"
+        if not torch.isfinite(expected).all():
+            # Cosine, t = T - 1, eta = 1: 1 - abar_prev - sigma^2 rounds below 0 and diffusers takes
+            # its square root (NaN); ours clamps it to 0, so sigma^2 = 1 - abar_prev and no eps term.
+            assert (name, eta, t) == ("cosine", 1.0, T - 1)
+            ab, ab_prev = ours.schedule.alphas_cumprod[t], ours.schedule.alphas_cumprod[ours.previous_timestep(t)]
+            x0 = (x - (1 - ab).sqrt() * model_output) / ab.sqrt()
+            expected = ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * noise
+        # The same tolerance as the leading test (diffusers and ours agree bit for bit on this CPU).
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5, msg=f"t={t}")
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.7])
+def test_ddim_trailing_steps_to_the_next_listed_timestep(eta):
+    """With n not dividing T (1000 and 13: gaps of 76 and 77) each step lands on the next listed
+    timestep, and the last on alpha_bar = 1; checked against eq. 12 of Song et al. 2020 in float64."""
+    sched = _schedule("linear")
+    sampler = DDIMSampler(sched, 13, eta=eta, timestep_spacing="trailing")
+    listed = sampler.timesteps.tolist()
+    assert {a - b for a, b in zip(listed, listed[1:])} == {76, 77}
+    abar = sched.alphas_cumprod.double()
+    for t, prev in zip(listed, listed[1:] + [-1]):
+        assert sampler.previous_timestep(t) == prev
+        model_output, x = _random_inputs(t, shape=(8, 2))
+        noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(t))
+        ab, ab_prev = abar[t], (abar[prev] if prev >= 0 else torch.tensor(1.0, dtype=torch.float64))
+        eps, xt = model_output.double(), x.double()
+        x0 = (xt - (1 - ab).sqrt() * eps) / ab.sqrt()
+        sigma = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()  # eq. 16
+        expected = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma**2).sqrt() * eps + sigma * noise.double()  # eq. 12
+        torch.testing.assert_close(sampler.step(model_output, t, x, noise=noise).double(), expected, atol=1e-5, rtol=1e-5)
+    # The last step lands on clean data: with eta = 0 it returns the predicted x_0 itself.
+    model_output, x = _random_inputs(1, shape=(8, 2))
+    last = DDIMSampler(sched, 13, timestep_spacing="trailing").step(model_output, listed[-1], x)
+    x0 = (x - (1 - sched.alphas_cumprod[listed[-1]]).sqrt() * model_output) / sched.alphas_cumprod[listed[-1]].sqrt()
+    torch.testing.assert_close(last, x0)
+
+
+def test_sample_ddim_trailing_equals_diffusers_loop():
+    model = ToyDenoiser()
+    sampler = DDIMSampler(_schedule("cosine"), num_inference_steps=10, eta=0.5, timestep_spacing="trailing")
+    shape = (4, 2, 8, 8)
+    got = sample(model, sampler, shape, generator=torch.Generator().manual_seed(2), progress=False)
+    expected = _diffusers_loop(model, _ddim_trailing_ref("cosine", 10), shape, seed=2, eta=0.5)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("spacing", ["linspace", "Trailing", "", None, 1])
+def test_ddim_bad_timestep_spacing(spacing):
+    with pytest.raises(ValueError, match="timestep_spacing"):
+        DDIMSampler(_schedule("linear"), 10, timestep_spacing=spacing)
+
+
 # --- exact answer for Gaussian data ------------------------------------------------------------------
 
 
