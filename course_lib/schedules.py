@@ -18,6 +18,8 @@ import math
 import torch
 from torch import Tensor
 
+from .validation import check_int, check_number, check_tensor
+
 
 class NoiseSchedule:
     """Betas, alphas and alpha-bars of a discrete diffusion process, all float32 of shape (T,).
@@ -26,7 +28,10 @@ class NoiseSchedule:
     """
 
     def __init__(self, betas: Tensor) -> None:
-        betas = torch.as_tensor(betas, dtype=torch.float32)
+        try:
+            betas = torch.as_tensor(betas, dtype=torch.float32)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise ValueError(f"betas must be a 1-D tensor of numbers in (0, 1); got {betas!r:.80}") from e
         if betas.ndim != 1 or betas.numel() < 1:
             raise ValueError(f"betas must be a non-empty 1-D tensor; got shape {tuple(betas.shape)}")
         if not torch.isfinite(betas).all() or (betas <= 0).any() or (betas >= 1).any():
@@ -43,8 +48,10 @@ class NoiseSchedule:
     @classmethod
     def linear(cls, num_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> NoiseSchedule:
         """Betas evenly spaced from ``beta_start`` to ``beta_end`` (Ho et al. 2020, section 4)."""
-        _check_num_timesteps(num_timesteps)
-        if not 0 < beta_start <= beta_end < 1:
+        num_timesteps = check_int("num_timesteps", num_timesteps)
+        beta_start = check_number("beta_start", beta_start, 0, 1, low_open=True, high_open=True)
+        beta_end = check_number("beta_end", beta_end, 0, 1, low_open=True, high_open=True)
+        if not beta_start <= beta_end:
             raise ValueError(
                 f"need 0 < beta_start <= beta_end < 1; got beta_start={beta_start}, beta_end={beta_end}"
             )
@@ -57,11 +64,9 @@ class NoiseSchedule:
         alpha_bar(t) = cos^2(((t/T + s) / (1 + s)) * pi/2), and beta_t = 1 - alpha_bar(t)/alpha_bar(t-1),
         capped at ``max_beta`` to avoid a singularity at t = T (their section 3.2).
         """
-        _check_num_timesteps(num_timesteps)
-        if not s >= 0:
-            raise ValueError(f"s must be >= 0; got {s}")
-        if not 0 < max_beta < 1:
-            raise ValueError(f"max_beta must lie in (0, 1); got {max_beta}")
+        num_timesteps = check_int("num_timesteps", num_timesteps)
+        s = check_number("s", s, 0)
+        max_beta = check_number("max_beta", max_beta, 0, 1, low_open=True, high_open=True)
 
         def alpha_bar(u: float) -> float:
             return math.cos((u + s) / (1 + s) * math.pi / 2) ** 2
@@ -76,14 +81,17 @@ class NoiseSchedule:
         """Draw x_t ~ q(x_t | x_0) given the noise: sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) noise.
 
         Args:
-            original_samples: x_0, shape (N, ...), any float dtype.
-            noise: epsilon ~ N(0, I), same shape as ``original_samples``.
+            original_samples: x_0, shape (N, ...), any float dtype (integer images are refused:
+                scale them to floats in [-1, 1] first).
+            noise: epsilon ~ N(0, I), a float tensor of the same shape as ``original_samples``.
             timesteps: integer tensor of shape (N,) with values in [0, T-1].
 
         Returns:
             x_t with the shape and dtype of ``original_samples``. Same name and argument order
             as diffusers' ``DDPMScheduler.add_noise``.
         """
+        check_tensor("original_samples", original_samples, floating=True)
+        check_tensor("noise", noise, floating=True)
         if noise.shape != original_samples.shape:
             raise ValueError(
                 f"noise must have the shape of original_samples {tuple(original_samples.shape)}; "
@@ -91,8 +99,8 @@ class NoiseSchedule:
             )
         coef_x0, coef_noise = self._coefficients(timesteps, original_samples)
         # Ho et al. 2020, eq. 4: the noise scale is the standard deviation sqrt(1 - alpha_bar),
-        # not the variance (1 - alpha_bar).
-        return coef_x0 * original_samples + coef_noise * noise
+        # not the variance (1 - alpha_bar). The result keeps the dtype of original_samples.
+        return (coef_x0 * original_samples + coef_noise * noise.to(original_samples.dtype)).to(original_samples.dtype)
 
     def _coefficients(self, timesteps: Tensor, like: Tensor) -> tuple[Tensor, Tensor]:
         """sqrt(alpha_bar_t) and sqrt(1 - alpha_bar_t) shaped (N, 1, ..., 1) to broadcast against ``like``."""
@@ -121,7 +129,3 @@ class NoiseSchedule:
             f"to {self.betas[-1].item():.2e}, alpha_bar_T={self.alphas_cumprod[-1].item():.2e})"
         )
 
-
-def _check_num_timesteps(num_timesteps: int) -> None:
-    if not isinstance(num_timesteps, int) or isinstance(num_timesteps, bool) or num_timesteps < 1:
-        raise ValueError(f"num_timesteps must be a positive int; got {num_timesteps!r}")
