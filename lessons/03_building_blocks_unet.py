@@ -24,24 +24,37 @@
 # - explain pooling, strided convolutions and the two ways to upsample, and why one of them
 #   makes checkerboards;
 # - say what batch norm and group norm normalise over, and why diffusion UNets use group norm;
-# - explain what a residual connection does for the gradient;
+# - explain what a residual connection does for the gradient, and write the course's residual block;
+# - write the UNet's forward pass (down path, skips, up path) and check it against the library;
 # - train the course's UNet for segmentation and judge it with IoU against honest baselines;
-# - describe the sinusoidal time embedding that turns this UNet into a denoiser.
+# - write the sinusoidal time embedding that turns this UNet into a denoiser, and tell the
+#   DDPM code's layout from the Transformer's.
 #
 # **Estimated time:** 60 minutes (30 of reading and running, 30 for the exercises).
 
 # %% slideshow={"slide_type": "skip"}
+import math
+import warnings
+
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import TqdmWarning
 
-from course_lib.config import fast_or_full, get_device, seed_everything
-from course_lib.data.sprites import make_sprites
-from course_lib.models import UNet, count_parameters, sinusoidal_embedding
-from course_lib.plotting import plot_losses, show_images
-from course_lib.segmentation import iou, predict_masks, train_segmentation
+# diffusers imports tqdm.auto, which warns in a notebook without ipywidgets (lesson 09).
+warnings.filterwarnings("ignore", category=TqdmWarning)
+from diffusers.models.embeddings import get_timestep_embedding  # noqa: E402
+from diffusers.models.resnet import ResnetBlock2D  # noqa: E402
 
+from course_lib.config import fast_or_full, get_device, seed_everything  # noqa: E402
+from course_lib.data.sprites import make_sprites  # noqa: E402
+from course_lib.exercises import check  # noqa: E402
+from course_lib.models import ResBlock, UNet, count_parameters, sinusoidal_embedding  # noqa: E402
+from course_lib.plotting import plot_losses, show_images  # noqa: E402
+from course_lib.segmentation import iou, predict_masks, train_segmentation  # noqa: E402
+
+# %% slideshow={"slide_type": "skip"}
 generator = seed_everything(0)
 device = get_device()
 print(f"running on {device}")
@@ -113,12 +126,13 @@ plt.show()
 
 # %%
 def conv_output_size(n: int, k: int, p: int, s: int) -> int:
-    return (n + 2 * p - k) // s + 1
+    """Side of a conv's output for an n x n input, kernel k, padding p, stride s (all >= 0, k <= n + 2p)."""
+    return (n + 2 * p - k) // s + 1  # Dumoulin & Visin 2016, relationship 6
 
 
 print(f"{'n':>3} {'k':>3} {'p':>3} {'s':>3} | {'formula':>7} {'torch':>6}")
 for n, k, p, s in [(16, 3, 0, 1), (16, 3, 1, 1), (16, 3, 1, 2), (16, 5, 2, 1), (15, 3, 1, 2), (16, 4, 1, 2), (32, 7, 3, 4)]:
-    measured = nn.Conv2d(1, 1, k, stride=s, padding=p)(torch.zeros(1, 1, n, n)).shape[-1]
+    measured = nn.Conv2d(1, 1, k, stride=s, padding=p)(torch.zeros(1, 1, n, n)).shape[-1]  # (1, 1, n_out, n_out)
     predicted = conv_output_size(n, k, p, s)
     assert measured == predicted
     print(f"{n:>3} {k:>3} {p:>3} {s:>3} | {predicted:>7} {measured:>6}")
@@ -173,6 +187,7 @@ for name, up in [("transposed conv", up_transposed), ("resize + conv", up_resize
     print(f"{name:16s} output {tuple(up.shape)}, values away from the border: {values}")
 assert up_transposed[inner].unique().numel() > 1 and up_resize[inner].unique().numel() == 1
 
+# %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.4), layout="constrained")
 for ax, up, title in zip(axes, [up_transposed, up_resize], ["transposed conv (k=3, s=2)", "nearest x2 + 3x3 conv"]):
     image = ax.imshow(up, cmap="viridis")
@@ -247,22 +262,69 @@ class Block(nn.Module):
         return x + h if self.residual else h
 
 
+# %% slideshow={"slide_type": "subslide"}
 x = torch.randn(16, 8, 16, 16, generator=generator)
 print(f"{'depth':>5} | {'plain: grad norm of layer 1':>28} | {'residual: grad norm of layer 1':>31}")
+plain_norms, residual_norms = [], []
 for depth in [4, 16, 32]:
-    norms = []
-    for residual in [False, True]:
+    for residual, norms in [(False, plain_norms), (True, residual_norms)]:
         torch.manual_seed(0)
         stack = nn.Sequential(*[Block(8, residual) for _ in range(depth)])
         stack(x).pow(2).mean().backward()
         norms.append(stack[0].conv.weight.grad.norm().item())
-    print(f"{depth:>5} | {norms[0]:>28.2e} | {norms[1]:>31.2e}")
+    print(f"{depth:>5} | {plain_norms[-1]:>28.2e} | {residual_norms[-1]:>31.2e}")
+assert plain_norms == sorted(plain_norms, reverse=True) and plain_norms[-1] < 1e-10 < residual_norms[0]
 
 # %% [markdown]
 # The plain stack's first layer gets a gradient that vanishes as depth grows: it would not
 # learn. The residual stack keeps it alive (here it even grows, one reason residual blocks
-# also carry a normalisation layer). The course UNet's `ResBlock` is
-# GroupNorm, SiLU, conv, then GroupNorm, SiLU, conv, plus the skip $x$.
+# also carry a normalisation layer).
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The course's residual block, written out
+#
+# The block of the course UNet (the design of Ho et al. 2020, appendix B) is GroupNorm,
+# SiLU, a $3 \times 3$ conv; then the **time embedding** enters, through its own linear
+# layer, as one number per channel added to every pixel; then GroupNorm, SiLU, conv again,
+# plus the skip. When the block changes the number of channels, the skip is a $1 \times 1$
+# conv, so that $x$ and $F(x)$ can be added.
+
+# %%
+class ResidualBlock(nn.Module):
+    """x (N, C_in, H, W) and emb (N, E) -> (N, C_out, H, W): x + F(x, emb), He et al. 2016."""
+
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int) -> None:
+        super().__init__()
+        self.norm1, self.conv1 = nn.GroupNorm(groups, c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, c_out)  # time embedding -> one shift per output channel
+        self.norm2, self.conv2 = nn.GroupNorm(groups, c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()  # 1x1: match the channels
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))  # (N, C_out, H, W)
+        h = h + self.emb(F.silu(emb))[:, :, None, None]  # (N, C_out, 1, 1), broadcast over the pixels
+        h = self.conv2(F.silu(self.norm2(h)))  # (N, C_out, H, W)
+        return h + self.skip(x)  # the residual connection
+
+
+# %% [markdown]
+# Given the same weights, it must compute what the library's `ResBlock` computes, and what
+# diffusers' `ResnetBlock2D` computes (its layers have other names, and its GroupNorm
+# defaults to $\epsilon = 10^{-6}$ where PyTorch's is $10^{-5}$).
+
+# %% slideshow={"slide_type": "skip"}
+seed_everything(0)
+library_block = ResBlock(16, 32, emb_dim=64, num_groups=8)
+my_block = ResidualBlock(16, 32, emb_dim=64, groups=8)
+my_block.load_state_dict(library_block.state_dict())  # strict: the same parameters, by name and shape
+diffusers_block = ResnetBlock2D(in_channels=16, out_channels=32, temb_channels=64, groups=8, eps=1e-5)
+diffusers_block.load_state_dict({key.replace("emb.", "time_emb_proj.").replace("skip.", "conv_shortcut."): value
+                                 for key, value in library_block.state_dict().items()})  # its names for the same layers
+features, emb = torch.randn(4, 16, 8, 8, generator=generator), torch.randn(4, 64, generator=generator)
+with torch.no_grad():
+    mine, library, theirs = my_block(features, emb), library_block(features, emb), diffusers_block(features, emb)
+assert torch.equal(mine, library) and torch.allclose(mine, theirs, atol=1e-5)
+print(f"ResidualBlock = course_lib ResBlock = diffusers ResnetBlock2D on {tuple(features.shape)} -> {tuple(mine.shape)}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The UNet
@@ -301,6 +363,37 @@ for name, shape in shapes:
 # channels of their output because each one receives the upsampled features concatenated
 # with the skip from the same level on the way down.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The forward pass, written out
+#
+# Here is that walk as code, using the model's own layers: each level of the down path runs
+# its residual block, **keeps the result** for the way up, then halves the resolution; the
+# up path takes the kept features back in reverse order (a stack: last in, first out),
+# concatenates them to its input, and doubles the resolution. `emb` is the time embedding
+# (section below), `None` for this plain UNet.
+
+# %%
+def unet_forward(unet: UNet, x: torch.Tensor, emb: torch.Tensor | None = None) -> torch.Tensor:
+    """x (N, C_in, H, W), emb (N, 4 * base_channels) or None -> (N, C_out, H, W), with unet's own layers."""
+    h, skips = unet.conv_in(x), []  # (N, base, H, W)
+    for block, down in zip(unet.down, [*unet.downsample, nn.Identity()]):  # down path
+        h = block(h, emb)
+        skips.append(h)  # kept for the up path
+        h = down(h)  # stride-2 conv: H, W halved (not after the last level)
+    h = unet.mid(h, emb)  # bottleneck, (N, C_last, H / 4, W / 4) here
+    for block, up in zip(unet.up, [*unet.upsample, nn.Identity()]):  # up path
+        h = block(torch.cat([h, skips.pop()], dim=1), emb)  # concatenate the skip of the same size
+        h = up(h)  # nearest x2 + conv: H, W doubled (not after the last level)
+    return unet.conv_out(F.silu(unet.norm_out(h)))  # (N, C_out, H, W)
+
+
+# %%
+x = torch.randn(2, 3, 16, 16, generator=generator)  # (2, 3, 16, 16)
+with torch.no_grad():
+    written, library = unet_forward(model, x), model(x)  # (2, 1, 16, 16) each
+assert torch.equal(written, library)
+print(f"unet_forward: {tuple(written.shape)}, exactly equal to course_lib's UNet.forward: {torch.equal(written, library)}")
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A task with a known answer: segmenting sprites
 #
@@ -315,6 +408,7 @@ train_set = make_sprites(fast_or_full(1000, 4000), size=16, seed=1)
 test_set = make_sprites(fast_or_full(300, 1000), size=16, seed=2)
 not_black = (test_set.images > -1).any(dim=1, keepdim=True)
 print(f"'not black' rule on clean test sprites: IoU = {iou(not_black, test_set.masks).mean().item():.3f}")
+assert iou(not_black, test_set.masks).min() == 1.0
 
 def mask_as_image(mask: torch.Tensor) -> torch.Tensor:
     """(N, 1, H, W) mask in {0, 1} -> (N, 3, H, W) white-on-black image in [-1, 1], to show next to sprites."""
@@ -394,23 +488,65 @@ plt.show()
 # ## The bridge to diffusion: the time embedding
 #
 # A diffusion denoiser sees images at every noise level, from almost clean to pure noise,
-# and must know which one it is looking at. It receives the timestep $t$ as a vector, the
-# **sinusoidal embedding** of the Transformer (Vaswani et al. 2017), used by Ho et al. (2020):
+# and must know which one it is looking at. It receives the timestep $t$ as a vector of
+# sines and cosines of $t$ at $d/2$ frequencies $\omega_i$, the **sinusoidal embedding**.
+# The course uses the layout of Ho et al.'s (2020) code, which is also what diffusers'
+# `get_timestep_embedding` computes by default: all the sines, then all the cosines,
 #
 # $$\mathrm{emb}(t) = \big[\sin(t\,\omega_0), \dots, \sin(t\,\omega_{d/2-1}),\; \cos(t\,\omega_0), \dots, \cos(t\,\omega_{d/2-1})\big],
 # \qquad \omega_i = 10000^{-i/(d/2-1)}.$$
 #
 # Fast frequencies tell neighbouring timesteps apart; slow ones vary smoothly over the
-# whole range. Since $\sin a \sin b + \cos a \cos b = \cos(a - b)$, the cosine similarity of
+# whole range, down to exactly $\omega_{d/2-1} = 1/10000$.
+
+# %%
+def time_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Timesteps (N,) -> (N, dim) in [-1, 1]: sines, then cosines (the DDPM code's layout); dim even, >= 4."""
+    half = dim // 2
+    frequencies = torch.exp(-math.log(10000.0) * torch.arange(half) / (half - 1))  # 10000^(-i/(half-1)), (half,)
+    angles = t.float()[:, None] * frequencies[None, :]  # (N, half)
+    return torch.cat([angles.sin(), angles.cos()], dim=1)  # (N, dim)
+
+
+timesteps = torch.arange(500)
+embedding = time_embedding(timesteps, dim=32)  # (500, 32)
+print(f"embedding {tuple(embedding.shape)}, values in [{embedding.min():.2f}, {embedding.max():.2f}]")
+
+# %% slideshow={"slide_type": "skip"}
+assert torch.equal(embedding, sinusoidal_embedding(timesteps, dim=32))  # course_lib
+diffusers_embedding = get_timestep_embedding(timesteps, 32, flip_sin_to_cos=False, downscale_freq_shift=1)
+assert torch.allclose(embedding, diffusers_embedding, atol=1e-6)
+print("equal to course_lib's sinusoidal_embedding and to diffusers' get_timestep_embedding"
+      "(flip_sin_to_cos=False, downscale_freq_shift=1)")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Not quite the Transformer's embedding
+#
+# The idea comes from the Transformer's positional encoding (Vaswani et al. 2017,
+# section 3.5), which is laid out differently: sines and cosines **interleaved**, with
+# slightly different frequencies,
+#
+# $$\mathrm{PE}(t)_{2i} = \sin(t\,\nu_i), \qquad \mathrm{PE}(t)_{2i+1} = \cos(t\,\nu_i), \qquad \nu_i = 10000^{-2i/d}.$$
+#
+# A layer that follows the embedding does not care about the order of its inputs (a
+# permutation of the features is a permutation of its weights), so both work. But a model's
+# weights only fit the variant it was trained with, which is why diffusers exposes the
+# choice (`flip_sin_to_cos`, `downscale_freq_shift`). Exercise 1 writes the Transformer's.
+
+# %%
+ddpm_frequencies = torch.exp(-math.log(10000.0) * torch.arange(16) / 15)  # d = 32
+transformer_frequencies = 10000.0 ** (-torch.arange(0, 32, 2) / 32)
+print(f"d = 32, slowest frequency: DDPM code {ddpm_frequencies[-1]:.2e}, Transformer {transformer_frequencies[-1]:.2e}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Since $\sin a \sin b + \cos a \cos b = \cos(a - b)$, the cosine similarity of
 # two embeddings is the average of $\cos\big(\omega_i (t - t')\big)$: it depends only on the
 # distance $t - t'$ (hence the stripes parallel to the diagonal below), is 1 at distance 0,
 # and drops quickly, though not monotonically, as the timesteps move apart.
 
-# %% slideshow={"slide_type": "subslide"}
-timesteps = torch.arange(500)
-embedding = sinusoidal_embedding(timesteps, dim=32)  # (500, 32) in [-1, 1]
-unit = F.normalize(embedding, dim=1)
-similarity = unit @ unit.T
+# %%
+unit = F.normalize(embedding, dim=1)  # (500, 32), unit rows
+similarity = unit @ unit.T  # (500, 500)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
 image = axes[0].imshow(embedding.T, aspect="auto", cmap="RdBu", interpolation="nearest")
@@ -430,33 +566,77 @@ print(f"cosine similarity: t=100 vs 101: {similarity[100, 101]:.3f}, 100 vs 110:
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### How the UNet uses it
 #
-# Inside `course_lib.models.UNet`, the embedding passes through a small MLP once per call,
-#
-# ```python
-# emb = self.time_mlp(sinusoidal_embedding(t, self.base_channels))
-# ```
-#
-# and every residual block adds its own learnt projection of it to all its feature maps:
-#
-# ```python
-# h = h + self.emb(F.silu(emb))[:, :, None, None]
-# ```
-#
-# So the same weights can behave differently at each noise level. Built with
-# `time_embedding=True` (the default), the UNet must be called with a timestep per image,
-# and its output changes with $t$ even for the same input:
+# Built with `time_embedding=True` (the default), the UNet passes the embedding through a
+# small MLP once per call, `emb = unet.time_mlp(time_embedding(t, base_channels))`, and
+# hands `emb` to every residual block, which adds its own projection of it to all its
+# feature maps (the `self.emb` line of `ResidualBlock`). So the same weights can behave
+# differently at each noise level. With the two functions written above, the denoiser's
+# whole forward pass is ours, and its output changes with $t$ even for the same input:
 
 # %%
 seed_everything(0)
-denoiser = UNet(in_channels=3, base_channels=16, channel_mults=(1, 2, 2))
-x = noisy_test[:4]
+denoiser = UNet(in_channels=3, base_channels=16, channel_mults=(1, 2, 2))  # with a time embedding
+x = noisy_test[:4]  # (4, 3, 16, 16)
+outputs = {}
 with torch.no_grad():
-    early = denoiser(x, torch.full((4,), 10))
-    late = denoiser(x, torch.full((4,), 400))
-print(f"output shape {tuple(early.shape)}; mean |difference| between t=10 and t=400: {(early - late).abs().mean():.4f}")
+    for step in (10, 400):
+        t = torch.full((4,), step)
+        emb = denoiser.time_mlp(time_embedding(t, denoiser.base_channels))  # (4, 64)
+        outputs[step] = unet_forward(denoiser, x, emb)  # (4, 3, 16, 16)
+        assert torch.equal(outputs[step], denoiser(x, t))  # the library's UNet.forward
+print(f"output shape {tuple(outputs[10].shape)}; mean |difference| between t=10 and t=400: "
+      f"{(outputs[10] - outputs[400]).abs().mean():.4f}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ### Exercise 1: shapes through a stack
+# ### Exercise 1: write it yourself, the Transformer's embedding
+#
+# Write `transformer_embedding(t, dim)`, Vaswani et al.'s layout: feature $2i$ is
+# $\sin(t\,\nu_i)$, feature $2i+1$ is $\cos(t\,\nu_i)$, with $\nu_i = 10000^{-2i/d}$ for
+# $i = 0, \dots, d/2 - 1$. The check cell compares it with a reference built from diffusers
+# and tells you what differs (float32 angles near $t = 500$ carry rounding errors near
+# $10^{-5}$, so it allows $10^{-4}$).
+
+# %%
+def transformer_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Timesteps (N,) -> (N, dim): sin(t nu_i) at feature 2i, cos(t nu_i) at 2i + 1, nu_i = 10000^(-2i/dim)."""
+    raise NotImplementedError  # your code here
+
+
+# %% slideshow={"slide_type": "subslide"}
+def interleave(halves: torch.Tensor) -> torch.Tensor:
+    """(N, dim) as [a_0..a_{dim/2-1}, b_0..b_{dim/2-1}] -> (N, dim) as [a_0, b_0, a_1, b_1, ...]."""
+    return halves.unflatten(1, (2, -1)).transpose(1, 2).flatten(1)
+
+
+t_check = torch.tensor([0, 1, 10, 250, 499])
+sines_then_cosines = get_timestep_embedding(t_check, 32, downscale_freq_shift=0)  # (5, 32), frequencies nu_i
+transformer_reference = interleave(sines_then_cosines)
+likely_mistakes = {
+    "the DDPM code's layout (all sines, then all cosines)": sines_then_cosines,
+    "the DDPM code's frequencies 10000^(-i/(dim/2 - 1))": interleave(sinusoidal_embedding(t_check, 32)),
+    "cos and sin swapped": interleave(get_timestep_embedding(t_check, 32, flip_sin_to_cos=True, downscale_freq_shift=0)),
+}
+check(lambda: transformer_embedding(t_check, 32), transformer_reference, name="transformer_embedding", atol=1e-4,
+      mistakes=likely_mistakes)
+
+# %% tags=["solution"]
+def transformer_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Timesteps (N,) -> (N, dim): sin(t nu_i) at feature 2i, cos(t nu_i) at 2i + 1, nu_i = 10000^(-2i/dim)."""
+    frequencies = 10000.0 ** (-torch.arange(0, dim, 2) / dim)  # nu_i, (dim/2,)
+    angles = t.float()[:, None] * frequencies[None, :]  # (N, dim/2)
+    embedding = torch.empty(len(t), dim)
+    embedding[:, 0::2], embedding[:, 1::2] = angles.sin(), angles.cos()  # even features, odd features
+    return embedding
+
+
+assert check(lambda: transformer_embedding(t_check, 32), transformer_reference, name="transformer_embedding", atol=1e-4)
+gap = (interleave(time_embedding(t_check, 32)) - transformer_embedding(t_check, 32)).abs().max().item()
+print(f"the course's embedding, interleaved, still differs from the Transformer's by up to {gap:.2f}: "
+      "the frequencies differ too")
+assert gap > 0.1
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### Exercise 2: shapes through a stack
 #
 # An input of $28 \times 28$ pixels goes through (a) a $5 \times 5$ convolution without
 # padding, (b) $2 \times 2$ max pooling, (c) a $3 \times 3$ convolution with padding 1 and
@@ -485,7 +665,7 @@ print("measured: ", measured)
 assert sizes == measured
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ### Exercise 2: a better hand-made baseline
+# ### Exercise 3: a better hand-made baseline
 #
 # The per-pixel threshold ignores the neighbours. Average the distance from black over each
 # $3 \times 3$ neighbourhood first (that is a convolution with a fixed kernel of ninths),
@@ -507,16 +687,21 @@ smooth_iou = iou(smoothed_distance(noisy_test) > smooth_threshold, test_set.mask
 for name, value in [("per-pixel threshold", threshold_iou), (f"3x3-smoothed (d > {smooth_threshold:.2f})", smooth_iou),
                     ("UNet", unet_iou)]:
     print(f"  {name:<26} {value:.3f}")
+assert threshold_iou + 0.1 < smooth_iou < unet_iou
 
-# %% [markdown] tags=["solution"]
-# Averaging nine pixels divides the noise's standard deviation by about three, so one fixed
-# convolution already lifts the IoU a long way above the per-pixel rule. The UNet does
-# better still: it learns its own filters, combines many of them over larger and larger
-# neighbourhoods, and knows what shapes look like, so it can also fix the boundary that the
-# box filter blurs.
+# %% [markdown]
+# <details class="solution"><summary>Solution</summary>
+#
+# Averaging nine pixels divides the noise's standard deviation by $\sqrt 9 = 3$, so one fixed
+# convolution already lifts the IoU well above the per-pixel rule (the gain is printed
+# above). The UNet does better still: it learns its own filters, combines many of them over
+# larger and larger neighbourhoods, and knows what shapes look like, so it can also fix the
+# boundary that the box filter blurs.
+#
+# </details>
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ### Exercise 3: batch norm at test time
+# ### Exercise 4: batch norm at test time
 #
 # In evaluation mode (`layer.eval()`), batch norm stops using the batch's statistics and
 # uses running averages collected during training. Repeat the batch-composition experiment
@@ -529,13 +714,18 @@ change = (batch_norm(batch_a)[0] - batch_norm(batch_b)[0]).abs().max().item()
 print(f"batch norm in eval mode: largest change in image 0's output = {change:.2e}")
 print(f"running mean of channel 0 = {batch_norm.running_mean[0]:.3f} (collected from the two training-mode calls)")
 batch_norm.train()
+assert change == 0.0
 
-# %% [markdown] tags=["solution"]
+# %% [markdown]
+# <details class="solution"><summary>Solution</summary>
+#
 # In evaluation mode the output no longer depends on the batch, but it now uses averages
 # collected over *training* batches, which mixed all noise levels. At sampling time every
 # image in the batch sits at one noise level, whose statistics are not those averages: the
 # network sees differently normalised features than it was trained on. Group norm has no
 # running statistics and no separate evaluation behaviour, so the problem never arises.
+#
+# </details>
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
@@ -546,11 +736,14 @@ batch_norm.train()
 #   goes up without the checkerboards of transposed convolutions.
 # - Group norm normalises each image on its own, so a diffusion UNet's output does not
 #   depend on the other images (and noise levels) in its batch.
-# - Residual connections give the gradient a direct path through deep networks.
-# - A UNet (encoder, bottleneck, decoder, skips) segments noisy sprites far better than
-#   per-pixel or smoothed thresholds, measured by IoU on held-out images.
+# - Residual connections give the gradient a direct path through deep networks; the course's
+#   block (GroupNorm, SiLU, conv, plus the time embedding, twice, plus the skip) is diffusers'
+#   `ResnetBlock2D`.
+# - A UNet (encoder, bottleneck, decoder, skips) fits in one short function, and segments
+#   noisy sprites better than per-pixel or smoothed thresholds, measured by IoU on held-out images.
 # - With a sinusoidal time embedding added in every block, the same UNet becomes the
-#   denoiser of the lessons to come.
+#   denoiser of the lessons to come. The course, like Ho et al.'s code and diffusers, puts
+#   all sines before all cosines; the Transformer interleaves them, at other frequencies.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## References
