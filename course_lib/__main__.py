@@ -5,8 +5,10 @@
     python -m course_lib train --model digits
     python -m course_lib doctor
 
-Errors (unknown model, bad counts, missing or corrupted weights) print one line and exit
-with status 2, leaving no partial output file.
+Errors (unknown model, bad counts, labels or seeds, missing or corrupted weights, an output
+that cannot be written) print one line on stderr and exit with status 2, leaving no partial
+output file. The destination is checked before any sampling. An existing ``--out`` is refused
+unless ``--force`` is given; the file is written with the usual permissions (as umask says).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,44 +25,99 @@ import torch
 from . import checkpoints
 from .config import get_device
 from .samplers import DDIMSampler, DDPMSampler, sample
+from .validation import InvalidArgument, check_int, check_number, check_seed
 
 DEFAULT_GUIDANCE = 2.0
+DEFAULT_STEPS = 50
+MAX_SAMPLES = 10_000
+"""The largest ``--n``: all samples go through the network as one batch, so memory grows with it."""
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
-    return value
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, as every other error of this command
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _argument_type(check, name: str, parse=int):
+    """An argparse type that parses the text with ``parse`` and checks it with ``check(name, value)``."""
+    def convert(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {'an int' if parse is int else 'a number'}; got {text!r}") from None
+        try:
+            return check(name, value)
+        except InvalidArgument as e:
+            raise argparse.ArgumentTypeError(str(e).removeprefix(f"{name} ")) from None
+    return convert
+
+
+_count = _argument_type(lambda name, v: check_int(name, v, 1, MAX_SAMPLES), "--n")
+_steps = _argument_type(check_int, "--steps")
+_seed = _argument_type(check_seed, "--seed")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="python -m course_lib", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     s = commands.add_parser("sample", help="generate images (or points) with a shipped model")
     s.add_argument("--model", required=True, help="a shipped model, e.g. digits, digits-cond, sprites, toy2d")
-    s.add_argument("--n", type=_positive_int, default=64, help="how many samples (default 64)")
-    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--n", type=_count, default=64, help=f"how many samples, 1..{MAX_SAMPLES} (default 64)")
+    s.add_argument("--seed", type=_seed, default=0, help="random seed, 0..2**64-1 (default 0)")
     s.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddim", help="default ddim")
-    s.add_argument("--steps", type=_positive_int, default=50, help="DDIM steps (default 50; DDPM uses all T)")
-    s.add_argument("--eta", type=float, default=0.0, help="DDIM eta in [0, 1] (default 0)")
+    s.add_argument("--steps", type=_steps, default=None,
+                   help=f"DDIM steps, 1..T (default {DEFAULT_STEPS}); not for ddpm, which uses all T")
+    s.add_argument("--eta", type=float, default=None, help="DDIM eta in [0, 1] (default 0); not for ddpm")
     s.add_argument("--guidance", type=float, default=None,
                    help=f"classifier-free guidance weight w >= 0 (conditional models; default {DEFAULT_GUIDANCE})")
     s.add_argument("--labels", default=None,
                    help="digits-cond: class labels like 0,1,2 (default cycles 0..9); "
-                        "sprites: attribute sets like red+circle,blue+square+left")
+                        "sprites: attribute sets like red+circle,blue+square+left (at most one shape, "
+                        "one colour and one facing each)")
     s.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
-    s.add_argument("--out", required=True, help="output .png (a grid) or .npz (arrays)")
+    s.add_argument("--out", required=True, help="output .png (a grid) or .npz (arrays); an existing file needs --force")
+    s.add_argument("--force", action="store_true", help="replace --out if it exists")
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     t = commands.add_parser("train", help="train a shipped model and write it into the package")
     t.add_argument("--model", required=True, help="a recipe name, or 'all'")
-    t.add_argument("--steps", type=_positive_int, default=None, help="override the recipe's step count")
+    t.add_argument("--steps", type=_steps, default=None, help="override the recipe's step count")
     t.add_argument("--device", default=None)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=_seed, default=0, help="random seed, 0..2**64-1 (default 0)")
     commands.add_parser("doctor", help="check that this machine is ready for the workshop")
     return parser
+
+
+def _class_labels(labels: str, dim: int) -> list[int]:
+    values = []
+    for item in labels.split(","):
+        if not item.strip().isdigit() or not 0 <= int(item) < dim:
+            raise ValueError(f"--labels must be comma-separated class indices in 0..{dim - 1}, like 3,3,7; "
+                             f"got {labels!r} ({item.strip() or 'an empty label'!r} is not one)")
+        values.append(int(item))
+    return values
+
+
+def _attribute_sets(labels: str, names: list[str]) -> list[list[str]]:
+    from .data.sprites import GROUPS
+
+    groups = GROUPS if sorted(names) == sorted(a for g in GROUPS.values() for a in g) else {}
+    specs = []
+    for item in labels.split(","):
+        spec = [a.strip() for a in item.split("+")]
+        if "" in spec:
+            raise ValueError(f"--labels: empty attribute name in {item!r}; write sets like red+circle,blue+square+left")
+        unknown = [a for a in spec if a not in names]
+        if unknown:
+            raise ValueError(f"--labels: unknown attribute(s) {', '.join(unknown)}; known: {', '.join(names)}")
+        for group, members in groups.items():
+            chosen = [a for a in spec if a in members]
+            if len(chosen) > 1:
+                raise ValueError(f"--labels: {item!r} names more than one {group} ({', '.join(chosen)}); "
+                                 f"a sprite has one")
+        specs.append(spec)
+    return specs
 
 
 def _context_for(entry: dict, labels: str | None, n: int) -> tuple[torch.Tensor | None, np.ndarray | None]:
@@ -70,73 +126,102 @@ def _context_for(entry: dict, labels: str | None, n: int) -> tuple[torch.Tensor 
     dim = entry["model_config"].get("context_dim", 0)
     if dim == 0:
         if labels is not None:
-            raise ValueError(f"--labels given, but model is unconditional")
+            raise ValueError("--labels given, but model is unconditional")
         return None, None
     if names == [str(d) for d in range(dim)]:  # class labels
-        values = list(range(dim)) if labels is None else [int(v) for v in labels.split(",")]
-        if any(not 0 <= v < dim for v in values):
-            raise ValueError(f"--labels must be class indices in 0..{dim - 1}; got {labels}")
+        values = list(range(dim)) if labels is None else _class_labels(labels, dim)
         chosen = np.array([values[i % len(values)] for i in range(n)])
         return torch.nn.functional.one_hot(torch.as_tensor(chosen), dim).float(), chosen
-    specs = [s.split("+") for s in labels.split(",")] if labels is not None else [
+    specs = _attribute_sets(labels, names) if labels is not None else [
         [shape, colour] for shape in names[:4] for colour in names[4:8]]
-    rows = []
-    for spec in specs:
-        unknown = [a for a in spec if a not in names]
-        if unknown:
-            raise ValueError(f"--labels: unknown attribute(s) {', '.join(unknown)}; known: {', '.join(names)}")
-        rows.append([float(a in spec) for a in names])
+    rows = [[float(a in spec) for a in names] for spec in specs]
     context = torch.tensor([rows[i % len(rows)] for i in range(n)])
     return context, np.array(["+".join(specs[i % len(specs)]) for i in range(n)])
 
 
-def run_sample(args: argparse.Namespace) -> None:
-    out = Path(args.out)
+def _check_destination(out: Path, force: bool) -> None:
+    """Refuse a destination that cannot be written, before any work is done."""
     if out.suffix not in (".png", ".npz"):
-        raise ValueError(f"--out must end in .png or .npz; got {args.out}")
+        raise ValueError(f"--out must end in .png or .npz; got {out}")
     if not out.parent.is_dir():
         raise ValueError(f"--out: folder {out.parent} does not exist")
-    entries = checkpoints.read_manifest(checkpoints.WEIGHTS_DIR / "manifest.json") if (
-        checkpoints.WEIGHTS_DIR / "manifest.json").is_file() else {}
+    if out.is_dir():
+        raise ValueError(f"--out: {out} is a folder; give a file name ending in {out.suffix}")
+    if out.exists() and not force:
+        raise ValueError(f"--out: {out} exists; pass --force to replace it")
+    if not os.access(out.parent, os.W_OK):
+        raise ValueError(f"--out: cannot write into folder {out.parent} (permission denied)")
+
+
+def _open_temporary(out: Path) -> Path:
+    """Create the (empty) temporary file beside ``out`` that the result is written to, with the usual permissions."""
+    for attempt in range(100):
+        tmp = out.with_name(f".{out.stem}.{os.getpid()}.{attempt}.tmp{out.suffix}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the mode umask leaves
+            return tmp
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise ValueError(f"--out: cannot write into folder {out.parent}: {e.strerror}") from None
+    raise ValueError(f"--out: cannot create a temporary file in {out.parent}")
+
+
+def run_sample(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    _check_destination(out, args.force)
+    manifest = checkpoints.WEIGHTS_DIR / "manifest.json"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"no shipped weights are installed ({manifest} does not exist); {checkpoints.TRAIN_HINT}")
+    entries = checkpoints.read_manifest(manifest)
     entry = entries.get(args.model)
     if entry is None or entry.get("schedule") is None:
         samplers = sorted(k for k, v in entries.items() if v.get("schedule"))
         raise ValueError(f"--model: no generative model named {args.model!r}; available: {', '.join(samplers) or '(none)'}")
-    model, schedule = checkpoints.load_pretrained(args.model, device=args.device)
+    if args.sampler == "ddpm" and (args.steps is not None or args.eta is not None):
+        raise ValueError("--steps and --eta are DDIM settings; --sampler ddpm always takes all T steps with full noise")
+    eta = check_number("--eta", 0.0 if args.eta is None else args.eta, 0.0, 1.0)
+    if args.guidance is not None:
+        check_number("--guidance", args.guidance, 0.0)
     device = get_device(args.device)
     context, labels = _context_for(entry, args.labels, args.n)
     guidance = args.guidance if args.guidance is not None else (DEFAULT_GUIDANCE if context is not None else 0.0)
     if guidance and context is None:
         raise ValueError("--guidance needs a conditional model (digits-cond, sprites)")
-    sampler = DDPMSampler(schedule) if args.sampler == "ddpm" else DDIMSampler(schedule, args.steps, eta=args.eta)
+    model, schedule = checkpoints.load_pretrained(args.model, device=args.device)
+    steps = DEFAULT_STEPS if args.steps is None else args.steps
+    try:
+        sampler = DDPMSampler(schedule) if args.sampler == "ddpm" else DDIMSampler(schedule, steps, eta=eta)
+    except InvalidArgument as e:
+        raise ValueError(f"--steps: {e}") from None
     shape = (args.n, *entry["image_shape"]) if "image_shape" in entry else (args.n, entry["model_config"]["data_dim"])
     generator = torch.Generator().manual_seed(args.seed)
-    start = time.perf_counter()
-    x = sample(model, sampler, shape, context=context, guidance=guidance, generator=generator, device=device,
-               progress=not args.no_progress).cpu()
-    seconds = time.perf_counter() - start
-    _write_atomically(out, x, labels)
-    steps = len(sampler.timesteps)
-    print(f"{args.model}: {args.n} samples, {args.sampler} {steps} steps, guidance {guidance:g}, seed {args.seed}, "
-          f"{device}: {seconds:.2f} s -> {out}")
-
-
-def _write_atomically(out: Path, x: torch.Tensor, labels: np.ndarray | None) -> None:
-    """Write to a temporary file beside ``out`` and rename it, so a failure leaves no partial file."""
-    fd, tmp = tempfile.mkstemp(suffix=out.suffix, dir=out.parent)
-    os.close(fd)
+    tmp = _open_temporary(out)
     try:
-        if out.suffix == ".npz":
-            arrays = {"images" if x.ndim == 4 else "points": x.numpy().astype(np.float32)}
-            if labels is not None:
-                arrays["labels"] = labels
-            np.savez(tmp, **arrays)
-        else:
-            _save_png(tmp, x)
+        start = time.perf_counter()
+        x = sample(model, sampler, shape, context=context, guidance=guidance, generator=generator, device=device,
+                   progress=not args.no_progress).cpu()
+        seconds = time.perf_counter() - start
+        _write(tmp, x, labels)
         os.replace(tmp, out)
+    except OSError as e:
+        raise ValueError(f"--out: could not write {out}: {e.strerror or e}") from None
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        if tmp.exists():
+            tmp.unlink()
+    print(f"{args.model}: {args.n} samples, {args.sampler} {len(sampler.timesteps)} steps, guidance {guidance:g}, "
+          f"seed {args.seed}, {device}: {seconds:.2f} s -> {out}")
+
+
+def _write(path: Path, x: torch.Tensor, labels: np.ndarray | None) -> None:
+    if path.suffix == ".npz":
+        arrays = {"images" if x.ndim == 4 else "points": x.numpy().astype(np.float32)}
+        if labels is not None:
+            arrays["labels"] = labels
+        with open(path, "wb") as f:  # a file object, so numpy adds no second .npz suffix
+            np.savez(f, **arrays)
+    else:
+        _save_png(str(path), x)
 
 
 def _save_png(path: str, x: torch.Tensor) -> None:
@@ -178,8 +263,11 @@ def main(argv: list[str] | None = None) -> int:
         return report(run_checks())
     try:
         run_sample(args) if args.command == "sample" else run_train(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
+    except (ValueError, OSError, RuntimeError, FloatingPointError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory; ask for fewer samples (--n)", file=sys.stderr)
         return 2
     return 0
 

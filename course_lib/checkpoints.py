@@ -9,8 +9,10 @@ with its SHA-256 digest in ``course_lib/weights/manifest.json``, checked before 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -20,6 +22,7 @@ from .classifier import Classifier
 from .config import get_device
 from .models import MLPDenoiser, UNet
 from .schedules import NoiseSchedule
+from .validation import InvalidArgument
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 """Where the shipped weights and their ``manifest.json`` live (package data)."""
@@ -79,6 +82,8 @@ def load_weights(model: nn.Module, path: str | Path, sha256: str | None = None) 
             of tensors, or does not fit ``model``.
     """
     path = Path(path)
+    if sha256 is not None and not (isinstance(sha256, str) and _SHA256.fullmatch(sha256)):
+        raise InvalidArgument("sha256", f"sha256 must be 64 hexadecimal digits or None; got {sha256!r}")
     if not path.is_file():
         raise FileNotFoundError(f"no weights file at {path}; check the path, or {TRAIN_HINT}")
     if sha256 is not None:
@@ -91,11 +96,10 @@ def load_weights(model: nn.Module, path: str | Path, sha256: str | None = None) 
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as e:
-        lines = [line.strip() for line in str(e).splitlines()]
-        reason = next((line for line in lines if line.startswith("WeightsUnpickler error")), lines[0] if lines else "")
         raise ValueError(
             f"{path} holds more than plain tensors and was refused by torch.load(weights_only=True), which "
-            f"never unpickles arbitrary objects (they could run code): {reason.split('. Please')[0]}"
+            f"never unpickles arbitrary objects (they could run code): {_refusal_reason(e)}. Do not load "
+            f"this file with weights_only=False unless you made it yourself; restore it or {TRAIN_HINT}."
         ) from e
     except Exception as e:  # torch reports truncated or corrupted archives as RuntimeError, EOFError, KeyError, ...
         raise ValueError(f"{path} is not a readable weights file (truncated or corrupted?): {type(e).__name__}: {e}") from e
@@ -147,11 +151,17 @@ def build_schedule(spec: dict | None) -> NoiseSchedule | None:
     """Rebuild a noise schedule from a manifest's {"type": "linear" | "cosine", **kwargs}; None stays None."""
     if spec is None:
         return None
+    if not isinstance(spec, dict):
+        raise ValueError(f"schedule must be an object like {{\"type\": \"linear\", ...}} or null; got {spec!r}")
     kwargs = dict(spec)
     kind = kwargs.pop("type", None)
     if kind not in ("linear", "cosine"):
         raise ValueError(f"schedule type must be 'linear' or 'cosine'; got {kind!r}")
-    return getattr(NoiseSchedule, kind)(**kwargs)
+    constructor = getattr(NoiseSchedule, kind)
+    unknown = sorted(set(kwargs) - set(inspect.signature(constructor).parameters))
+    if unknown:
+        raise ValueError(f"schedule of type {kind!r} has unknown key(s) {', '.join(unknown)}")
+    return constructor(**kwargs)
 
 
 def load_pretrained(
@@ -168,6 +178,8 @@ def load_pretrained(
         (model in eval mode on ``device``, the NoiseSchedule it was trained with); the schedule
         is None for the classifiers, which are not denoisers.
     """
+    if not isinstance(name, str):
+        raise InvalidArgument("name", f"name must be a str naming a shipped model; got {name!r}")
     folder = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
     manifest = folder / "manifest.json"
     if not manifest.is_file():
@@ -176,10 +188,33 @@ def load_pretrained(
     if name not in entries:
         raise ValueError(f"no pretrained model named {name!r}; available: {', '.join(sorted(entries)) or '(none)'}")
     entry = entries[name]
-    model = MODEL_CLASSES[entry["model_class"]](**entry["model_config"])
+    device = get_device(None if device is None else str(device))
+    try:
+        model = MODEL_CLASSES[entry["model_class"]](**entry["model_config"])
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"manifest entry {name!r} has a model_config that {entry['model_class']} refuses: {e}") from e
+    try:
+        schedule = build_schedule(entry["schedule"])
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"manifest entry {name!r} has a bad schedule: {e}") from e
     load_weights(model, folder / entry["file"], entry["sha256"])
-    model.to(get_device(None if device is None else str(device))).eval()
-    return model, build_schedule(entry["schedule"])
+    model.to(device).eval()
+    return model, schedule
+
+
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _refusal_reason(error: Exception) -> str:
+    """The line of torch's weights_only refusal that says what was refused, without its advice to disable the check."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    for marker in ("GLOBAL", "WeightsUnpickler error", "Unsupported", "unsupported"):
+        for line in lines:
+            if marker in line:
+                return line.removeprefix("WeightsUnpickler error:").strip().rstrip(".")
+    advice = ("weights_only", "Weights only load failed", "documentation", "Please")
+    rest = [line for line in lines if not any(a in line for a in advice)]
+    return rest[0].rstrip(".") if rest else type(error).__name__
 
 
 def _check_entry(name: str, entry: object) -> None:
@@ -192,3 +227,20 @@ def _check_entry(name: str, entry: object) -> None:
         raise ValueError(
             f"manifest entry {name!r} has model_class {entry['model_class']!r}; known: {', '.join(MODEL_CLASSES)}"
         )
+    # No entry may switch the checksum off: every shipped file is verified before it is unpickled.
+    if not (isinstance(entry["sha256"], str) and _SHA256.fullmatch(entry["sha256"])):
+        raise ValueError(f"manifest entry {name!r} must have a sha256 of 64 hexadecimal digits; got {entry['sha256']!r}")
+    file = entry["file"]
+    if not isinstance(file, str) or not file or "\\" in file or Path(file).is_absolute() or any(
+            part in ("", ".", "..") for part in file.split("/")):
+        raise ValueError(
+            f"manifest entry {name!r} has file {file!r}; it must be a relative path inside the weights folder (no '..')")
+    config = entry["model_config"]
+    if not isinstance(config, dict):
+        raise ValueError(f"manifest entry {name!r} must have a model_config object; got {config!r}")
+    accepted = set(inspect.signature(MODEL_CLASSES[entry["model_class"]]).parameters)
+    unknown = sorted(set(config) - accepted)
+    if unknown:
+        raise ValueError(
+            f"manifest entry {name!r} has unknown model_config key(s) {', '.join(unknown)} for {entry['model_class']}; "
+            f"known: {', '.join(sorted(accepted))}")

@@ -14,6 +14,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from .validation import check_seed
+
 T = TypeVar("T")
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -71,8 +73,7 @@ def seed_everything(seed: int) -> torch.Generator:
     Returns a fresh CPU ``torch.Generator`` seeded with ``seed`` for code that takes an
     explicit generator (the samplers do).
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    seed = check_seed("seed", seed)  # in [0, 2**64 - 1], the seeds torch takes without wrapping
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

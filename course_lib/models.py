@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .validation import InvalidArgument, check_int, describe
+
 
 def sinusoidal_embedding(t: Tensor, dim: int) -> Tensor:
     """Sinusoidal embedding of timesteps (Vaswani et al. 2017, section 3.5; Ho et al. 2020, appendix B).
@@ -36,7 +38,7 @@ def sinusoidal_embedding(t: Tensor, dim: int) -> Tensor:
         float32 tensor of shape (N, dim) with values in [-1, 1].
     """
     if not isinstance(dim, int) or isinstance(dim, bool) or dim < 4 or dim % 2:
-        raise ValueError(f"dim must be an even int >= 4; got {dim!r}")
+        raise InvalidArgument("dim", f"dim must be an even int >= 4; got {dim!r}")
     if not isinstance(t, Tensor) or t.ndim != 1:
         raise ValueError(f"t must be a 1-D tensor of shape (N,); got {_describe(t)}")
     if t.dtype == torch.bool or t.is_complex():
@@ -59,9 +61,12 @@ def to_context(labels_or_attributes: Tensor, context_dim: int) -> Tensor:
     Returns:
         float32 tensor of shape (N, context_dim).
     """
-    if not isinstance(context_dim, int) or isinstance(context_dim, bool) or context_dim < 1:
-        raise ValueError(f"context_dim must be a positive int; got {context_dim!r}")
-    y = torch.as_tensor(labels_or_attributes)
+    context_dim = check_int("context_dim", context_dim)
+    try:
+        y = torch.as_tensor(labels_or_attributes)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise InvalidArgument("labels_or_attributes", f"labels_or_attributes must be a tensor of labels or attributes; "
+                              f"got {describe(labels_or_attributes)}") from e
     if y.dtype.is_floating_point or y.dtype == torch.bool:
         if y.ndim != 2 or y.shape[1] != context_dim:
             raise ValueError(
@@ -161,7 +166,10 @@ class UNet(nn.Module):
         for name, value, low in [("in_channels", in_channels, 1), ("out_channels", out_channels, 1),
                                  ("base_channels", base_channels, 4), ("context_dim", context_dim, 0),
                                  ("num_groups", num_groups, 1)]:
-            _check_int(name, value, low)
+            check_int(name, value, low)
+        if not isinstance(channel_mults, Sequence) or isinstance(channel_mults, str):
+            raise InvalidArgument(
+                "channel_mults", f"channel_mults must be a non-empty sequence of positive ints; got {channel_mults!r}")
         channel_mults = tuple(channel_mults)
         if not channel_mults or not all(isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in channel_mults):
             raise ValueError(f"channel_mults must be a non-empty sequence of positive ints; got {channel_mults!r}")
@@ -219,6 +227,7 @@ class UNet(nn.Module):
         Returns:
             (N, out_channels, H, W).
         """
+        _check_x(x, self.conv_in.weight, "(N, C, H, W)")
         if x.ndim != 4:
             raise ValueError(f"x must have shape (N, C, H, W); got {tuple(x.shape)}")
         if x.shape[1] != self.in_channels:
@@ -285,8 +294,8 @@ class MLPDenoiser(nn.Module):
         super().__init__()
         for name, value, low in [("data_dim", data_dim, 1), ("hidden_dim", hidden_dim, 1),
                                  ("num_layers", num_layers, 1), ("context_dim", context_dim, 0)]:
-            _check_int(name, value, low)
-        _check_int("time_embed_dim", time_embed_dim, 4)
+            check_int(name, value, low)
+        check_int("time_embed_dim", time_embed_dim, 4)
         if time_embed_dim % 2:
             raise ValueError(f"time_embed_dim must be even; got {time_embed_dim}")
         self.config = dict(data_dim=data_dim, hidden_dim=hidden_dim, num_layers=num_layers,
@@ -300,6 +309,7 @@ class MLPDenoiser(nn.Module):
 
     def forward(self, x: Tensor, t: Tensor, context: Tensor | None = None) -> Tensor:
         """x (N, data_dim), t (N,) integer >= 0, context (N, context_dim) or None -> predicted noise (N, data_dim)."""
+        _check_x(x, self.x_proj.weight, f"(N, {self.data_dim})")
         if x.ndim != 2 or x.shape[1] != self.data_dim:
             raise ValueError(f"x must have shape (N, {self.data_dim}) (data_dim); got {tuple(x.shape)}")
         n = x.shape[0]
@@ -313,15 +323,19 @@ class MLPDenoiser(nn.Module):
         return self.out(F.silu(h))
 
 
-def _describe(value: object) -> str:
-    if isinstance(value, Tensor):
-        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
-    return f"{type(value).__name__} {value!r}"
+_describe = describe
 
 
-def _check_int(name: str, value: object, low: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}; got {value!r}")
+def _check_x(x: object, weight: Tensor, shape: str) -> None:
+    """x must be a float tensor in the model's dtype (unless autocast converts it), else torch fails deep inside."""
+    if not isinstance(x, Tensor):
+        raise InvalidArgument("x", f"x must be a float tensor of shape {shape}; got {describe(x)}")
+    if not x.dtype.is_floating_point:
+        raise InvalidArgument(
+            "x", f"x must be a float tensor (images scaled to [-1, 1]); got dtype {x.dtype} (e.g. x.float() / 127.5 - 1 for uint8)")
+    if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+        raise InvalidArgument("x", f"x has dtype {x.dtype} but the model's weights are {weight.dtype}; "
+                              f"convert one to the other (x.to({weight.dtype}) or model.to({x.dtype}))")
 
 
 def _check_t(t: Tensor | None, n: int) -> Tensor:

@@ -4,6 +4,7 @@ denoiser with it, plus an exponential moving average of a model's weights."""
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from tqdm import tqdm
 from .config import get_device
 from .models import to_context
 from .schedules import NoiseSchedule
+from .validation import InvalidArgument, check_choice, check_int, check_number, check_seed, check_tensor
 
 Batch = TypeVar("Batch")
 
@@ -61,14 +63,14 @@ def fit(
 
     Returns:
         ``steps`` floats: the loss of each step, computed before that step's update.
+
+    Raises:
+        FloatingPointError: a step's loss is NaN or infinite (a NaN in the data, or a learning
+            rate too high); the message gives the step, and the weights are those of that step.
     """
-    for name, value in [("steps", steps), ("log_every", log_every)]:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-        raise ValueError(f"lr must be > 0; got {lr!r}")
-    if lr_schedule not in ("constant", "cosine", "one_cycle"):
-        raise ValueError(f"lr_schedule must be 'constant', 'cosine' or 'one_cycle'; got {lr_schedule!r}")
+    steps, log_every = check_int("steps", steps), check_int("log_every", log_every)
+    lr = check_number("lr", lr, 0.0, low_open=True)
+    check_choice("lr_schedule", lr_schedule, ("constant", "cosine", "one_cycle"))
 
     model.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
@@ -81,6 +83,11 @@ def fit(
     with tqdm(range(1, steps + 1), desc=desc, disable=not progress) as bar:
         for step, batch in zip(bar, _cycle(batches)):
             loss = loss_fn(batch)
+            if not math.isfinite(loss.item()):  # the loss is read every step anyway; NaN weights help nobody
+                model.eval()
+                raise FloatingPointError(
+                    f"the loss is {loss.item()} at step {step} of {steps}: check the data for NaN or infinite "
+                    f"values, and try a smaller lr (now {lr:g})")
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -119,6 +126,9 @@ def diffusion_loss(
     Returns:
         A scalar tensor (differentiable with respect to the model's parameters).
     """
+    check_tensor("x0", x0, floating=True)
+    if not isinstance(schedule, NoiseSchedule):
+        raise InvalidArgument("schedule", f"schedule must be a NoiseSchedule; got {type(schedule).__name__}")
     n = x0.shape[0]
     t = torch.randint(0, schedule.num_timesteps, (n,), generator=generator)
     eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
@@ -136,9 +146,7 @@ class EMA:
     """
 
     def __init__(self, model: nn.Module, decay: float = 0.999, warmup: bool = True) -> None:
-        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0.0 < decay < 1.0:
-            raise ValueError(f"decay must be a number in the open interval (0, 1); got {decay!r}")
-        self.decay = float(decay)
+        self.decay = check_number("decay", decay, 0.0, 1.0, low_open=True, high_open=True)
         self.warmup = warmup
         self.num_updates = 0
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
@@ -220,11 +228,14 @@ def train_diffusion(
     Returns:
         :class:`TrainResult` with the per-step losses, the EMA model (or None) and the seconds taken.
     """
-    for name, value in [("batch_size", batch_size), ("callback_every", callback_every)]:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
-    if not 0.0 <= context_dropout <= 1.0:
-        raise ValueError(f"context_dropout must lie in [0, 1]; got {context_dropout!r}")
+    batch_size, callback_every = check_int("batch_size", batch_size), check_int("callback_every", callback_every)
+    steps, log_every = check_int("steps", steps), check_int("log_every", log_every)
+    lr = check_number("lr", lr, 0.0, low_open=True)
+    context_dropout = check_number("context_dropout", context_dropout, 0.0, 1.0)
+    if ema_decay is not None:
+        check_number("ema_decay", ema_decay, 0.0, 1.0, low_open=True, high_open=True)
+    if not isinstance(schedule, NoiseSchedule):
+        raise InvalidArgument("schedule", f"schedule must be a NoiseSchedule; got {type(schedule).__name__}")
     context_dim = getattr(model, "context_dim", None)
     if not isinstance(context_dim, int):
         raise TypeError(f"model must expose an int context_dim (0 for unconditional); {type(model).__name__} does not")
@@ -233,14 +244,13 @@ def train_diffusion(
     if len(dataset) == 0:
         raise ValueError("dataset is empty")
 
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    seed = check_seed("seed", seed)
 
     device = get_device(None if device is None else str(device))
     model.to(device)
     ema = EMA(model, ema_decay) if ema_decay is not None else None
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
-    generator = torch.Generator().manual_seed(seed + 1)
+    generator = torch.Generator().manual_seed((seed + 1) % 2**64)
 
     def loss_fn(batch: Tensor | list[Tensor]) -> Tensor:
         x0, y = _split_batch(batch)

@@ -69,7 +69,9 @@ def check_int(name: str, value: object, low: int = 1, high: int | None = None) -
 
 def check_seed(name: str, value: object) -> int:
     """A seed: an int in [0, 2**64 - 1] (torch would wrap a negative or larger one round silently)."""
-    return check_int(name, value, 0, MAX_SEED)
+    if _is_int(value) and 0 <= value <= MAX_SEED:
+        return int(value)
+    raise InvalidArgument(name, f"{name} must be a non-negative int below 2**64; got {value!r}")
 
 
 def check_number(

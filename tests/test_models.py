@@ -187,11 +187,11 @@ def test_unet_overfits_a_fixed_batch():
         (dict(base_channels=12), "num_groups=8 must divide"),
         (dict(channel_mults=()), "channel_mults must be a non-empty sequence"),
         (dict(channel_mults=(1, 0)), "channel_mults must be a non-empty sequence"),
-        (dict(in_channels=0), "in_channels must be an int >= 1"),
+        (dict(in_channels=0), "in_channels must be a positive int"),
         (dict(base_channels=2, num_groups=1), "base_channels must be an int >= 4"),
         (dict(base_channels=9, num_groups=1), "base_channels must be even"),
-        (dict(context_dim=-1), "context_dim must be an int >= 0"),
-        (dict(context_dim=2.0), "context_dim must be an int"),
+        (dict(context_dim=-1), "context_dim must be a non-negative int"),
+        (dict(context_dim=2.0), "context_dim must be a non-negative int"),
     ],
 )
 def test_unet_constructor_errors(kwargs, match):
@@ -257,5 +257,5 @@ def test_mlp_errors():
         model(torch.randn(3, 2), torch.arange(3), torch.zeros(3, 1))
     with pytest.raises(ValueError, match="time_embed_dim must be even"):
         MLPDenoiser(time_embed_dim=7)
-    with pytest.raises(ValueError, match="num_layers must be an int >= 1"):
+    with pytest.raises(ValueError, match="num_layers must be a positive int"):
         MLPDenoiser(num_layers=0)
