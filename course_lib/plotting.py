@@ -3,23 +3,33 @@
 Every figure made here has an opaque white background with dark text, so it stays readable
 on the site's light and dark themes alike. Each function draws into ``ax`` when given one
 and returns the Axes it drew on (its figure is ``ax.figure``).
+
+Importing this module also sets the course's figure defaults (:data:`FIGURE_RC`: 100 dpi,
+11 pt text, so that text is at least 11 screen pixels where a figure is shown at its natural
+size) and, inside IPython, makes every figure a notebook shows carry a description: its
+image output's metadata gets ``alt`` (see :func:`describe_figure`), which the site uses as
+the image's alt text, and ``text_px``, the height of its smallest text in image pixels.
 """
 
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.animation import FuncAnimation
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 from PIL import Image
 from torch import Tensor
 from torchvision.utils import make_grid
@@ -33,6 +43,17 @@ _PAD = 2  # pixels of white between tiles of a grid
 _LABEL_PX = 14  # screen pixels of white below each tile that holds its label
 _DPI = 100
 _FRAME = re.compile(r'"data:image/png;base64,([^"]+)"')
+_ALT_MAX_CHARS = 400
+
+# The course's figure defaults: at 100 dpi a point is 100/72 pixels, so 11 pt text is 15 px
+# and the 8 pt that some labels ask for is still 11 px, wherever a figure is not scaled down.
+FIGURE_RC = {
+    "figure.dpi": _DPI,
+    "savefig.dpi": "figure",
+    "font.size": 11,
+    "legend.fontsize": "medium",
+}
+plt.rcParams.update(FIGURE_RC)
 
 # matplotlib's animation player takes its button icons from a font on a CDN; the site is
 # offline first, so the icons become plain characters that every font has.
@@ -390,3 +411,107 @@ def plot_schedules(
     ax.grid(alpha=0.3)
     ax.legend()
     return ax
+
+
+def _plain(text: str) -> str:
+    """Text of a figure label without mathtext markup: r"$\\bar\\alpha_t$" -> "bar alpha_t"."""
+    text = re.sub(r"\\([A-Za-z]+)", r" \1", text.replace("$", ""))
+    return re.sub(r"\s+", " ", text.replace("{", "").replace("}", "")).strip()
+
+
+def _describe_axes(ax: Axes) -> str:
+    """One panel: its title, what it plots against what, its legend and its text labels."""
+    title = " ".join(_plain(ax.get_title(loc)) for loc in ("left", "center", "right") if ax.get_title(loc))
+    kind = "image" if ax.images and not ax.lines else "plot"
+    words = [f'{kind} "{title}"' if title else kind]
+    xlabel, ylabel = _plain(ax.get_xlabel()), _plain(ax.get_ylabel())
+    if xlabel or ylabel:
+        words.append(f"of {ylabel or 'values'} against {xlabel or 'position'}")
+    legend = ax.get_legend()
+    if legend is not None:
+        entries = [_plain(t.get_text()) for t in legend.get_texts() if t.get_text()]
+        words.append("with legend " + ", ".join(entries))
+    labels = [_plain(t.get_text()) for t in ax.texts if t.get_visible() and t.get_text().strip()]
+    if labels:
+        words.append(f"labelled {', '.join(labels[:8])}" + (f" and {len(labels) - 8} more" if len(labels) > 8 else ""))
+    return " ".join(words)
+
+
+def describe_figure(figure: Figure) -> str:
+    """A one-sentence description of ``figure`` for its alt text, from its own titles and labels.
+
+    Example: 'Figure "Noise" with 2 panels: plot "Training loss" of loss against training step
+    with legend per step, average of last 50 steps; image "Samples".' At most 400 characters.
+    """
+    shown = [ax for ax in figure.axes if ax.get_visible() and not hasattr(ax, "_colorbar")]  # colour bars: not panels
+    panels = [_describe_axes(ax) for ax in shown if ax.axison or ax.images or ax.get_title()]
+    suptitle = _plain(figure.get_suptitle()) if hasattr(figure, "get_suptitle") else ""
+    head = f'Figure "{suptitle}"' if suptitle else "Figure"
+    if len(panels) > 1:
+        text = f"{head} with {len(panels)} panels: " + "; ".join(panels)
+    elif panels:
+        text = f"{head}: {panels[0]}"
+    else:
+        text = head
+    text += "."
+    return text if len(text) <= _ALT_MAX_CHARS else text[: _ALT_MAX_CHARS - 1].rstrip() + "…"
+
+
+def smallest_text_px(figure: Figure) -> float | None:
+    """Height in image pixels (font size at the figure's saved dpi) of the smallest visible text; None if none.
+
+    Call it after the figure has been drawn: tick labels get their text when drawn.
+    """
+    dpi = plt.rcParams["savefig.dpi"]
+    dpi = figure.dpi if dpi == "figure" else float(dpi)
+    sizes = [
+        t.get_fontsize() for t in figure.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and t.get_figure() is not None
+    ]
+    return round(min(sizes) * dpi / 72, 1) if sizes else None
+
+
+def install_figure_metadata(shell=None) -> bool:
+    """Make every figure that IPython displays as PNG carry ``alt`` and ``text_px`` in its output's metadata.
+
+    Wraps the PNG formatter that the inline backend registered (keeping its settings, e.g.
+    ``bbox_inches="tight"``). Returns False outside IPython. Called when this module is imported.
+    """
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return False
+    backend = matplotlib.get_backend()
+    if backend.startswith("module://"):  # the inline backend registers its PNG formatter when first imported:
+        importlib.import_module(backend.removeprefix("module://"))  # import it now, so that it is wrapped here
+    formatter = shell.display_formatter.formatters["image/png"]
+    try:
+        render = formatter.lookup_by_type(Figure)
+    except KeyError:
+        from IPython.core.pylabtools import print_figure
+
+        def render(figure):
+            return print_figure(figure, "png", base64=True)
+    if getattr(render, "_course_metadata", False):
+        return True
+
+    def png_with_metadata(figure: Figure):
+        data = render(figure)
+        if isinstance(data, tuple):
+            data, metadata = data
+        else:
+            metadata = {}
+        if data is None:  # an empty figure shows nothing
+            return None
+        return data, {**(metadata or {}), "alt": describe_figure(figure), "text_px": smallest_text_px(figure)}
+
+    png_with_metadata._course_metadata = True
+    formatter.for_type(Figure, png_with_metadata)
+    return True
+
+
+install_figure_metadata()

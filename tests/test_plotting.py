@@ -23,6 +23,7 @@ from course_lib.plotting import (  # noqa: E402
     show_images,
     to_display,
 )
+from course_lib import plotting as course_plotting  # noqa: E402
 from course_lib.schedules import NoiseSchedule  # noqa: E402
 
 
@@ -288,3 +289,55 @@ def test_plot_schedules_draws_alpha_bar_of_each_schedule():
         plot_schedules({})
     with pytest.raises(TypeError, match="schedules"):
         plot_schedules({"linear": torch.ones(3)})
+
+
+# --- figure descriptions (alt text) and the course's figure defaults -------------------------
+
+
+def test_describe_figure_names_titles_axes_legends_and_labels():
+    fig, (left, right) = plt.subplots(1, 2)
+    left.plot([0, 1], label=r"$\bar\alpha_t$")
+    left.set_title("Noise schedule")
+    left.set_xlabel("timestep t")
+    left.set_ylabel("alpha bar")
+    left.legend()
+    show_images(torch.zeros(2, 1, 4, 4), nrow=2, labels=["cat", "dog"], ax=right, title="Samples")
+    fig.suptitle("Two panels")
+    text = course_plotting.describe_figure(fig)
+    assert text.startswith('Figure "Two panels" with 2 panels: ')
+    assert 'plot "Noise schedule" of alpha bar against timestep t with legend bar alpha_t' in text
+    assert 'image "Samples" labelled cat, dog' in text
+    assert "$" not in text and "\\" not in text
+
+
+def test_describe_figure_skips_colour_bars_and_stays_short():
+    ax = plot_vector_field(lambda p: p, (-1, 1), (-1, 1), n=3, normalize=True, title="Field")
+    assert course_plotting.describe_figure(ax.figure).count("plot") == 1  # the colour bar is not a panel
+    fig, ax = plt.subplots()
+    ax.set_title("x" * 1000)
+    assert len(course_plotting.describe_figure(fig)) == 400
+
+
+def test_smallest_text_is_measured_in_image_pixels():
+    fig, ax = plt.subplots(dpi=100)
+    ax.set_title("big", fontsize=20)
+    ax.text(0.5, 0.5, "small", fontsize=7.2)
+    fig.canvas.draw()
+    assert course_plotting.smallest_text_px(fig) == pytest.approx(10.0)  # 7.2 pt at 100 dpi
+    assert plt.rcParams["font.size"] == 11 and plt.rcParams["figure.dpi"] == 100
+
+
+def test_figures_shown_by_ipython_carry_alt_text_and_text_size():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    assert course_plotting.install_figure_metadata(shell)
+    assert course_plotting.install_figure_metadata(shell)  # a second call does not wrap twice
+    ax = plot_losses([3.0, 2.0, 1.0], smooth=1, title="Tiny loss")
+    data, metadata = shell.display_formatter.format(ax.figure)
+    png = Image.open(io.BytesIO(base64.b64decode(data["image/png"])))
+    assert png.width > 100
+    assert metadata["image/png"]["alt"] == 'Figure: plot "Tiny loss" of loss against training step.'
+    assert metadata["image/png"]["text_px"] == pytest.approx(11 * 100 / 72, abs=0.1)  # tick labels, 11 pt
+    fig = plt.figure()  # nothing drawn: no image, no metadata
+    assert shell.display_formatter.format(fig) == ({"text/plain": repr(fig)}, {})
