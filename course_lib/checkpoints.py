@@ -98,8 +98,8 @@ def load_weights(model: nn.Module, path: str | Path, sha256: str | None = None) 
     except pickle.UnpicklingError as e:
         raise ValueError(
             f"{path} holds more than plain tensors and was refused by torch.load(weights_only=True), which "
-            f"never unpickles arbitrary objects (they could run code): {_refusal_reason(e)}. Do not load "
-            f"this file with weights_only=False unless you made it yourself; restore it or {TRAIN_HINT}."
+            f"never unpickles arbitrary objects (they could run code): {_refusal_reason(e)}. Delete the file "
+            f"and restore it (reinstall course_lib) or {TRAIN_HINT}."
         ) from e
     except Exception as e:  # torch reports truncated or corrupted archives as RuntimeError, EOFError, KeyError, ...
         raise ValueError(f"{path} is not a readable weights file (truncated or corrupted?): {type(e).__name__}: {e}") from e

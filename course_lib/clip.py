@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from .classifier import Classifier
 from .training import fit
+from .validation import check_int, check_number
 
 PAD = "<pad>"
 
@@ -119,14 +120,12 @@ class TinyCLIP(nn.Module):
         super().__init__()
         for name, value in [("vocab_size", vocab_size), ("embed_dim", embed_dim), ("in_channels", in_channels),
                             ("width", width), ("max_len", max_len)]:
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
+            check_int(name, value)
         if vocab_size < 2:
             raise ValueError(f"vocab_size must be >= 2 (padding plus at least one word); got {vocab_size}")
         if width % 8:
             raise ValueError(f"width must be a multiple of 8 (GroupNorm groups, attention heads); got {width}")
-        if not 0 < init_temperature <= 1:
-            raise ValueError(f"init_temperature must lie in (0, 1]; got {init_temperature!r}")
+        check_number("init_temperature", init_temperature, 0, 1, low_open=True)
         self.config = dict(vocab_size=vocab_size, embed_dim=embed_dim, in_channels=in_channels, width=width,
                            max_len=max_len, init_temperature=init_temperature)
         self.image_encoder = Classifier(in_channels=in_channels, num_outputs=embed_dim, width=width, feature_dim=2 * width)

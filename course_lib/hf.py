@@ -24,6 +24,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from torch import Tensor
 
 from .models import UNet
+from .validation import check_int
 
 
 class CourseUNet2DModel(ModelMixin, ConfigMixin):
@@ -50,8 +51,7 @@ class CourseUNet2DModel(ModelMixin, ConfigMixin):
         num_groups: int = 8,
     ) -> None:
         super().__init__()
-        if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size < 1:
-            raise ValueError(f"sample_size must be a positive int; got {sample_size!r}")
+        check_int("sample_size", sample_size)
         self.unet = UNet(in_channels, out_channels, base_channels, channel_mults, context_dim, num_groups)
 
     @classmethod
@@ -127,8 +127,7 @@ class CoursePipeline(DiffusionPipeline):
             output_type: "pt" for a (N, C, H, W) tensor or "np" for a (N, H, W, C) array, in [0, 1].
             return_dict: return an ``ImagePipelineOutput`` (else a 1-tuple).
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
+        check_int("batch_size", batch_size)
         if output_type not in ("pt", "np"):
             raise ValueError(f"output_type must be 'pt' or 'np'; got {output_type!r}")
         if not guidance_scale >= 1.0:

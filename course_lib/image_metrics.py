@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .validation import InvalidArgument, check_int, check_number
+
 
 def _check_pair(x: Tensor, y: Tensor, data_range: float) -> None:
     if x.shape != y.shape or x.ndim != 4:
@@ -32,10 +34,9 @@ def psnr(x: Tensor, y: Tensor, data_range: float = 2.0) -> Tensor:
 
 def gaussian_window(size: int = 11, sigma: float = 1.5) -> Tensor:
     """Normalised 2-D Gaussian window, float64 (size, size), summing to 1 (Wang et al. 2004, section III.C)."""
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1 or size % 2 == 0:
-        raise ValueError(f"size must be an odd positive int; got {size!r}")
-    if not sigma > 0:
-        raise ValueError(f"sigma must be > 0; got {sigma!r}")
+    if check_int("size", size) % 2 == 0:
+        raise InvalidArgument("size", f"size must be an odd positive int; got {size!r}")
+    check_number("sigma", sigma, 0, low_open=True)
     r = torch.arange(size, dtype=torch.float64) - size // 2
     g = torch.exp(-(r**2) / (2 * sigma**2))
     w = g[:, None] * g[None, :]

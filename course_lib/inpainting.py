@@ -14,14 +14,15 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from .samplers import DDIMSampler, DDPMSampler, predict_noise
+from .validation import InvalidArgument, check_int
 
 REGIONS = ("bottom", "top", "left", "right")
 
 
 def half_mask(size: int, region: str) -> Tensor:
     """Bool mask (1, 1, size, size): False on the missing half ``region``, True on the known half."""
-    if not isinstance(size, int) or isinstance(size, bool) or size < 2 or size % 2:
-        raise ValueError(f"size must be an even int >= 2; got {size!r}")
+    if check_int("size", size, 2) % 2:
+        raise InvalidArgument("size", f"size must be an even int >= 2; got {size!r}")
     if region not in REGIONS:
         raise ValueError(f"region must be one of {', '.join(map(repr, REGIONS))}; got {region!r}")
     mask = torch.ones(1, 1, size, size, dtype=torch.bool)
@@ -49,8 +50,7 @@ def _check_inputs(known: Tensor, mask: Tensor, resample_steps: int) -> Tensor:
         raise ValueError(
             f"mask of shape {tuple(mask.shape)} must broadcast to known's shape {tuple(known.shape)}"
         ) from None
-    if not isinstance(resample_steps, int) or isinstance(resample_steps, bool) or resample_steps < 1:
-        raise ValueError(f"resample_steps must be an int >= 1; got {resample_steps!r}")
+    check_int("resample_steps", resample_steps)
     return mask
 
 

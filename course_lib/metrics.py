@@ -10,6 +10,8 @@ import torch
 from scipy import linalg
 from torch import Tensor
 
+from .validation import check_number
+
 
 def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets (Heusel et al. 2017, eq. 6).
@@ -38,8 +40,7 @@ def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
 def confident_fraction(probs: Tensor, threshold: float = 0.9) -> float:
     """Fraction of images whose top class probability exceeds ``threshold``; probs (N, K) rows summing to 1."""
     _check_probs(probs)
-    if not 0 < threshold < 1:
-        raise ValueError(f"threshold must lie in (0, 1); got {threshold}")
+    check_number("threshold", threshold, 0, 1, low_open=True, high_open=True)
     return (probs.max(dim=1).values > threshold).float().mean().item()
 
 

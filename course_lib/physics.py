@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from .samplers import draw_noise
+from .validation import check_int, check_number
 
 Drift = Callable[[Tensor, float], Tensor]
 
@@ -292,20 +293,15 @@ def _constant(value: float) -> Callable[[float], float]:
 
 
 def _check_count(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
+    check_int(name, value)
 
 
 def _check_positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
-    return float(value)
+    return check_number(name, value, 0, low_open=True)
 
 
 def _check_non_negative(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0 (or a function of t); got {value!r}")
-    return float(value)
+    return check_number(name, value, 0)
 
 
 def _check_float_tensor(name: str, value: Tensor) -> Tensor:

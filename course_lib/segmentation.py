@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .training import fit
+from .validation import check_number
 
 
 def iou(predicted: Tensor, target: Tensor) -> Tensor:
@@ -55,8 +56,7 @@ def train_segmentation(
             step (0 trains on the clean images).
         seed: seeds the batches and the noise.
     """
-    if not isinstance(noise_std, (int, float)) or isinstance(noise_std, bool) or noise_std < 0:
-        raise ValueError(f"noise_std must be a number >= 0; got {noise_std!r}")
+    check_number("noise_std", noise_std, 0)
     if images.ndim != 4 or masks.shape != (images.shape[0], 1, *images.shape[2:]):
         raise ValueError(
             f"images must be (N, C, H, W) and masks (N, 1, H, W) with the same N, H, W; "

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .validation import check_int, check_shape
+
 
 def _check_images(name: str, images: Tensor) -> None:
     if not isinstance(images, Tensor) or images.ndim != 4:
@@ -25,8 +27,7 @@ def _check_images(name: str, images: Tensor) -> None:
 def downsample(images: Tensor, factor: int) -> Tensor:
     """Average over factor x factor blocks: (N, C, H, W) -> (N, C, H / factor, W / factor), same value range."""
     _check_images("images", images)
-    if not isinstance(factor, int) or isinstance(factor, bool) or factor < 1:
-        raise ValueError(f"factor must be an int >= 1; got {factor!r}")
+    check_int("factor", factor)
     if images.shape[-1] % factor or images.shape[-2] % factor:
         raise ValueError(f"factor {factor} must divide the height and width of images {tuple(images.shape)}")
     return F.avg_pool2d(images, factor)
@@ -39,8 +40,7 @@ def upsample_bicubic(images: Tensor, size: int) -> Tensor:
     it is not clipped.
     """
     _check_images("images", images)
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"size must be a positive int; got {size!r}")
+    check_int("size", size)
     return F.interpolate(images, size=(size, size), mode="bicubic", align_corners=False)
 
 
@@ -60,8 +60,7 @@ class ConcatConditioned(nn.Module):
 
     def __init__(self, denoiser: nn.Module, low_res_shape: tuple[int, int, int]) -> None:
         super().__init__()
-        if len(low_res_shape) != 3 or not all(isinstance(d, int) and d >= 1 for d in low_res_shape):
-            raise ValueError(f"low_res_shape must be three positive ints (c, h, w); got {low_res_shape!r}")
+        low_res_shape = check_shape("low_res_shape", low_res_shape, 3)  # (c, h, w)
         if getattr(denoiser, "context_dim", 0) != 0:
             raise ValueError("denoiser must be unconditional (context_dim 0): the condition enters as channels")
         if low_res_shape[1] != low_res_shape[2]:

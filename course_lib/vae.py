@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from .training import fit
+from .validation import check_int, check_number
 
 
 class VAELoss(NamedTuple):
@@ -93,8 +94,7 @@ def vae_loss(x: Tensor, x_hat: Tensor, mu: Tensor, logvar: Tensor, beta: float =
         ``VAELoss(total, reconstruction, kl)``, each a scalar: batch means of
         |x - x_hat|^2, of KL(q(z|x) || p(z)), and of their sum ``reconstruction + beta * kl``.
     """
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0:
-        raise ValueError(f"beta must be a positive number; got {beta!r}")
+    check_number("beta", beta, 0, low_open=True)
     if mu.shape[0] != x.shape[0]:
         raise ValueError(f"mu must have one row per image in x ({x.shape[0]}); got shape {tuple(mu.shape)}")
     reconstruction = reconstruction_loss(x, x_hat)
@@ -124,8 +124,7 @@ class VAE(nn.Module):
         super().__init__()
         for name, value in [("in_channels", in_channels), ("image_size", image_size), ("latent_dim", latent_dim),
                             ("base_channels", base_channels)]:
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
+            check_int(name, value)
         if image_size % 4:
             raise ValueError(f"image_size must be a multiple of 4 (the encoder halves it twice); got {image_size}")
         self.config = dict(in_channels=in_channels, image_size=image_size, latent_dim=latent_dim,
@@ -178,8 +177,7 @@ class VAE(nn.Module):
     @torch.no_grad()
     def sample(self, num_samples: int, generator: torch.Generator | None = None) -> Tensor:
         """Decode z ~ N(0, I): (num_samples, C, H, W) images in [-1, 1]."""
-        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive int; got {num_samples!r}")
+        check_int("num_samples", num_samples)
         device = next(self.parameters()).device
         z = torch.randn(num_samples, self.latent_dim, generator=generator).to(device)
         return self.decode(z)

@@ -12,13 +12,15 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
+from ..validation import InvalidArgument, check_number
+
 SPLITS = ("train", "test", "all")
 
 
 def check_image_size(size: int) -> None:
     """Raise ``ValueError`` unless ``size`` is a positive multiple of 8 (8, 16, 32, ...)."""
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0 or size % 8:
-        raise ValueError(f"size must be a positive multiple of 8 (8, 16, 32, ...); got {size!r}")
+        raise InvalidArgument("size", f"size must be a positive multiple of 8 (8, 16, 32, ...); got {size!r}")
 
 
 def check_split(split: str) -> None:
@@ -50,8 +52,7 @@ def load_digits(size: int = 16, split: str = "train", test_fraction: float = 0.2
 
     check_image_size(size)
     check_split(split)
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must lie in (0, 1); got {test_fraction!r}")
+    check_number("test_fraction", test_fraction, 0, 1, low_open=True, high_open=True)
 
     digits = sklearn_digits()
     index = np.arange(len(digits.target))

@@ -25,10 +25,11 @@ import math
 import torch
 from torch import Tensor
 
+from ..validation import check_int, check_seed
+
 
 def _check_size(size: int) -> None:
-    if not isinstance(size, int) or isinstance(size, bool) or size < 4:
-        raise ValueError(f"size must be an int >= 4; got {size!r}")
+    check_int("size", size, 4)
 
 
 def _wavenumbers(size: int) -> Tensor:
@@ -64,11 +65,9 @@ def gaussian_random_field(n: int, size: int = 32, spectral_index: float = -3.0, 
     docstring. The filter is real and symmetric in k, and the transform back is the
     real-input inverse FFT, so the fields are exactly real. Field i does not depend on n.
     """
-    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-        raise ValueError(f"n must be a positive int; got {n!r}")
+    check_int("n", n)
     _check_size(size)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    check_seed("seed", seed)
     amplitude = _power_law(size, spectral_index).sqrt()[:, : size // 2 + 1]  # the rfft half of the grid
     noise = torch.randn(n, size, size, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     fields = torch.fft.irfft2(torch.fft.rfft2(noise) * amplitude, s=(size, size))

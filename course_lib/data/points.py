@@ -13,6 +13,8 @@ import math
 import torch
 from torch import Tensor
 
+from ..validation import check_int, check_number, check_seed
+
 # Noise-free moons: x has mean 0.5 and variance 0.75, y has mean 0.25 and variance 0.244;
 # one common scale keeps their shape and makes the variance averaged over the axes about 1.
 _MOONS_CENTRE = (0.5, 0.25)
@@ -24,12 +26,9 @@ _ROLL_SCALE = 6.8
 
 
 def _check_points_args(n: int, noise: float, seed: int) -> None:
-    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-        raise ValueError(f"n must be a positive int; got {n!r}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be a non-negative standard deviation; got {noise!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    check_int("n", n)
+    check_number("noise", noise, 0)  # a standard deviation
+    check_seed("seed", seed)
 
 
 def make_moons(n: int, noise: float = 0.05, seed: int = 0) -> Tensor:
@@ -88,12 +87,9 @@ class GaussianMixture:
         With the defaults the variance per axis is radius^2 / 2 + std^2, about 1, and
         neighbouring modes are 7 standard deviations apart.
         """
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"k must be a positive int; got {k!r}")
-        if not radius >= 0:
-            raise ValueError(f"radius must be non-negative; got {radius!r}")
-        if not std > 0:
-            raise ValueError(f"std must be positive; got {std!r}")
+        check_int("k", k)
+        check_number("radius", radius, 0)
+        check_number("std", std, 0, low_open=True)
         angles = 2 * math.pi * torch.arange(k) / k
         means = radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
         return cls(means, torch.full((k,), float(std)))
@@ -105,8 +101,7 @@ class GaussianMixture:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n points, float32 (n, D): pick component k with probability w_k, then mu_k + sigma_k z."""
-        if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-            raise ValueError(f"n must be a positive int; got {n!r}")
+        check_int("n", n)
         component = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         noise = torch.randn(n, self.dim, generator=generator)
         return self.means[component] + self.stds[component, None] * noise

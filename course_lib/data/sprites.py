@@ -20,6 +20,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..validation import check_int, check_seed
+
 SHAPES = ["circle", "square", "triangle", "diamond"]
 COLOURS = ["red", "green", "blue", "yellow"]
 FACINGS = ["left", "right"]
@@ -67,12 +69,9 @@ def make_sprites(n: int, size: int = 16, seed: int = 0) -> SpriteDataset:
     Shape, colour and facing are uniform and independent. The radius is 0.28..0.40 of the
     image side and the centre is uniform over the positions where the shape fits.
     """
-    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-        raise ValueError(f"n must be a positive int; got {n!r}")
-    if not isinstance(size, int) or isinstance(size, bool) or size < _MIN_SIZE:
-        raise ValueError(f"size must be an int >= {_MIN_SIZE} (smaller sprites lose the eye); got {size!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    check_int("n", n)
+    check_int("size", size, _MIN_SIZE)  # smaller sprites lose the eye
+    check_seed("seed", seed)
 
     # One row of six uniforms per sprite, so sprite i is the same whatever n is.
     u = np.random.default_rng(seed).random((n, 6))  # float64 in [0, 1), so u * count < count
