@@ -22,8 +22,10 @@
 #
 # **Learning objectives.** By the end of this lesson you can
 #
-# - write the DDIM update (Song et al. 2020, eq. 12) and its noise scale $\sigma_t(\eta)$ (eq. 16);
+# - write the DDIM update (Song et al. 2020, eq. 12) and its noise scale $\sigma_t(\eta)$ (eq. 16)
+#   as code, and check it against the course library and diffusers;
 # - explain why a model trained for DDPM can be sampled with DDIM, and with skipped steps;
+# - choose which timesteps to visit ("leading" or "trailing" spacing) and say why;
 # - measure wall time and FID of DDPM and DDIM on your own hardware and read the table;
 # - predict what $\eta = 0$ and $\eta = 1$ do, and check it;
 # - use the deterministic map from noise $x_T$ to image that DDIM defines.
@@ -32,18 +34,27 @@
 
 # %% slideshow={"slide_type": "skip"}
 import time
+import warnings
 
 import matplotlib.pyplot as plt
 import torch
+from tqdm import TqdmWarning
+
+# diffusers imports tqdm.auto, which warns in a notebook without ipywidgets; no progress bars here.
+warnings.filterwarnings("ignore", category=TqdmWarning)
+from diffusers import DDIMScheduler  # noqa: E402
 
 from course_lib.checkpoints import load_pretrained
 from course_lib.classifier import predict
 from course_lib.config import fast_or_full, get_device, seed_everything
 from course_lib.data import load_digits
-from course_lib.metrics import confident_fraction, frechet_distance
+from course_lib.evaluation import judge_images, print_table, sample_and_judge
+from course_lib.exercises import check
+from course_lib.metrics import confident_fraction
 from course_lib.plotting import show_images
 from course_lib.samplers import DDIMSampler, DDPMSampler, predict_noise, sample
 
+# %% slideshow={"slide_type": "skip"}
 seed_everything(0)
 model, schedule = load_pretrained("digits")
 judge, _ = load_pretrained("classifier-digits")
@@ -98,9 +109,81 @@ print(f"model on {get_device()}; T = {schedule.num_timesteps} steps")
 # **Skipping steps.** Nothing above needs $t - 1$ to be the step just before $t$: the same
 # construction works on any increasing subsequence $\tau_1 < \dots < \tau_S$ of the timesteps
 # (Song et al. 2020, section 4.2), with $\bar\alpha_{\tau_{i-1}}$ in place of $\bar\alpha_{t-1}$.
-# `DDIMSampler(schedule, num_inference_steps=S)` uses $\tau_i = (i-1)\lfloor T/S \rfloor$.
+# `DDIMSampler(schedule, num_inference_steps=S)` lists the $\tau_i$ in `sampler.timesteps`
+# (section 4 shows two ways to choose them). After the last one comes clean data: we write
+# it as timestep $-1$, with $\bar\alpha_{-1} = 1$.
 #
-# Let us check the claim that matters, on real pixels: start from a digit $x_0$, draw
+# ### The update as code
+#
+# Equation 16 first, and $\bar\alpha$ with that end point:
+
+# %%
+def alpha_bar_at(t: int) -> torch.Tensor:
+    """alpha_bar_t for t in [0, T-1], and 1 at t = -1 (clean data, where the last step lands)."""
+    return alpha_bar[t] if t >= 0 else torch.tensor(1.0)
+
+
+def ddim_sigma(t: int, prev_t: int, eta: float) -> torch.Tensor:
+    """sigma_t(eta) of a step t -> prev_t (Song et al. 2020, eq. 16); eta in [0, 1], prev_t < t."""
+    ab_t, ab_prev = alpha_bar_at(t), alpha_bar_at(prev_t)
+    return eta * ((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)).sqrt()
+
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Then the update of eq. 12 with $\eta = 0$ (exercise 1 adds the noise term), and ten such
+# steps from pure noise, on the timesteps of `DDIMSampler(schedule, 10)`:
+
+# %%
+def ddim_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor) -> torch.Tensor:
+    """Deterministic DDIM step x_t -> x_prev_t (Song et al. 2020, eq. 12, sigma = 0); eps, x_t: (N, C, H, W)."""
+    ab_t, ab_prev = alpha_bar_at(t), alpha_bar_at(prev_t)
+    x0_hat = (x_t - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()  # the "predicted x_0"
+    return ab_prev.sqrt() * x0_hat + (1 - ab_prev).sqrt() * eps  # + "direction pointing to x_t"
+
+
+timesteps = DDIMSampler(schedule, 10).timesteps.tolist()  # [450, 400, ..., 0]
+x = x_start = torch.randn((10, 1, 16, 16), generator=seed_everything(6))  # x_T ~ N(0, I)
+with torch.no_grad():
+    for t, prev_t in zip(timesteps, timesteps[1:] + [-1]):
+        x = ddim_step(predict_noise(model, x, t), t, prev_t, x)
+show_images(x, nrow=10, title="Ten of our own DDIM steps from pure noise", scale=4)
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The same starting noise through the course's `DDIMSampler` and through diffusers'
+# `DDIMScheduler` (configured as the course's sampler, lesson 09) gives the same digits:
+
+# %%
+def diffusers_ddim(num_steps: int, spacing: str = "leading") -> DDIMScheduler:
+    """diffusers' DDIMScheduler configured as DDIMSampler(schedule, num_steps, timestep_spacing=spacing)."""
+    scheduler = DDIMScheduler(num_train_timesteps=schedule.num_timesteps, beta_start=1e-4, beta_end=0.02,
+                              beta_schedule="linear", clip_sample=False, set_alpha_to_one=True, steps_offset=0,
+                              timestep_spacing=spacing)
+    scheduler.set_timesteps(num_steps)
+    return scheduler
+
+
+library = sample(model, DDIMSampler(schedule, 10), x_start.shape, generator=seed_everything(6), progress=False)
+scheduler, x_hf = diffusers_ddim(10), x_start
+with torch.no_grad():
+    for t in scheduler.timesteps:
+        x_hf = scheduler.step(predict_noise(model, x_hf, int(t)), t, x_hf).prev_sample
+print(f"max |ours - DDIMSampler| = {(x - library).abs().max():.1e}, max |ours - diffusers| = {(x - x_hf).abs().max():.1e}")
+
+# %% slideshow={"slide_type": "skip"}
+assert torch.allclose(x, library, atol=1e-5) and torch.allclose(x, x_hf, atol=1e-5)
+generator = seed_everything(7)
+x_t, eps, z = (torch.randn((4, 1, 16, 16), generator=generator) for _ in range(3))
+for t in [400, 30]:  # eq. 16: the step is affine in z with slope sigma, in the library and in diffusers
+    for eta in [0.5, 1.0]:
+        sampler = DDIMSampler(schedule, 10, eta=eta)
+        slope = sampler.step(eps, t, x_t, noise=z) - sampler.step(eps, t, x_t, noise=torch.zeros_like(z))
+        slope_hf = (scheduler.step(eps, t, x_t, eta=eta, variance_noise=z).prev_sample
+                    - scheduler.step(eps, t, x_t, eta=eta, variance_noise=torch.zeros_like(z)).prev_sample)
+        assert torch.allclose(slope, ddim_sigma(t, t - 50, eta) * z, atol=1e-5) and torch.allclose(slope_hf, slope, atol=1e-5)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **The marginals are DDPM's.** Let us check the claim that matters, on real pixels: start from a digit $x_0$, draw
 # $x_t \sim q(x_t \mid x_0)$ at $t = 400$, jump with one DDIM step to $t = 300$, using the
 # *true* noise as the "prediction" so that $\hat x_0 = x_0$. Whatever $\eta$, the result should
 # follow the DDPM marginal $q(x_{300} \mid x_0)$: per pixel mean $\sqrt{\bar\alpha_{300}}\,x_0$ and
@@ -128,8 +211,14 @@ for eta in [0.0, 0.5, 1.0]:
 #
 # The same shipped `digits` model (trained once, as a DDPM), sampled four ways from the same
 # starting noise. For each sampler we time the whole sampling loop with `time.perf_counter`
-# and compute the FID on the judge's features against the held-out digits.
-#
+# and score the images with the course's digit classifier, the *judge*: the share it labels
+# with confidence above 0.9, and the **FID on the course judge's features**. That is the
+# Fréchet distance of Heusel et al. (2017) between Gaussians fitted to the judge's
+# penultimate-layer features of the samples and of the held-out digits. Papers compute FID
+# on the features of an Inception network trained on ImageNet: numbers on the judge's
+# features measure the same kind of gap but are **not comparable with Inception FID**.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # FID from few samples is **noisy and biased upwards** (the covariance of 64-dimensional
 # features is estimated from the samples themselves). So the table also gives the FID of
 # *real* training digits against the held-out ones at the same sample count, over five random
@@ -140,52 +229,47 @@ for eta in [0.0, 0.5, 1.0]:
 # %%
 num_samples = fast_or_full(64, 500)  # every sampler, DDPM included
 num_more = fast_or_full(256, 1000)  # the DDIM samplers only
-_, held_out_features = predict(judge, load_digits(split="test").tensors[0])
-train_probs, train_features = predict(judge, load_digits(split="train").tensors[0])
+held_out_features = predict(judge, load_digits(split="test").tensors[0])[1]  # (359, 64)
+train_digits = load_digits(split="train").tensors[0]
 
 
 def real_fids(n: int, generator: torch.Generator) -> torch.Tensor:
-    """FID of five random subsets of n training digits against the held-out digits."""
-    subsets = [torch.randperm(len(train_features), generator=generator)[:n] for _ in range(5)]
-    return torch.tensor([frechet_distance(train_features[i], held_out_features) for i in subsets])
+    """FID on the judge's features of five random subsets of n training digits against the held-out digits, (5,)."""
+    subsets = [torch.randperm(len(train_digits), generator=generator)[:n] for _ in range(5)]
+    return torch.tensor([judge_images(judge, train_digits[i], held_out_features).fid for i in subsets])
 
 
 real = {n: real_fids(n, seed_everything(2)) for n in (num_samples, num_more)}
+
+# %% slideshow={"slide_type": "subslide"}
 samplers = {"DDPM": DDPMSampler(schedule), "DDIM 50": DDIMSampler(schedule, 50),
             "DDIM 25": DDIMSampler(schedule, 25), "DDIM 10": DDIMSampler(schedule, 10)}
-sample(model, DDIMSampler(schedule, 2), (num_samples, 1, 16, 16), generator=seed_everything(3), progress=False)  # warm-up
-results, images = {}, {}
+sample(model, DDIMSampler(schedule, 2), (num_samples, 1, 16, 16), progress=False)  # warm-up: first calls are slow
+seconds, scores, scores_more, images = {}, {}, {}, {}
 for name, sampler in samplers.items():
     start = time.perf_counter()
-    images[name] = sample(model, sampler, (num_samples, 1, 16, 16), generator=seed_everything(3), progress=False)
-    seconds = time.perf_counter() - start
-    probs, features = predict(judge, images[name])
-    fid_more = None
+    images[name], scores[name] = sample_and_judge(model, sampler, judge, held_out_features, num_samples=num_samples, seed=3)
+    seconds[name] = time.perf_counter() - start  # sampling; the judge's share is negligible
     if name != "DDPM":
-        more = sample(model, sampler, (num_more, 1, 16, 16), generator=seed_everything(4), progress=False)
-        fid_more = frechet_distance(predict(judge, more)[1], held_out_features)
-    results[name] = dict(steps=len(sampler.timesteps), seconds=seconds, confident=confident_fraction(probs),
-                         fid=frechet_distance(features, held_out_features), fid_more=fid_more)
+        scores_more[name] = sample_and_judge(model, sampler, judge, held_out_features, num_samples=num_more, seed=4)[1]
 
-ddpm_seconds = results["DDPM"]["seconds"]
-print(f"on {get_device()}; time for {num_samples} samples; FID against {len(held_out_features)} held-out digits")
-print(f"{'sampler':>12} {'steps':>6} {'time (s)':>9} {'speed-up':>9} {'confident':>10} "
-      f"{f'FID, {num_samples}':>14} {f'FID, {num_more}':>14}")
-for name, r in results.items():
-    more = f"{r['fid_more']:14.2f}" if r["fid_more"] is not None else f"{'-':>14}"
-    print(f"{name:>12} {r['steps']:6d} {r['seconds']:9.2f} {ddpm_seconds / r['seconds']:8.1f}x "
-          f"{r['confident']:10.2f} {r['fid']:14.2f} {more}")
-print(f"{'real digits':>12} {'':>6} {'':>9} {'':>9} {confident_fraction(train_probs):10.2f} "
-      + " ".join(f"{f'{real[n].mean():.2f} +- {real[n].std():.2f}':>14}" for n in (num_samples, num_more)))
+table = {name: {"steps": len(sampler.timesteps), "time (s)": seconds[name], "speed-up": seconds["DDPM"] / seconds[name],
+                "confident": scores[name].confident, f"FID, {num_samples}": scores[name].fid,
+                f"FID, {num_more}": scores_more[name].fid if name in scores_more else None}
+         for name, sampler in samplers.items()}
+table["real digits"] = {"confident": confident_fraction(predict(judge, train_digits)[0]),
+                        **{f"FID, {n}": f"{real[n].mean():.2f} ± {real[n].std():.2f}" for n in (num_samples, num_more)}}
+print_table(table, label="sampler", formats={"speed-up": ".1f"},
+            title=f"on {get_device()}; {num_samples} samples; FID on the judge's features against {len(held_out_features)} held-out digits")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Quality against cost, and the first samples of each sampler (same starting noise in every column):
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
-for name, r in results.items():
-    ax.scatter(r["seconds"], r["fid"], s=40)
-    ax.annotate(name, (r["seconds"], r["fid"]), textcoords="offset points", xytext=(5, 5))
+for name in samplers:
+    ax.scatter(seconds[name], scores[name].fid, s=40)
+    ax.annotate(name, (seconds[name], scores[name].fid), textcoords="offset points", xytext=(5, 5))
 ax.axhspan(real[num_samples].min(), real[num_samples].max(), color="grey", alpha=0.3,
            label=f"real digits (5 subsets of {num_samples})")
 ax.set(xscale="log", xlabel="wall time for the batch (s, log scale)", ylabel=f"FID, {num_samples} samples",
@@ -209,13 +293,107 @@ plt.show()
 # - **FID with more samples** (the DDIM rows): the real-data spread shrinks, the FIDs fall
 #   towards the floor, and the price of very few steps becomes visible.
 # - **Images**: the DDIM rows start from the same $x_T$ and end at nearly the same digits
-#   (section 5 explains why); the DDPM row, with fresh noise at every step, does not.
+#   (section 6 explains why); the DDPM row, with fresh noise at every step, does not.
 
 # %% slideshow={"slide_type": "skip"}
-assert results["DDIM 25"]["seconds"] < ddpm_seconds / 5
+assert seconds["DDIM 25"] < seconds["DDPM"] / 5
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 4. The $\eta$ knob
+# ## 4. Which timesteps? Leading and trailing spacing
+#
+# With $S$ steps out of $T$, which timesteps should the sampler visit? `DDIMSampler`, like
+# diffusers' `DDIMScheduler`, defaults to **"leading"** spacing, $\tau_i = (i-1)\lfloor T/S \rfloor$:
+# the list starts at 0 and stops short of the end, so the first step is at $T - \lfloor T/S \rfloor$
+# and never at $T - 1$ (unless $S = T$). Yet the sampler starts from $x_T \sim \mathcal{N}(0, I)$
+# and hands it to the network as if it were $x_{\tau_S}$, a timestep where the digit should
+# still show through. Lin et al. (2024, section 3.3 and Table 2) call this a flaw and
+# recommend **"trailing"** spacing, counted back from the end: $\tau = \operatorname{round}(T - kT/S) - 1$
+# for $k = 0, \dots, S-1$, so that the first step is always at $T - 1$.
+
+# %% slideshow={"slide_type": "subslide"}
+spacings = {}
+for steps in [1, 2, 5, 10, 25]:
+    for spacing in ["leading", "trailing"]:
+        listed = DDIMSampler(schedule, steps, timestep_spacing=spacing).timesteps.tolist()
+        spacings[f"{spacing}, {steps}"] = {"first t": listed[0], "sqrt(abar) at first t": alpha_bar[listed[0]].sqrt().item(),
+                                           "timesteps": ", ".join(map(str, listed[:5])) + (", ..." if steps > 5 else "")}
+print_table(spacings, label="spacing, steps", title=f"T = {schedule.num_timesteps}; sqrt(abar) = 1 is clean data")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# With **one** leading step the only timestep is $t = 0$, where $\bar\alpha_0 = 1 - \beta_1$ is
+# almost 1. The network is told its input is a nearly clean image, predicts almost no
+# noise, and the step returns its input: the starting noise itself. Two leading steps start
+# at $t = 250$, where the signal should still be half the image. We measure how much of
+# $x_T$ survives in one step of each spacing (the correlation of the output with $x_T$):
+
+# %%
+one_step = {spacing: sample(model, DDIMSampler(schedule, 1, timestep_spacing=spacing), (num_samples, 1, 16, 16),
+                            generator=seed_everything(3), progress=False) for spacing in ["leading", "trailing"]}
+start_noise = torch.randn((num_samples, 1, 16, 16), generator=seed_everything(3))  # the same x_T, drawn again
+correlation = {spacing: torch.corrcoef(torch.stack([x.flatten(), start_noise.flatten()]))[0, 1].item()
+               for spacing, x in one_step.items()}
+print(", ".join(f"one {spacing} step: correlation with x_T = {c:.3f}" for spacing, c in correlation.items()))
+show_images(torch.cat([start_noise[:10], one_step["leading"][:10], one_step["trailing"][:10]]), nrow=10, scale=4,
+            title="Rows: x_T, one leading step (t = 0), one trailing step (t = T - 1)")
+plt.show()
+
+# %% slideshow={"slide_type": "skip"}
+assert DDIMSampler(schedule, 1).timesteps.tolist() == [0] and DDIMSampler(schedule, 2).timesteps[0] == 250
+assert DDIMSampler(schedule, 25).timesteps[0] == 480 and all(
+    DDIMSampler(schedule, s).timesteps[0] < schedule.num_timesteps - 1 for s in range(1, 100))
+assert correlation["leading"] > 0.999 and correlation["trailing"] < 0.5
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# One trailing step is the network's first guess $\hat x_0$ from $x_T$ at $t = T - 1$: close
+# to the average digit, a blur. What do the spacings give with a few more steps? The judge's
+# figures, from the same starting noise for every row:
+
+# %%
+few_steps, few_images = {}, {}
+for steps in [1, 2, 5, 10]:
+    for spacing in ["leading", "trailing"]:
+        sampler = DDIMSampler(schedule, steps, timestep_spacing=spacing)
+        few_images[spacing, steps], judged = sample_and_judge(model, sampler, judge, held_out_features,
+                                                             num_samples=num_samples, seed=3)
+        few_steps[f"{spacing}, {steps}"] = {"first t": sampler.timesteps[0].item(), **judged.as_row()}
+few_steps["real digits"] = {"FID": f"{real[num_samples].mean():.2f} ± {real[num_samples].std():.2f}"}
+print_table(few_steps, label="spacing, steps",
+            title=f"DDIM, {num_samples} samples; FID on the judge's features; class entropy of uniform digits: 2.30")
+
+# %% slideshow={"slide_type": "subslide"}
+show_images(torch.cat([few_images[spacing, steps][:8] for steps in [1, 2, 5] for spacing in ["leading", "trailing"]]),
+            nrow=8, title="Rows: leading and trailing with 1, 2 and 5 steps (same x_T in every column)")
+plt.show()
+
+# %% slideshow={"slide_type": "skip"}
+fid = {key: row["FID"] for key, row in few_steps.items() if key != "real digits"}
+gap = {s: fid[f"leading, {s}"] - fid[f"trailing, {s}"] for s in [1, 2, 5, 10]}
+assert min(fid["leading, 1"], fid["trailing, 1"]) > 50 and min(gap[2], gap[5], gap[10]) > 0 and gap[2] > gap[10]
+assert few_steps["trailing, 1"]["class entropy"] < 1 and few_steps["leading, 1"]["confident"] < 0.5
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Reading it:
+#
+# - **One step** fails with both spacings, differently: leading returns the noise (the
+#   judge is rarely confident), trailing returns the blurred average digit, which the judge
+#   confidently puts in one or two classes (a class entropy far below that of ten digits).
+#   Either way the FID is enormous.
+# - **From two steps on**, trailing has the lower FID at every step count in the table:
+#   it spends its first step where $x_T$ really lives. The gap shrinks with more steps,
+#   because leading's first timestep creeps towards $T - 1$ ($T - T/S$).
+# - The gap is modest here because this schedule barely differs near the end: at $t = T - 1$,
+#   $\sqrt{\bar\alpha} \approx 0.08$ is not 0, so even $x_T$ is not quite pure noise.
+#   Lin et al.'s second point is that a schedule should reach $\bar\alpha_{T} = 0$ ("zero
+#   terminal SNR"), which the linear schedule of Ho et al. does not; with it, starting
+#   anywhere but $T - 1$ matters more.
+#
+# So: say which spacing you use. Prefer "trailing" for few steps; the course keeps
+# "leading" as its default only because its shipped results and diffusers' `DDIMScheduler`
+# default use it. Below about ten steps, the remedy is a better ODE solver (DPM-Solver, Lu
+# et al. 2022) or distillation (Salimans & Ho 2022) rather than the choice of timesteps.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 5. The $\eta$ knob
 #
 # To see what $\eta$ does, fix the starting noise $x_T$ and run DDIM (25 steps) twice, with two
 # different seeds for the noise $z$ added at each step. The loop is the whole sampler:
@@ -231,6 +409,7 @@ def ddim(x_T: torch.Tensor, steps: int, eta: float, generator: torch.Generator |
     return x
 
 
+# %%
 x_T = torch.randn((8, 1, 16, 16), generator=seed_everything(4))
 etas = [0.0, 0.5, 1.0]
 fig, axes = plt.subplots(len(etas), 1, figsize=(7, 3.2), layout="constrained")
@@ -256,7 +435,7 @@ plt.show()
 # where the added noise can correct earlier errors.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 5. A latent code for each image
+# ## 6. A latent code for each image
 #
 # With $\eta = 0$, DDIM is (a discretisation of) one ODE, whatever the number of steps. So the
 # same $x_T$ should give nearly the same image with 10, 25, 50 or 100 steps: $x_T$ behaves as
@@ -287,12 +466,54 @@ assert rms(decoded[50], reference).mean() < between_codes / 2
 # Images of the same $x_T$ are far closer to each other than to images of other codes, and
 # closer the more steps both use. Song et al. use this to interpolate between images through
 # their codes, and to encode a real image into its $x_T$ by running the ODE forwards
-# (exercise 2 does the first).
+# (exercise 3 does the first).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
-# ### Exercise 1: DDIM with $\eta = 1$ and every step is DDPM
+# ### Exercise 1: write it yourself, the DDIM step with noise
+#
+# Extend `ddim_step` of section 2 to any $\eta$: write `my_ddim_step(eps, t, prev_t, x_t, eta, z)`,
+# the whole of eq. 12, with $\sigma_t(\eta)$ from `ddim_sigma` (eq. 16) and the fresh noise `z`.
+# Mind the $\epsilon$ term: its coefficient changes too when $\sigma_t > 0$. The check cell
+# compares your step from $t = 400$ to $350$ with `DDIMSampler(schedule, 10, eta=0.6).step` and
+# names the likely mistakes.
+
+# %%
+def my_ddim_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor, eta: float, z: torch.Tensor) -> torch.Tensor:
+    """DDIM step x_t -> x_prev_t with noise scale sigma_t(eta) and fresh noise z (Song et al. 2020, eqs. 12, 16); (N, C, H, W)."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+generator = seed_everything(5)
+x_t, eps, z = (torch.randn((4, 1, 16, 16), generator=generator) for _ in range(3))
+ten_steps = DDIMSampler(schedule, 10, eta=0.6)  # timesteps 450, 400, 350, ...
+check(lambda: my_ddim_step(eps, 400, 350, x_t, 0.6, z), ten_steps.step(eps, 400, x_t, noise=z), name="my_ddim_step",
+      mistakes={"the step with eta ignored (sigma = 0)": ten_steps.step(eps, 400, x_t, eta=0.0),
+                "the step 399 -> 349 (an off-by-one timestep)": ten_steps.step(eps, 399, x_t, noise=z),
+                "the step 401 -> 351 (an off-by-one timestep)": ten_steps.step(eps, 401, x_t, noise=z),
+                "a step to t - 1 = 399, as in DDPM": DDIMSampler(schedule, 500, eta=0.6).step(eps, 400, x_t, noise=z),
+                "sigma z added but the eps coefficient left at sqrt(1 - abar_prev)":
+                    ddim_step(eps, 400, 350, x_t) + ddim_sigma(400, 350, 0.6) * z})
+
+# %% tags=["solution"]
+def my_ddim_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor, eta: float, z: torch.Tensor) -> torch.Tensor:
+    """DDIM step x_t -> x_prev_t with noise scale sigma_t(eta) and fresh noise z (Song et al. 2020, eqs. 12, 16); (N, C, H, W)."""
+    ab_t, ab_prev = alpha_bar_at(t), alpha_bar_at(prev_t)
+    sigma = ddim_sigma(t, prev_t, eta)  # eq. 16
+    x0_hat = (x_t - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()  # the "predicted x_0"
+    return ab_prev.sqrt() * x0_hat + (1 - ab_prev - sigma**2).sqrt() * eps + sigma * z  # eq. 12
+
+
+assert check(lambda: my_ddim_step(eps, 400, 350, x_t, 0.6, z), ten_steps.step(eps, 400, x_t, noise=z), name="my_ddim_step")
+trailing = DDIMSampler(schedule, 10, eta=0.6, timestep_spacing="trailing")  # timesteps 499, 449, ...
+assert check(lambda: my_ddim_step(eps, 499, 449, x_t, 0.6, z), trailing.step(eps, 499, x_t, noise=z), name="my_ddim_step on the trailing timesteps")
+hf_step = diffusers_ddim(10, "trailing").step(eps, 499, x_t, eta=0.6, variance_noise=z).prev_sample
+assert check(lambda: my_ddim_step(eps, 499, 449, x_t, 0.6, z), hf_step, name="my_ddim_step against diffusers' DDIMScheduler.step")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2: DDIM with $\eta = 1$ and every step is DDPM
 #
 # Take a noisy batch $x_t$ at $t = 250$, a noise prediction from the model and a fixed $z$.
 # Do one step with `DDPMSampler.step` and one with `DDIMSampler(schedule, 500, eta=1.0).step`
@@ -310,21 +531,25 @@ x_t = schedule.add_noise(digits, torch.randn(digits.shape, generator=generator),
 z = torch.randn(digits.shape, generator=generator)
 with torch.no_grad():
     eps = predict_noise(model, x_t, t)
-ddpm_step = DDPMSampler(schedule).step(eps, t, x_t, noise=z)
-ddim_step = DDIMSampler(schedule, 500, eta=1.0).step(eps, t, x_t, noise=z)
-sigma_squared = (1 - alpha_bar[t - 1]) / (1 - alpha_bar[t]) * (1 - alpha_bar[t] / alpha_bar[t - 1])  # eq. 16, eta = 1
+ddpm_result = DDPMSampler(schedule).step(eps, t, x_t, noise=z)
+ddim_result = DDIMSampler(schedule, 500, eta=1.0).step(eps, t, x_t, noise=z)
+sigma_squared = ddim_sigma(t, t - 1, 1.0) ** 2  # eq. 16, eta = 1
 beta_tilde = (1 - alpha_bar[t - 1]) / (1 - alpha_bar[t]) * schedule.betas[t]  # Ho et al. 2020, eq. 7
-print(f"max |DDPM step - DDIM(eta=1) step| = {(ddpm_step - ddim_step).abs().max():.1e}")
+print(f"max |DDPM step - DDIM(eta=1) step| = {(ddpm_result - ddim_result).abs().max():.1e}")
 print(f"sigma_t(1)^2 = {sigma_squared:.6e}, beta_tilde_t = {beta_tilde:.6e}")
-assert torch.allclose(ddpm_step, ddim_step, atol=1e-4) and torch.isclose(sigma_squared, beta_tilde, rtol=1e-4)
+assert torch.allclose(ddpm_result, ddim_result, atol=1e-4) and torch.isclose(sigma_squared, beta_tilde, rtol=1e-4)
 
-# %% [markdown] tags=["solution"]
-# The two agree to float32 rounding: DDPM is the $\eta = 1$, all-steps member of the DDIM
-# family. (The means agree because with $\sigma_t^2 = \tilde\beta_t$ the DDIM mean is exactly
-# the posterior mean of $q(x_{t-1} \mid x_t, x_0)$, eq. 7 of Ho et al.)
+# %% [markdown]
+# <details class="solution"><summary>Solution</summary>
+#
+# The two agree to float32 rounding (the printed difference): DDPM is the $\eta = 1$,
+# all-steps member of the DDIM family. The means agree because with $\sigma_t^2 = \tilde\beta_t$
+# the DDIM mean is exactly the posterior mean of $q(x_{t-1} \mid x_t, x_0)$, eq. 7 of Ho et al.
+#
+# </details>
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 2: interpolating between two digits
+# ### Exercise 3: interpolating between two digits
 #
 # Take two codes $x_T^{(a)}, x_T^{(b)}$ and decode, with DDIM ($\eta = 0$, 25 steps), the
 # spherical interpolation $x_T(\lambda) = \frac{\sin((1-\lambda)\theta)}{\sin\theta} x_T^{(a)} + \frac{\sin(\lambda\theta)}{\sin\theta} x_T^{(b)}$,
@@ -343,43 +568,21 @@ path = torch.stack([(torch.sin((1 - l) * theta) * a + torch.sin(l * theta) * b) 
 frames = ddim(path, 25, 0.0)
 probs, _ = predict(judge, frames)
 print("norm of x_T along the path:", [f"{n:.1f}" for n in path.flatten(1).norm(dim=1).tolist()])
+print("norm of the straight line's midpoint:", f"{((a + b) / 2).norm():.1f}")
 print("judge's labels along the path:", probs.argmax(1).tolist())
 show_images(frames, nrow=8, labels=[f"{l:.2f}" for l in lambdas.tolist()], title="Decoded slerp between two codes", scale=4)
 plt.show()
 
-# %% [markdown] tags=["solution"]
+# %% [markdown]
+# <details class="solution"><summary>Solution</summary>
+#
 # A code $x_T \sim \mathcal{N}(0, I)$ in $d = 256$ dimensions almost surely has norm close to
 # $\sqrt{d} = 16$. The straight line between two such codes passes near the origin (its
-# midpoint has norm about $16/\sqrt 2$), through codes the model never starts from; the
-# spherical path keeps the norm near 16, as the printed norms show, so every frame is a
-# plausible digit, and the decoded images morph from one to the other.
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 3: how few steps?
+# midpoint has norm about $16/\sqrt 2 \approx 11.3$, as printed), through codes the model never
+# starts from; the spherical path keeps the norm near 16, as the printed norms show, so every
+# frame is a plausible digit, and the decoded images morph from one to the other.
 #
-# Push DDIM to 1, 2 and 5 steps on the same samples as the table in section 3 and report FID
-# and the judge's confident fraction. Where does it break, and what do the images look like?
-
-# %%
-# Your code here.
-
-# %% tags=["solution"]
-few = {}
-for steps in [1, 2, 5]:
-    few[steps] = sample(model, DDIMSampler(schedule, steps), (num_samples, 1, 16, 16), generator=seed_everything(3),
-                        progress=False)
-    probs, features = predict(judge, few[steps])
-    print(f"DDIM {steps:2d} steps: FID {frechet_distance(features, held_out_features):6.2f}, "
-          f"confident {confident_fraction(probs):.2f}")
-show_images(torch.cat([few[steps][:10] for steps in few]), nrow=10, title="DDIM with 1, 2 and 5 steps (rows)")
-plt.show()
-
-# %% [markdown] tags=["solution"]
-# One step returns the network's first guess $\hat x_0$ from pure noise: the average of all
-# digits, a blur that the judge rarely recognises, with an enormous FID. Two steps sketch
-# digits, and by five the FID is within a few points of the 25-step value at this sample
-# count, though the judge is less often confident. Going below about 10 steps needs better ODE
-# solvers (DPM-Solver, Lu et al. 2022) or distillation (Salimans & Ho 2022).
+# </details>
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
@@ -388,8 +591,13 @@ plt.show()
 #   network trained for DDPM needs no retraining; and it can jump over timesteps.
 # - Update (eq. 12): $x_{t-1} = \sqrt{\bar\alpha_{t-1}}\,\hat x_0 + \sqrt{1 - \bar\alpha_{t-1} - \sigma_t^2}\,\epsilon_\theta + \sigma_t z$,
 #   with $\sigma_t(\eta)$ from eq. 16: $\eta = 1$ and all steps is DDPM, $\eta = 0$ is deterministic.
+#   We wrote it in a few lines and it gave the digits of `DDIMSampler` and of diffusers.
+# - Which timesteps matters with few steps. "Leading" spacing never visits $T - 1$, and one
+#   leading step visits only $t = 0$ and returns the noise it started from; "trailing" starts
+#   at $T - 1$ and gave the lower FID at 2, 5 and 10 steps (Lin et al. 2024). Say which you use.
 # - We measured on this machine: sampling time falls in proportion to the number of steps,
-#   while 25 DDIM steps keep the FID in the range of DDPM's 500. FID from a few dozen samples
+#   while 25 DDIM steps keep the FID (on the course judge's features) in the range of DDPM's
+#   500. FID from a few dozen samples
 #   is too noisy to rank samplers: always print the real-data reference at the same count.
 # - With $\eta = 0$ the same $x_T$ gives the same image, and nearly the same image for any
 #   number of steps: $x_T$ is a latent code one can interpolate in.
@@ -411,6 +619,8 @@ plt.show()
 # - Cheng Lu, Yuhao Zhou, Fan Bao, Jianfei Chen, Chongxuan Li and Jun Zhu (2022). *DPM-Solver:
 #   A Fast ODE Solver for Diffusion Probabilistic Model Sampling in Around 10 Steps.*
 #   [arXiv:2206.00927](https://arxiv.org/abs/2206.00927)
+# - Shanchuan Lin, Bingchen Liu, Jiashi Li and Xiao Yang (2024). *Common Diffusion Noise
+#   Schedules and Sample Steps are Flawed.* WACV 2024. [arXiv:2305.08891](https://arxiv.org/abs/2305.08891)
 # - Tim Salimans and Jonathan Ho (2022). *Progressive Distillation for Fast Sampling of
 #   Diffusion Models.* [arXiv:2202.00512](https://arxiv.org/abs/2202.00512)
 # - Martin Heusel, Hubert Ramsauer, Thomas Unterthiner, Bernhard Nessler and Sepp Hochreiter
