@@ -21,8 +21,8 @@
 #
 # **Learning objectives.** By the end of this lesson you can
 #
-# - inpaint with an unconditional diffusion model by replacing the known pixels at every step
-#   and resampling (RePaint), and measure the result against simple baselines;
+# - write the RePaint loop (replace the known pixels at every step, then resample), check it
+#   against the library and diffusers, and measure it against simple baselines;
 # - condition a denoiser on a low-resolution image by concatenating channels (SR3), and judge
 #   a super-resolution model with PSNR and SSIM against bicubic interpolation;
 # - train a diffusion model on Gaussian random fields and test it the way a physicist would,
@@ -35,23 +35,30 @@
 # %% slideshow={"slide_type": "skip"}
 import copy
 import time
+import warnings
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
+from tqdm import TqdmWarning
 
-from course_lib.checkpoints import load_pretrained
+# diffusers imports tqdm.auto, which warns in a notebook without ipywidgets (lesson 09).
+warnings.filterwarnings("ignore", category=TqdmWarning)
+from diffusers import RePaintScheduler  # noqa: E402
+
+# %% slideshow={"slide_type": "skip"}
+from course_lib import (DDIMSampler, DDPMSampler, UNet, fast_or_full, get_device, load_pretrained, predict_noise,
+                        sample, seed_everything, train_diffusion)
 from course_lib.classifier import predict
-from course_lib.config import fast_or_full, get_device, seed_everything
 from course_lib.data import gaussian_random_field, load_digits, radial_power_spectrum, theoretical_power_spectrum
+from course_lib.evaluation import print_table
+from course_lib.exercises import check
 from course_lib.image_metrics import psnr, ssim
 from course_lib.inpainting import half_mask, repaint
-from course_lib.models import UNet
 from course_lib.plotting import plot_losses, show_images
-from course_lib.samplers import DDIMSampler, DDPMSampler, sample
+from course_lib.samplers import draw_noise
 from course_lib.superres import ConcatConditioned, downsample, upsample_bicubic
-from course_lib.training import train_diffusion
 
 generator = seed_everything(0)
 device = get_device()
@@ -76,11 +83,67 @@ print(f"running on {device}")
 # step, $U$ times per timestep, so that information flows between the halves.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The library function `repaint(model, sampler, known, mask, resample_steps=U)` does exactly
-# this (`course_lib/inpainting.py`). RePaint uses all $T$ DDPM steps; in fast mode we use a
-# stochastic DDIM sampler (`eta=1`, the DDPM amount of noise) over fewer steps to save time,
-# and the jump back goes over one DDIM stride. We take held-out digits, hide the bottom half,
-# and compare four ways of filling it.
+# ### The loop, written out
+#
+# Three short pieces. First the blend of steps 1–3: given the model's reverse step
+# `unknown_part` and a fresh draw $\epsilon$, paste the known image noised to level $t-1$ where
+# the mask is True. At the last step $\bar\alpha_{t-1} = 1$ and the known pixels are the image itself.
+
+# %%
+def blend(known: torch.Tensor, mask: torch.Tensor, unknown_part: torch.Tensor,
+          alpha_bar_prev: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """RePaint's x_{t-1} (Lugmayr et al. 2022, eq. 8): known pixels from the data, the rest from the model.
+
+    known, unknown_part, noise: (N, C, H, W); mask: bool, broadcastable, True on known pixels;
+    alpha_bar_prev: scalar in (0, 1], the alpha-bar of the level t-1 the step lands on.
+    """
+    known_part = alpha_bar_prev.sqrt() * known + (1 - alpha_bar_prev).sqrt() * noise  # Ho et al. 2020, eq. 4
+    return torch.where(mask, known_part, unknown_part)  # (N, C, H, W)
+
+
+# %% [markdown]
+# Then the **jump back** that lets the halves talk: one forward step from $t-1$ to $t$,
+# $x_t \sim q(x_t \mid x_{t-1}) = \mathcal N\big(\sqrt{a}\, x_{t-1}, (1 - a) I\big)$ with
+# $a = \bar\alpha_t / \bar\alpha_{t-1}$, which is $\alpha_t$ for DDPM and the same formula over a
+# whole stride for DDIM.
+
+# %%
+def jump_back(x_prev: torch.Tensor, alpha_bar_t: torch.Tensor, alpha_bar_prev: torch.Tensor,
+              noise: torch.Tensor) -> torch.Tensor:
+    """x_t ~ q(x_t | x_{t-1}) (Lugmayr et al. 2022, Algorithm 1, line 9); x_prev, noise: (N, C, H, W)."""
+    a = alpha_bar_t / alpha_bar_prev  # alpha_t, or its product over a DDIM stride
+    return a.sqrt() * x_prev + (1 - a).sqrt() * noise
+
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Finally the loop: start from noise, and at every timestep take the sampler's ordinary reverse
+# step (lesson 06's DDPM or lesson 08's DDIM), blend, and jump back $U - 1$ times. Every fresh
+# noise comes from one generator, in a fixed order, so a seed fixes the result.
+
+# %%
+@torch.no_grad()
+def repaint_by_hand(model, sampler, known, mask, resample_steps, generator, blend=blend) -> torch.Tensor:
+    """RePaint (Lugmayr et al. 2022, Algorithm 1, jump length 1); known: (N, C, H, W), mask: bool."""
+    alphas_cumprod, timesteps = sampler.schedule.alphas_cumprod, sampler.timesteps.tolist()
+    x = draw_noise(known, generator)  # x_T: (N, C, H, W)
+    for i, t in enumerate(timesteps):
+        prev_t = timesteps[i + 1] if i + 1 < len(timesteps) else -1  # -1: the clean image
+        alpha_bar_prev = alphas_cumprod[prev_t] if prev_t >= 0 else torch.tensor(1.0)
+        passes = resample_steps if prev_t >= 0 else 1  # no jump back from the clean image
+        for u in range(passes):
+            unknown_part = sampler.step(predict_noise(model, x, t), t, x, generator=generator)
+            x = blend(known, mask, unknown_part, alpha_bar_prev, draw_noise(known, generator))
+            if u < passes - 1:
+                x = jump_back(x, alphas_cumprod[t], alpha_bar_prev, draw_noise(known, generator))
+    return x
+
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Running it on held-out digits
+#
+# RePaint uses all $T$ DDPM steps; in fast mode we use a stochastic DDIM sampler (`eta=1`, the
+# DDPM amount of noise) over fewer steps to save time, and the jump back goes over one DDIM
+# stride. The shipped `digits` model and held-out digits with the bottom half hidden:
 
 # %%
 model, schedule = load_pretrained("digits", device=device)
@@ -92,12 +155,52 @@ num_inpaint = fast_or_full(48, 360)
 inpaint_steps = fast_or_full(25, 500)
 resample_steps = fast_or_full(4, 5)
 images, labels = test_images[:num_inpaint], test_labels[:num_inpaint]
-mask = half_mask(16, "bottom")  # True on the top half, which is kept
+mask = half_mask(16, "bottom")  # (1, 1, 16, 16), True on the top half, which is kept
 inpaint_sampler = (DDIMSampler(schedule, inpaint_steps, eta=1.0) if inpaint_steps < schedule.num_timesteps
                    else DDPMSampler(schedule))
 print(f"{num_inpaint} held-out digits, {type(inpaint_sampler).__name__} with {len(inpaint_sampler.timesteps)} steps, "
       f"U = {resample_steps}")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Show, then prove.** The course library has the same loop, `repaint` in
+# `course_lib.inpainting`, which the rest of the lesson uses. On the same inputs and the same
+# generator seed the two must agree number for number; and diffusers' `RePaintScheduler.step`
+# must take the same blend step (it reuses one noise draw for both halves, so we pass it the same $\epsilon$ twice).
+
+# %%
+few, few_mask = images[:8].to(device), mask.to(device)  # (8, 1, 16, 16), (1, 1, 16, 16)
+by_hand = repaint_by_hand(model, inpaint_sampler, few, few_mask, 2, torch.Generator().manual_seed(3))
+library = repaint(model, inpaint_sampler, few, few_mask, resample_steps=2, generator=torch.Generator().manual_seed(3))
+print(f"RePaint, U = 2, 8 digits: max |by hand - course_lib| = {(by_hand - library).abs().max().item():.1e}")
+assert torch.allclose(by_hand, library, atol=1e-6)
+
+# %% [markdown]
+# One step of diffusers' `RePaintScheduler` (DDIM's update with $\eta = 1$, then the same blend)
+# against our blend of the course sampler's step, fed the same $\epsilon$ for both halves:
+
+# %%
+middle = len(inpaint_sampler.timesteps) // 2
+t, prev_t = int(inpaint_sampler.timesteps[middle]), int(inpaint_sampler.timesteps[middle + 1])
+x_t = schedule.add_noise(few, torch.randn(few.shape, generator=torch.Generator().manual_seed(6)).to(device),
+                        torch.full((len(few),), t, device=device))  # a noised batch at level t
+with torch.no_grad():
+    eps = predict_noise(model, x_t, t)  # (8, 1, 16, 16)
+z = torch.randn(few.shape, generator=torch.Generator().manual_seed(5)).to(device)  # the draw diffusers makes
+hf_repaint = RePaintScheduler(num_train_timesteps=schedule.num_timesteps, trained_betas=schedule.betas.numpy(),
+                              eta=1.0, clip_sample=False)
+hf_repaint.set_timesteps(len(inpaint_sampler.timesteps))
+theirs = hf_repaint.step(eps, t, x_t, few, few_mask.float(), generator=torch.Generator().manual_seed(5)).prev_sample
+ours = blend(few, few_mask, inpaint_sampler.step(eps, t, x_t, noise=z), schedule.alphas_cumprod[prev_t], z)
+print(f"one blend step at t = {t}: max |ours - diffusers' RePaintScheduler| = {(ours - theirs).abs().max().item():.1e}")
+assert torch.allclose(ours, theirs, atol=1e-5)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Four ways of filling the hole
+#
+# Noise, the training mean, and RePaint without ($U = 1$) and with resampling, each with the
+# library's `repaint`:
+
+# %%
 fills = {
     "noise in the hole": torch.where(mask, images, torch.rand(images.shape, generator=generator) * 2 - 1),
     "training mean in the hole": torch.where(mask, images, train_images.mean(dim=0, keepdim=True)),
@@ -121,9 +224,8 @@ def recovered(batch: torch.Tensor) -> float:
 
 
 recovery = {"complete image (ceiling)": recovered(images)} | {name: recovered(x) for name, x in fills.items()}
-print(f"{'bottom half filled by':<28} {'judge recovers the digit':>25}")
-for name, share in recovery.items():
-    print(f"{name:<28} {share:>25.2f}")
+print_table({name: {"judge recovers the digit": share} for name, share in recovery.items()},
+            label="bottom half filled by")
 best = recovery[f"RePaint, U = {resample_steps}"]
 assert best >= recovery["RePaint, U = 1"]
 assert best > recovery["training mean in the hole"] > recovery["noise in the hole"]
@@ -198,12 +300,12 @@ sr_sampler = DDIMSampler(schedule, fast_or_full(25, 100), clip_sample=True)
 diffusion_sr = sample(sr_model, sr_sampler, tuple(sr_true.shape), context=sr_low.flatten(1),
                       generator=generator, device=device, progress=False).cpu().clamp(-1, 1)
 
-print(f"{num_sr} held-out digits, 8x8 -> 16x16")
-print(f"{'method':<18} {'PSNR (dB)':>10} {'SSIM':>7}")
-sr_scores = {}
-for name, guess in [("bicubic", bicubic), ("diffusion (SR3)", diffusion_sr)]:
-    sr_scores[name] = (psnr(guess, sr_true).mean().item(), ssim(guess, sr_true).mean().item())
-    print(f"{name:<18} {sr_scores[name][0]:>10.2f} {sr_scores[name][1]:>7.3f}")
+sr_scores = {name: {"PSNR (dB)": psnr(guess, sr_true).mean().item(), "SSIM": ssim(guess, sr_true).mean().item()}
+             for name, guess in [("bicubic", bicubic), ("diffusion (SR3)", diffusion_sr)]}
+print_table(sr_scores, label="method", formats={"SSIM": ".3f"}, title=f"{num_sr} held-out digits, 8x8 -> 16x16")
+psnr_gain = sr_scores["diffusion (SR3)"]["PSNR (dB)"] - sr_scores["bicubic"]["PSNR (dB)"]
+print(f"diffusion minus bicubic after {sr_steps} training steps: {psnr_gain:+.2f} dB PSNR, "
+      f"{sr_scores['diffusion (SR3)']['SSIM'] - sr_scores['bicubic']['SSIM']:+.3f} SSIM")
 
 # %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(4, 1, figsize=(8, 5.2), layout="constrained")
@@ -216,12 +318,34 @@ fig.suptitle("Super-resolution of held-out digits")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# What to make of the numbers. With the short fast-mode training the diffusion model loses
-# clearly to bicubic: a few hundred steps do not teach it to draw clean strokes. With the full
-# budget (a GPU, a few minutes) it wins on both measures by a wide margin, and the reason is
-# instructive. Our $16 \times 16$ digits are $8 \times 8$ scans enlarged by bilinear interpolation,
-# so each $16 \times 16$ image is a fixed function of its $8 \times 8$ block average: nothing is
-# really missing, and a well-trained model learns to undo the averaging almost exactly.
+# What to make of the numbers. The printed difference says which method wins in this run: a
+# few hundred fast-mode training steps do not teach the model to draw clean strokes, and a
+# longer training (full mode, a GPU and a few minutes) is what closes the gap. How far it
+# could go is instructive. Our $16 \times 16$ digits are $8 \times 8$ scans enlarged by bilinear
+# interpolation, so each one is a fixed *linear* function of its $8 \times 8$ block average: if
+# that function is invertible, nothing is really missing. The next cell builds it as a
+# $64 \times 64$ matrix, one column per input pixel, and inverts it.
+
+# %% slideshow={"slide_type": "subslide"}
+def enlarge(scans: torch.Tensor) -> torch.Tensor:
+    """8x8 scans (N, 1, 8, 8) -> the course's 16x16 digits, as load_digits makes them."""
+    return F.interpolate(scans, size=size, mode="bilinear", align_corners=False)
+
+
+pixel_basis = torch.eye(64, dtype=torch.float64).reshape(64, 1, 8, 8)  # one image per scan pixel
+enlarge_then_average = downsample(enlarge(pixel_basis), factor).reshape(64, 64)  # row i: image of pixel i
+scans = torch.linalg.solve(enlarge_then_average.T, sr_low.double().reshape(-1, 64).T).T.reshape(-1, 1, 8, 8)
+inverse_error = (enlarge(scans).float() - sr_true).abs().max().item()
+condition = torch.linalg.cond(enlarge_then_average).item()
+print(f"condition number {condition:.1f}; largest pixel error of the exact inverse {inverse_error:.1e} "
+      f"(bicubic: {(bicubic - sr_true).abs().max().item():.2f}, on pixels in [-1, 1])")
+assert condition < 10 and inverse_error < 1e-5
+
+# %% [markdown]
+# The matrix is well conditioned (a condition number near 1 is ideal) and its inverse recovers
+# the true images to float32 rounding:
+# on these digits super-resolution is an invertible linear problem, and a well-trained model
+# can learn to undo the averaging, far beyond bicubic.
 #
 # In real super-resolution the fine detail *is* missing. Then PSNR and SSIM reward the
 # average of all plausible answers, which a smooth interpolation approximates, while a
@@ -254,6 +378,12 @@ fields = gaussian_random_field(fast_or_full(2048, 16384), size=field_size, spect
 k, true_power = theoretical_power_spectrum(spectral_index, field_size)
 print(f"{len(fields)} training fields of {field_size}x{field_size}; pixel mean {fields.mean():.3f}, "
       f"std {fields.std():.3f}; range {fields.min():.2f} to {fields.max():.2f}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# We train the course UNet on them for a few hundred steps (fast mode), keeping a copy of the
+# untrained network and one after a short training, to see how the spectrum improves.
+
+# %%
 
 field_steps = fast_or_full(250, 6000)
 short_steps = fast_or_full(40, 600)
@@ -289,17 +419,20 @@ def spectrum_error(maps: torch.Tensor) -> float:
     return (radial_power_spectrum(maps)[1] / true_power).log().abs().mean().item()
 
 
+# %% slideshow={"slide_type": "subslide"}
 generated = {"real fields (floor)": gaussian_random_field(num_fields, field_size, spectral_index, seed=1)}
 for name, net in snapshots.items():
     shape = (num_fields, 1, field_size, field_size)
     generated[name] = sample(net.to(device), field_sampler, shape, generator=generator, device=device,
                              progress=False).cpu()
-print(f"{num_fields} maps each")
-print(f"{'maps':<22} {'spectrum error':>15} {'pixel std':>10}")
 field_errors = {name: spectrum_error(maps) for name, maps in generated.items()}
-for name, maps in generated.items():
-    print(f"{name:<22} {field_errors[name]:>15.3f} {maps.std().item():>10.3f}")
+floor = field_errors["real fields (floor)"]
+field_table = {name: {"spectrum error": field_errors[name], "times the floor": field_errors[name] / floor,
+                      "pixel std": maps.std().item()} for name, maps in generated.items()}
+print_table(field_table, label="maps", formats={"spectrum error": ".3f", "times the floor": ".1f", "pixel std": ".3f"},
+            title=f"{num_fields} maps each")
 assert field_errors[f"after {field_steps} steps"] < field_errors["untrained"]
+assert field_table["untrained"]["times the floor"] > 10 and abs(field_table["untrained"]["pixel std"] - 1) > 0.5
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
@@ -319,9 +452,9 @@ fig.colorbar(image, ax=axes[1], shrink=0.6, label="field value")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# An untrained network produces maps with the wrong spectrum by a wide margin (and the wrong
-# pixel variance); training brings the error down, towards the floor set by the finite number
-# of maps. Compare the rows: how close to the floor a short training gets is the honest
+# An untrained network's spectrum error is many times the floor (the column "times the
+# floor"; the lesson asserts more than 10) and its pixel variance is wrong; training brings the
+# error down, towards the floor set by the finite number of maps. Compare the rows: how close to the floor a short training gets is the honest
 # measure of the model, not how the maps look. This is how generative
 # models are validated in science: not by eye, but by summary statistics the field trusts
 # (power spectra, peak counts, correlation functions), computed on many samples.
@@ -363,7 +496,54 @@ plt.show()
 # or constraints at sampling time.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ### Exercise 1: inpainting the right half
+# ## Exercises
+#
+# ### Exercise 1: write the blend yourself
+#
+# Without looking back, write RePaint's blend step: where `mask` is True, the known image
+# noised to level $t-1$, $\sqrt{\bar\alpha_{t-1}}\, x_0^{\text{known}} + \sqrt{1 - \bar\alpha_{t-1}}\,\epsilon$
+# (with $\epsilon$ = `noise`); elsewhere the model's step `unknown_part`. The check cell runs
+# the lesson's loop with your blend and compares the completion with the library's `repaint`
+# on the same inputs and seed.
+
+# %%
+def my_blend(known: torch.Tensor, mask: torch.Tensor, unknown_part: torch.Tensor,
+             alpha_bar_prev: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """x_{t-1}: known pixels noised to level t-1 where mask is True, unknown_part elsewhere; all (N, C, H, W)."""
+    raise NotImplementedError  # your code here
+
+
+# %% slideshow={"slide_type": "subslide"}
+def completion_with(blend_step) -> torch.Tensor:
+    """The lesson's RePaint loop with the given blend: 8 digits, U = 2, seed 4; (8, 1, 16, 16)."""
+    return repaint_by_hand(model, inpaint_sampler, few, few_mask, 2, torch.Generator().manual_seed(4), blend=blend_step)
+
+
+library_completion = repaint(model, inpaint_sampler, few, few_mask, resample_steps=2,
+                             generator=torch.Generator().manual_seed(4))
+blend_mistakes = {  # what three classic slips give, run through the same loop
+    "the mask inverted (the model's pixels kept where the image is known)":
+        completion_with(lambda known, mask, unknown, a, noise: blend(known, ~mask, unknown, a, noise)),
+    "the known part not noised (x_0 pasted instead of its noised version at level t-1)":
+        completion_with(lambda known, mask, unknown, a, noise: torch.where(mask, known, unknown)),
+    "the known part noised with 1 - alpha_bar as the scale instead of its square root":
+        completion_with(lambda known, mask, unknown, a, noise:
+                        torch.where(mask, a.sqrt() * known + (1 - a) * noise, unknown)),
+}
+check(lambda: completion_with(my_blend), library_completion, name="my_blend", mistakes=blend_mistakes)
+
+# %% tags=["solution"]
+def my_blend(known: torch.Tensor, mask: torch.Tensor, unknown_part: torch.Tensor,
+             alpha_bar_prev: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """x_{t-1}: known pixels noised to level t-1 where mask is True, unknown_part elsewhere; all (N, C, H, W)."""
+    known_part = alpha_bar_prev.sqrt() * known + (1 - alpha_bar_prev).sqrt() * noise  # q(x_{t-1} | x_0)
+    return mask * known_part + ~mask * unknown_part  # a bool mask acts as 1 and 0
+
+
+assert check(lambda: completion_with(my_blend), library_completion, name="my_blend", mistakes=blend_mistakes)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### Exercise 2: inpainting the right half
 #
 # Hide the **right** half of the first 16 held-out digits instead of the bottom half. Compare
 # the judge's recovery rate for the training-mean fill, RePaint with $U = 1$ and RePaint with
@@ -386,15 +566,19 @@ for u in (1, resample_steps):
     filled = repaint(model, inpaint_sampler, few_images, right_mask, resample_steps=u, generator=generator).cpu()
     print(f"RePaint, U = {u}: {share_right(filled):.2f}")
 
-# %% [markdown] tags=["solution"]
+# %% [markdown]
+# <details class="solution"><summary>Solution</summary>
+#
 # With only 16 digits each share moves in steps of 1/16, so only large differences mean
 # anything; rerun with more digits before drawing conclusions. Compare each row with the
 # bottom-half table: where even the training-mean fill does better, the kept half carries
 # more of the digit's identity, and what the fill adds matters less. Resampling should again
 # help the model agree with the half it sees.
+#
+# </details>
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ### Exercise 2: how many maps does a spectrum test need?
+# ### Exercise 3: how many maps does a spectrum test need?
 #
 # The "real fields" row above is not at zero error: a finite number of maps has a noisy
 # spectrum. Measure the spectrum error of $n$ fresh real fields for $n = 16, 64, 256, 1024$
@@ -412,7 +596,9 @@ for n in (16, 64, 256, 1024):
 print(f"64 times more maps: error {floors[16] / floors[1024]:.1f} times smaller (sqrt(64) = 8)")
 assert floors[1024] < floors[256] < floors[64] < floors[16]
 
-# %% [markdown] tags=["solution"]
+# %% [markdown]
+# <details class="solution"><summary>Solution</summary>
+#
 # Each bin's power is an average of $|F_k|^2$ over the modes in its shell and over the maps,
 # and the power of one Gaussian mode is exponentially distributed, with a relative standard
 # deviation of 1. An average over $N$ independent modes has a relative error of about
@@ -422,6 +608,8 @@ assert floors[1024] < floors[256] < floors[64] < floors[16]
 # ($\ln 1.05 \approx 0.05$) the floor must be well below 0.05: read off the table how many maps
 # that takes, and remember that the *model's* error must be compared with the floor for the
 # same number of maps, as in section 3.
+#
+# </details>
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
