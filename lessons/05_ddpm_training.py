@@ -26,26 +26,35 @@
 #   Dhariwal (2021) preferred the cosine one for small images;
 # - derive and check numerically the closed form $q(x_t \mid x_0) = \mathcal{N}(\sqrt{\bar\alpha_t}\, x_0, (1 - \bar\alpha_t) I)$,
 #   and spot the classic bug of using $1 - \bar\alpha_t$ as the noise *scale*;
-# - write the simplified DDPM loss (predict the noise, mean squared error);
-# - train the course UNet from scratch, read its loss curve, and measure how its samples improve.
+# - say where the simplified DDPM loss (predict the noise, mean squared error) comes from, and write it;
+# - write Algorithm 1 of Ho et al. as a training loop, run it, and check that `train_diffusion`
+#   computes exactly the same thing;
+# - explain the exponential moving average (EMA) of the weights and measure what it does to samples.
 #
-# **Estimated time:** 75 minutes (45 of reading and running, 30 for the exercises).
+# **Estimated time:** 90 minutes (55 of reading and running, 35 for the exercises).
 
 # %% slideshow={"slide_type": "skip"}
-import inspect
+import copy
+import itertools
 import math
 
 import matplotlib.pyplot as plt
 import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
 
 from course_lib import DDIMSampler, NoiseSchedule, UNet, diffusion_loss, load_pretrained, sample, train_diffusion
 from course_lib.classifier import predict
 from course_lib.config import fast_or_full, get_device, seed_everything
 from course_lib.data import load_digits
-from course_lib.metrics import confident_fraction, frechet_distance
+from course_lib.evaluation import judge_images, print_table, sample_and_judge
+from course_lib.exercises import check
 from course_lib.models import count_parameters
 from course_lib.plotting import plot_losses, plot_schedules, show_images
+from course_lib.training import EMA
 
+# %% slideshow={"slide_type": "skip"}
 generator = seed_everything(0)
 device = get_device()
 train_set = load_digits(16, "train")
@@ -65,8 +74,9 @@ print(f"{len(train_set)} training digits, {len(test_images)} held out, images {t
 # $$
 #
 # The shrinking by $\sqrt{1-\beta_t}$ is what keeps the variance near 1 (a *variance preserving*
-# process): after enough steps, whatever image we started from, $x_T$ is indistinguishable from
-# pure noise $\mathcal{N}(0, I)$, the distribution we will later sample from.
+# process): after enough steps, whatever image we started from, $x_T$ is close to pure noise
+# $\mathcal{N}(0, I)$, the distribution we will later sample from. Close, not equal: section 2
+# computes how much of the image the course's schedule still leaves in $x_T$.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The course uses $T = 500$ and $\beta_t$ rising linearly from $10^{-4}$ to $0.02$, with images in
@@ -124,6 +134,8 @@ for T in [500, 1000]:
         snr_below_one = int((abar / (1 - abar) < 1).nonzero()[0]) / T  # the noise's scale exceeds the image's
         noise_only = (abar < 1e-2).float().mean().item()  # less than a tenth of the image's amplitude left
         print(f"{f'{name}, T = {T}':>18} {abar[T // 2]:10.3f} {abar[-1]:9.1e} {snr_below_one:13.0%} {noise_only:23.0%}")
+signal_left = schedule.alphas_cumprod[-1].sqrt().item()  # the course's schedule: linear, T = 500
+print(f"course schedule: sqrt(abar_T) = {signal_left:.3f}, so x_T = {signal_left:.3f} x_0 + {math.sqrt(1 - signal_left**2):.3f} eps")
 
 # %% [markdown]
 # Ho et al.'s linear schedule ($T = 1000$) spends about a third of its steps with less than a
@@ -131,6 +143,11 @@ for T in [500, 1000]:
 # ratio $\bar\alpha_t / (1 - \bar\alpha_t)$ drops below 1 later. The course's shorter chain
 # ($T = 500$, same $\beta$ range) sums fewer $\beta$s, so it spends few steps on pure noise, but it
 # still buries the image earlier than the cosine schedule does. The pretrained models use it.
+#
+# It also leaves more of the image at the end: $\sqrt{\bar\alpha_T}$, printed last, is about 8% of
+# the image's amplitude, so $x_T$ is *not* exactly pure noise. Sampling nevertheless starts from
+# $\mathcal{N}(0, I)$, a small mismatch that Lin et al. (2024) show matters for large models
+# (they rescale the schedule so that $\bar\alpha_T = 0$); the shipped models are trained and sampled with it.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Jumping to any timestep: $q(x_t \mid x_0)$ in closed form
@@ -185,91 +202,194 @@ for t in [50, 150, 300]:
 # **A known mistake.** Several tutorials have written the noise term as
 # $(1 - \bar\alpha_t)\, \epsilon$, forgetting the square root: $1 - \bar\alpha_t$ is the *variance*
 # of the noise, its *scale* is $\sqrt{1 - \bar\alpha_t}$. Since $1 - \bar\alpha_t < \sqrt{1 - \bar\alpha_t}$,
-# the bug adds too little noise everywhere but at the very end: the model is trained on images
-# that are cleaner than the sampler assumes, and the total variance is no longer preserved.
+# the bug adds too little noise everywhere but at the very end, by a factor
+# $1 / \sqrt{1 - \bar\alpha_t}$ that is largest where $\bar\alpha_t \to 1$, the first steps: the
+# model is trained on images that are cleaner than the sampler assumes, and the total variance
+# is no longer preserved.
 
 # %%
 data_var = train_set.tensors[0].var().item()
 print(f"pixel variance of the digits: {data_var:.3f}; noise independent of the image")
-print(f"{'t':>4} {'correct noise std':>18} {'buggy noise std':>16} {'Var(x_t) correct':>17} {'Var(x_t) buggy':>15}")
-for t in [50, 100, 200, 300, 499]:
+print(f"{'t':>4} {'correct noise std':>18} {'buggy noise std':>16} {'too little by':>14} {'Var(x_t) correct':>17} {'Var(x_t) buggy':>15}")
+for t in [10, 50, 100, 200, 300, 499]:
     abar = schedule.alphas_cumprod[t].item()
-    print(f"{t:4d} {math.sqrt(1 - abar):18.3f} {1 - abar:16.3f} "
+    print(f"{t:4d} {math.sqrt(1 - abar):18.3f} {1 - abar:16.3f} {1 / math.sqrt(1 - abar):13.1f}x "
           f"{abar * data_var + (1 - abar):17.3f} {abar * data_var + (1 - abar) ** 2:15.3f}")
 
 # %% [markdown]
 # With the square root, $\operatorname{Var}(x_t)$ moves smoothly from the data's variance to 1.
-# Without it, the variance dips in the middle of the chain, and at $t = 100$ the buggy process
-# adds less than half of the intended noise scale.
+# Without it, the variance dips in the middle of the chain, and the noise is too small by the
+# factor printed: about 4x at $t = 50$, 17x at $t = 10$. The bug does not hide near
+# $\bar\alpha_t \to 1$; it is worst there. It only hides at the end, where $x_T$ is what one
+# tends to look at.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The training objective: predict the noise
 #
 # Ho et al. (2020) parameterise the network to predict the noise $\epsilon$ that was mixed into
-# $x_t$, and found that a simple unweighted mean squared error trains best (their eq. 14):
+# $x_t$, and train it with an unweighted mean squared error (their eq. 14):
 #
 # $$
 # L_\text{simple}(\theta) = \mathbb{E}_{t \sim \mathcal{U}\{1..T\},\ x_0,\ \epsilon \sim \mathcal{N}(0, I)}
 # \left\| \epsilon - \epsilon_\theta\!\left(\sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon,\ t\right) \right\|^2 .
 # $$
 #
-# One training step (their Algorithm 1): take a batch of images, a random timestep and a noise
-# for each, noise the images in closed form, and regress the noise. Here are the key lines of
-# `course_lib.training.diffusion_loss`:
-
-# %%
-source = inspect.getsource(diffusion_loss)
-print(source[source.index("    n = x0.shape[0]"):])
+# It looks like a heuristic, but it is a reweighted likelihood bound. Where it comes from, in four steps:
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# 1. **The bound.** Like a VAE, the model is trained on the variational bound of the negative
+#    log-likelihood (Ho et al. eq. 3):
+#    $\mathbb{E}[-\log p_\theta(x_0)] \le \mathbb{E}_q\!\left[-\log \frac{p_\theta(x_{0:T})}{q(x_{1:T} \mid x_0)}\right] = L$.
+# 2. **One term per step.** Regrouping (eq. 5), $L = \mathbb{E}_q\big[L_T + \sum_{t > 1} L_{t-1} + L_0\big]$ with
+#    $L_{t-1} = D_\text{KL}\big(q(x_{t-1} \mid x_t, x_0) \,\|\, p_\theta(x_{t-1} \mid x_t)\big)$. $L_T$ has no parameters.
+# 3. **Gaussians.** The posterior $q(x_{t-1} \mid x_t, x_0) = \mathcal{N}(\tilde\mu_t(x_t, x_0), \tilde\beta_t I)$ is
+#    known in closed form (eqs. 6-7; lesson 06 derives it). With $p_\theta(x_{t-1} \mid x_t) = \mathcal{N}(\mu_\theta(x_t, t), \sigma_t^2 I)$,
+#    each KL is a squared distance between means (eq. 8):
+#    $L_{t-1} = \mathbb{E}\big[\tfrac{1}{2\sigma_t^2} \|\tilde\mu_t - \mu_\theta\|^2\big] + C$.
+# 4. **Predict the noise.** Writing $x_t = \sqrt{\bar\alpha_t} x_0 + \sqrt{1 - \bar\alpha_t} \epsilon$ turns the
+#    posterior mean into $\tilde\mu_t = \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}} \epsilon\big)$
+#    (eqs. 9-10). Give $\mu_\theta$ the same form with $\epsilon_\theta$ in place of $\epsilon$ (eq. 11), and
+#    $L_{t-1} - C = \mathbb{E}\big[\lambda_t \|\epsilon - \epsilon_\theta(x_t, t)\|^2\big]$ with
+#    $\lambda_t = \frac{\beta_t^2}{2 \sigma_t^2 \alpha_t (1 - \bar\alpha_t)}$ (eq. 12).
+#
+# $L_\text{simple}$ sets $\lambda_t = 1$. Ho et al. found that this gives better samples than the
+# true bound; the cell below shows what it changes (with $\sigma_t^2 = \beta_t$, one of their two choices).
+
+# %% slideshow={"slide_type": "subslide"}
+betas, alphas, alphas_cumprod = schedule.betas, schedule.alphas, schedule.alphas_cumprod
+bound_weight = betas / (2 * alphas * (1 - alphas_cumprod))  # lambda_t with sigma_t^2 = beta_t, Ho et al. eq. 12
+print("t (0-based):    " + " ".join(f"{t:7d}" for t in [0, 10, 50, 100, 250, 499]))
+print("bound's weight: " + " ".join(f"{bound_weight[t]:7.4f}" for t in [0, 10, 50, 100, 250, 499]))
+print(f"the bound weighs t = 0 {bound_weight[0] / bound_weight[250]:.0f} times more than t = 250; L_simple weighs them equally")
+
+# %% [markdown]
+# The true bound spends most of its weight on the first few, least noisy steps, where the task
+# is to remove a trace of noise that hardly changes the image. $L_\text{simple}$ shifts the
+# effort to larger $t$, where the network must decide what the image is (Ho et al. 2020, section 3.4).
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **The loss in code.** For a batch $x_0$: draw one timestep and one noise per image, noise the
+# images in closed form, and regress the noise. The draws come from a generator we pass, timesteps
+# first, so that the same generator state gives the same loss.
+
+# %%
+def simple_loss(model: nn.Module, x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """L_simple on a batch x0 (B, 1, 16, 16) in [-1, 1] (Ho et al. 2020, eq. 14); a scalar tensor."""
+    t = torch.randint(0, schedule.num_timesteps, (len(x0),), generator=generator)  # (B,) in [0, T-1]
+    eps = torch.randn(x0.shape, generator=generator)  # (B, 1, 16, 16), eps ~ N(0, I)
+    t, eps = t.to(x0.device), eps.to(x0.device)
+    x_t = schedule.add_noise(x0, eps, t)  # sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, Ho et al. eq. 4
+    return F.mse_loss(model(x_t, t), eps)  # mean over the batch and the pixels of (eps_theta - eps)^2
+
+
+# %% [markdown]
 # A useful yardstick: a network that always answers $0$ scores exactly
 # $\mathbb{E}\|\epsilon\|^2 / d = 1$ per pixel. A fresh UNet starts near there; learning means going
-# well below it.
+# well below it. The same loss from the library, with a generator in the same state, is the same number.
 
 # %%
 model = UNet(in_channels=1).to(device)  # the architecture of the shipped "digits" model
 batch = train_set.tensors[0][:256].to(device)
 with torch.no_grad():
-    untrained_loss = diffusion_loss(model, schedule, batch, generator=torch.Generator().manual_seed(1)).item()
+    untrained_loss = simple_loss(model, batch, torch.Generator().manual_seed(1)).item()
+    library_loss = diffusion_loss(model, schedule, batch, generator=torch.Generator().manual_seed(1)).item()
 print(f"UNet with {count_parameters(model):,} parameters; loss before training: {untrained_loss:.3f} (predicting 0 scores 1.000)")
+print(f"course_lib.diffusion_loss on the same batch and seed: {library_loss:.3f}")
+assert untrained_loss == library_loss
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 5. Training the UNet from scratch
+# ## 5. Algorithm 1: training, written out
 #
-# `train_diffusion` runs Algorithm 1 with AdamW and shows a progress bar. Every
-# `callback_every` steps it calls our `snapshot` function, which draws a few samples with the
-# current weights. To keep this cheap we sample with DDIM in 25 steps (lesson 08) rather than
-# all 500 DDPM steps, from the same starting noise each time, so the snapshots are comparable.
-# Fast mode trains for a few hundred steps (under a minute on two CPU cores); the full run
-# uses a few thousand. The shipped model was trained for 10,000 steps on a GPU.
+# Ho et al.'s Algorithm 1 is the loss above in a loop:
+#
+# > **repeat** $\quad x_0 \sim q(x_0)$; $\ t \sim \mathcal{U}\{1, \dots, T\}$; $\ \epsilon \sim \mathcal{N}(0, I)$;
+# > take a gradient step on $\nabla_\theta \|\epsilon - \epsilon_\theta(\sqrt{\bar\alpha_t} x_0 + \sqrt{1 - \bar\alpha_t} \epsilon, t)\|^2$
+# > **until** converged
+#
+# We take batches of 128 digits in a shuffled order, pass after pass, and AdamW steps (Loshchilov
+# & Hutter 2019) with a constant learning rate, a fixed number of times.
 
 # %%
-steps = fast_or_full(300, 3000)
+def train_by_hand(model: nn.Module, steps: int, lr: float = 2e-3, batch_size: int = 128, seed: int = 0) -> list[float]:
+    """Ho et al. 2020, Algorithm 1 with AdamW, for `steps` steps; returns the loss of each step."""
+    loader = DataLoader(train_set, batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    draws = torch.Generator().manual_seed(seed + 1)  # the timesteps and noises of simple_loss
+    batches = itertools.chain.from_iterable(itertools.repeat(loader))  # pass after pass, reshuffled each time
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    model.train()
+    for x0, _ in itertools.islice(batches, steps):  # x0: (B, 1, 16, 16) digits; labels unused
+        loss = simple_loss(model, x0.to(device), draws)
+        optimiser.zero_grad()
+        loss.backward()  # the gradient of || eps - eps_theta(x_t, t) ||^2
+        optimiser.step()
+        losses.append(loss.item())
+    return losses
+
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Run it on a copy of the fresh UNet (we keep the original for the next step). The loss of each
+# batch is noisy, because each batch draws new timesteps, so we print means over windows of steps:
+
+# %%
+hand_steps = fast_or_full(50, 500)
+hand_model = copy.deepcopy(model)  # same initial weights as `model`
+hand_losses = train_by_hand(hand_model, hand_steps)
+window = hand_steps // 5
+for start in range(0, hand_steps, window):
+    chunk = hand_losses[start:start + window]
+    print(f"steps {start + 1:4d}-{start + window:4d}: mean loss {sum(chunk) / len(chunk):.4f}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 6. The same training with `train_diffusion`
+#
+# `course_lib.train_diffusion` is the library's version of the same loop, which the later lessons
+# use. It adds a progress bar, an EMA of the weights (section 7) and a `callback`, which we use to
+# keep the weights every `hand_steps` steps and to draw a few samples with the current weights
+# three times during training. To keep these cheap we sample with DDIM in 25 steps (lesson 08)
+# rather than all 500 DDPM steps, from the same starting noise each time.
+
+# %%
+steps = fast_or_full(300, 3000)  # the shipped model was trained for 10,000 steps on a GPU
 num_snapshot_samples = fast_or_full(64, 256)
 snapshot_sampler = DDIMSampler(schedule, num_inference_steps=25)
-snapshots: dict[int, torch.Tensor] = {}
+weights_at, snapshots = {}, {}
 
 
-def snapshot(step: int, current_model: torch.nn.Module) -> None:
-    """Sample from the current weights, always from the same noise (seed 2)."""
-    snapshots[step] = sample(current_model, snapshot_sampler, (num_snapshot_samples, 1, 16, 16),
-                             generator=torch.Generator().manual_seed(2), progress=False).cpu()
+def snapshot(step: int, current_model: nn.Module) -> None:
+    """Keep the weights; at 0, 1/3, 2/3 and all of the steps also 25-step DDIM samples from seed 2."""
+    weights_at[step] = copy.deepcopy(current_model.state_dict())
+    if step % (steps // 3) == 0:
+        snapshots[step] = sample(current_model, snapshot_sampler, (num_snapshot_samples, 1, 16, 16),
+                                 generator=torch.Generator().manual_seed(2), progress=False).cpu()
 
 
 snapshot(0, model)
-result = train_diffusion(model, schedule, train_set, steps=steps, lr=2e-3, device=device, seed=0,
-                         callback=snapshot, callback_every=steps // 3)
+result = train_diffusion(model, schedule, train_set, steps=steps, lr=2e-3, device=device, seed=0, ema_decay=0.999,
+                         callback=snapshot, callback_every=hand_steps)
 last = result.losses[-50:]
 print(f"{steps} steps in {result.seconds:.0f} s; mean loss of the last {len(last)} steps: {sum(last) / len(last):.4f}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Same initial weights, same seed, so the same data order, timesteps, noises and optimiser: the
+# first `hand_steps` losses and the weights after them must be *identical* to our loop's.
+
+# %%
+same_losses = result.losses[:hand_steps] == hand_losses
+largest_weight_difference = max((hand_model.state_dict()[name] - value).abs().max().item()
+                                for name, value in weights_at[hand_steps].items())
+print(f"first {hand_steps} losses identical: {same_losses}; largest weight difference after them: {largest_weight_difference:.1e}")
+assert same_losses and largest_weight_difference == 0.0
 
 # %% slideshow={"slide_type": "subslide"}
 plot_losses(result.losses, smooth=25, title=f"Simplified DDPM loss, UNet trained from scratch ({steps} steps)")
 plt.show()
 
 # %% [markdown]
-# The loss falls fast from about 1 and then creeps down; it stays noisy because each batch
-# draws new timesteps, and predicting the noise is much harder at some timesteps than others
-# (Exercise 2). A low loss alone does not say the samples are good, so let us look at them.
+# The loss falls fast from about 1 (the windows printed in section 5) and then creeps down; it
+# stays noisy because each batch draws new timesteps, and predicting the noise is much harder at
+# some timesteps than others (Exercise 2). A low loss alone does not say the samples are good, so
+# let us look at them.
 
 # %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, len(snapshots), figsize=(2.2 * len(snapshots), 2.8), layout="constrained")
@@ -279,42 +399,94 @@ fig.suptitle("Samples from the same noise as training goes on (DDIM, 25 steps)")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 6. What long training gives, measured
+# ## 7. EMA: averaging the weights
 #
-# The course ships a `digits` model of the same architecture, trained for 10,000 steps. To
-# compare it with our snapshots, and with real digits, we ask the course's digit classifier (the
-# *judge*, trained on real digits) how often it is more than 90% sure of the class of an image,
-# and compute the Fréchet distance (FID, Heusel et al. 2017) between the judge's features of
-# the images and of the training digits: 0 for identical statistics, lower is better. A
-# classifier can be confidently wrong about a blob, so the FID is the more telling number here.
-# Real held-out digits are the yardstick.
+# Every shipped model of the course is not the trained network itself but an **exponential
+# moving average** (EMA) of its weights, updated after every optimiser step:
+#
+# $$
+# \theta_\text{EMA} \leftarrow d\, \theta_\text{EMA} + (1 - d)\, \theta, \qquad d = 0.999 .
+# $$
+#
+# The average remembers roughly the last $1/(1 - d) = 1000$ steps, and smooths out the noise of
+# the last few updates (Polyak & Juditsky 1992; Ho et al. 2020 use $d = 0.9999$). Early on the
+# average would be dominated by the random initial weights, so the library ramps the decay up as
+# $d_n = \min(d, \frac{1 + n}{10 + n})$ after $n$ updates, as diffusers' `EMAModel` does.
+
+# %%
+@torch.no_grad()
+def ema_update(averaged: nn.Module, current: nn.Module, num_updates: int, decay: float = 0.999) -> None:
+    """theta_EMA <- d theta_EMA + (1 - d) theta for every weight, with the warm-up d_n = min(d, (1 + n) / (10 + n))."""
+    d = min(decay, (1 + num_updates) / (10 + num_updates))
+    for average, weight in zip(averaged.state_dict().values(), current.state_dict().values()):
+        average.copy_(d * average + (1 - d) * weight)
+
+
+# %% slideshow={"slide_type": "skip"}
+# ema_update against course_lib.training.EMA: three updates towards the weights kept during training
+mine, library = UNet(in_channels=1), EMA(UNet(in_channels=1), decay=0.999)
+mine.load_state_dict(weights_at[0])
+library.model.load_state_dict(weights_at[0])
+current = UNet(in_channels=1)
+for n, step in enumerate(list(weights_at)[1:4]):
+    current.load_state_dict(weights_at[step])
+    ema_update(mine, current, n)
+    library.update(current)
+difference = max((mine.state_dict()[k] - v).abs().max().item() for k, v in library.model.state_dict().items())
+print(f"ema_update vs course_lib's EMA after 3 updates: largest difference {difference:.1e}")
+assert difference < 1e-6
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 8. What EMA and long training give, measured
+#
+# To compare our snapshots, the EMA of our run, the shipped model (10,000 steps, EMA) and real
+# digits, we ask the course's digit classifier (the *judge*, trained on real digits) how often it
+# is more than 90% sure of an image's class, and compute the Fréchet distance between the judge's
+# features of the images and of the training digits. We call it **FID on the course judge's
+# features**: the recipe of FID (Heusel et al. 2017) with a small digit classifier in place of the
+# Inception network, so its values are not comparable with the Inception FIDs of papers. 0 means
+# identical statistics; lower is better. A classifier can be confidently wrong about a blob, so
+# the FID is the more telling number. Real held-out digits are the yardstick.
 
 # %% slideshow={"slide_type": "subslide"}
 shipped, _ = load_pretrained("digits", device=device)
 judge, _ = load_pretrained("classifier-digits")
-shipped_samples = sample(shipped, snapshot_sampler, (num_snapshot_samples, 1, 16, 16),
-                         generator=torch.Generator().manual_seed(2), progress=False).cpu()
-
-_, train_features = predict(judge, train_set.tensors[0])
-candidates = {f"from scratch, {step} steps": images for step, images in snapshots.items()}
-candidates["shipped model, 10,000 steps"] = shipped_samples
-candidates["real held-out digits"] = test_images[:num_snapshot_samples]
-print(f"{num_snapshot_samples} images each{'confident > 0.9':>20} {'FID':>7}")
-for name, images in candidates.items():
-    probs, features = predict(judge, images)
-    print(f"{name:>30} {confident_fraction(probs):16.2f} {frechet_distance(features, train_features):7.2f}")
-
+train_features = predict(judge, train_set.tensors[0])[1]
+seed_2 = dict(num_samples=num_snapshot_samples, seed=2)  # the snapshots' starting noise
+ema_samples, ema_scores = sample_and_judge(result.ema, snapshot_sampler, judge, train_features, **seed_2)
+shipped_samples, shipped_scores = sample_and_judge(shipped, snapshot_sampler, judge, train_features, **seed_2)
+scores = {f"from scratch, {step} steps": judge_images(judge, images, train_features) for step, images in snapshots.items()}
+scores[f"from scratch, {steps} steps, EMA"] = ema_scores
+scores["shipped model, 10,000 steps, EMA"] = shipped_scores
+scores["real held-out digits"] = judge_images(judge, test_images[:num_snapshot_samples], train_features)
+print_table({name: s.as_row() for name, s in scores.items()}, label=f"{num_snapshot_samples} images each")
 show_images(shipped_samples[:32], nrow=16, title="The shipped digits model (same noise, DDIM 25 steps)")
 plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# What the table says, in numbers:
+
+# %%
+raw, averaged = scores[f"from scratch, {steps} steps"], ema_scores
+real, best = scores["real held-out digits"], shipped_scores
+last_decay = min(0.999, steps / (9 + steps))  # d_n of the last update, n = steps - 1
+print(f"EMA of our {steps}-step run (last decay d = {last_decay:.3f}): FID {raw.fid:.2f} -> {averaged.fid:.2f} "
+      f"({averaged.fid / raw.fid - 1:+.0%}), confident {raw.confident:.2f} -> {averaged.confident:.2f}")
+print(f"shipped model: FID {best.fid:.2f}, {best.fid / real.fid:.2f} times that of real held-out digits ({real.fid:.2f}); "
+      f"confident {best.confident:.2f} (real: {real.confident:.2f})")
+assert best.fid < 2 * real.fid and best.confident > real.confident - 0.1  # "close to real digits", section 8
 
 # %% [markdown]
 # Both numbers improve quickly over the first hundred steps and then more slowly: a short CPU
 # run teaches the network the rough shape of the data (dark background, bright strokes in the
-# middle), and the details of each digit take thousands of steps more. The shipped model is as
-# close to the training digits as real held-out digits are. Two cautions when reading FIDs:
-# with few images the estimate is noisy and biased upwards, so compare only numbers computed
-# from the same number of images; and a model that *copied* its training images would beat
-# held-out real digits on this measure, which is why lesson 11 audits samples for memorisation.
+# middle), and the details of each digit take thousands of steps more. The EMA line shows what
+# averaging does on a run this short, where the warm-up keeps $d_n$ below 0.999 (the last decay
+# is printed) so the average spans only the last few dozen steps; on the 10,000-step runs of the
+# shipped models it averages over about a thousand. The shipped model scores close to real
+# held-out digits (within a factor 2 in FID, asserted). Two cautions when reading FIDs: with few images the estimate is noisy and biased
+# upwards, so compare only numbers computed from the same number of images; and a model that
+# *copied* its training images would beat held-out real digits on this measure, which is why
+# lesson 11 audits samples for memorisation.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
@@ -382,30 +554,56 @@ with torch.no_grad():
 # </details>
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 3: the square-root bug in code
+# ### Exercise 3: write it yourself, the forward process in closed form
 #
-# Noise the training digits to $t = 499$ with the correct formula and with the buggy one,
-# $\sqrt{\bar\alpha_t}\, x_0 + (1 - \bar\alpha_t)\, \epsilon$, and print the standard deviation of
-# each over all pixels. The sampler starts from $\mathcal{N}(0, I)$: which of the two matches it?
-# Repeat at $t = 100$.
+# Fill in `my_add_noise` so that it returns $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon$
+# (Ho et al. 2020, eq. 4) for a batch with one timestep per image, using only
+# `schedule.alphas_cumprod` (a tensor of $T$ values, index $t$ for the 0-based timestep $t$).
+# Mind the shapes: `alphas_cumprod[t]` has shape (B,) and must be broadcast over (B, 1, 16, 16).
+# Then run the check cell: it compares your function with `schedule.add_noise` and names the
+# classic mistakes (the missing square root, an off-by-one timestep) if you make one.
+
+# %%
+def my_add_noise(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """x_t for x0 and eps of shape (B, 1, 16, 16) and t of shape (B,), ints in [0, T-1]."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+x0_check = train_set.tensors[0][:8]  # (8, 1, 16, 16)
+eps_check = torch.randn(x0_check.shape, generator=torch.Generator().manual_seed(5))
+t_check = torch.tensor([1, 5, 10, 50, 100, 250, 400, 498])
+
+
+def noised_with(abar: torch.Tensor, noise_scale_of=torch.sqrt) -> torch.Tensor:
+    """sqrt(abar) x0 + noise_scale_of(1 - abar) eps, for a (8,) tensor abar: the right answer and the mistakes."""
+    return abar.sqrt()[:, None, None, None] * x0_check + noise_scale_of(1 - abar)[:, None, None, None] * eps_check
+
+
+abar_table = schedule.alphas_cumprod
+mistakes = {"(1 - abar_t) eps: the noise's variance used as its scale": noised_with(abar_table[t_check], lambda v: v),
+            "abar at t + 1, an off-by-one timestep": noised_with(abar_table[t_check + 1]),
+            "abar at t - 1, an off-by-one timestep": noised_with(abar_table[t_check - 1]),
+            "alpha_t = 1 - beta_t in place of the product abar_t": noised_with(schedule.alphas[t_check])}
+
+
+# %%
+def check_my_add_noise() -> bool:
+    return check(lambda: my_add_noise(x0_check, eps_check, t_check), schedule.add_noise(x0_check, eps_check, t_check),
+                 name="my_add_noise", mistakes=mistakes)
+
+
+if check_my_add_noise():
+    print("Well done: your forward process is the library's.")
 
 # %% tags=["solution"]
-images = train_set.tensors[0]
-eps = torch.randn(images.shape, generator=torch.Generator().manual_seed(4))
-for t in [499, 100]:
-    abar = schedule.alphas_cumprod[t]
-    correct = schedule.add_noise(images, eps, torch.full((len(images),), t))
-    buggy = abar.sqrt() * images + (1 - abar) * eps
-    print(f"t = {t}: std correct {correct.std():.3f}, buggy {buggy.std():.3f}")
+def my_add_noise(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """x_t for x0 and eps of shape (B, 1, 16, 16) and t of shape (B,), ints in [0, T-1]."""
+    abar = schedule.alphas_cumprod[t][:, None, None, None]  # (B, 1, 1, 1), broadcasts over the pixels
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * eps  # Ho et al. 2020, eq. 4
 
-# %% [markdown] tags=["solution"]
-# <details class="solution"><summary>Why it is easy to miss</summary>
-#
-# At $t = 499$ both are close to 1, because $\bar\alpha_T$ is tiny and the bug only hurts when
-# $1 - \bar\alpha_t$ is far from 1; that is why the bug is easy to miss by looking at $x_T$. At
-# $t = 100$ the buggy images are far less noisy than the ones the sampler will meet.
-#
-# </details>
+
+assert check_my_add_noise()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
@@ -415,10 +613,14 @@ for t in [499, 100]:
 #   step-by-step chain. The noise *scale* is $\sqrt{1 - \bar\alpha_t}$, not $1 - \bar\alpha_t$.
 # - The schedule is best read through $\bar\alpha_t$: the linear one destroys information early
 #   and spends its last steps on near-pure noise; the cosine one (Nichol & Dhariwal 2021) is gentler.
+#   $x_T$ is close to, not exactly, pure noise: $\sqrt{\bar\alpha_T} \approx 0.08$ for the course's schedule.
 # - Training is regression: noise an image to a random $t$, predict the noise, minimise the
-#   squared error (Ho et al. 2020, eq. 14 and Algorithm 1).
-# - A few hundred steps on a CPU give blurry blobs; thousands of steps give digits that a
-#   classifier recognises as often as it does real ones.
+#   squared error (Ho et al. 2020, eq. 14 and Algorithm 1). $L_\text{simple}$ is the variational
+#   bound with its per-step weights $\lambda_t$ set to 1, which moves the effort away from the first steps.
+# - Our short loop and `train_diffusion` compute the same losses and weights, bit for bit.
+# - The shipped models are an EMA of the trained weights. A few hundred steps on a CPU give
+#   blurry blobs; the shipped model's 10,000 steps give digits the judge scores close to real
+#   ones (section 8's table).
 #
 # Next, lesson 06: the reverse step and sampling.
 
@@ -438,3 +640,7 @@ for t in [499, 100]:
 #   [arXiv:1706.08500](https://arxiv.org/abs/1706.08500)
 # - Ilya Loshchilov and Frank Hutter (2019). *Decoupled Weight Decay Regularization* (AdamW).
 #   [arXiv:1711.05101](https://arxiv.org/abs/1711.05101)
+# - Boris T. Polyak and Anatoli B. Juditsky (1992). *Acceleration of Stochastic Approximation by
+#   Averaging.* SIAM Journal on Control and Optimization 30(4), 838-855.
+# - Shanchuan Lin, Bingchen Liu, Jiashi Li and Xiao Yang (2024). *Common Diffusion Noise Schedules
+#   and Sample Steps are Flawed.* [arXiv:2305.08891](https://arxiv.org/abs/2305.08891)
