@@ -240,7 +240,10 @@ forward = euler_maruyama(
     lambda x, t: -0.5 * beta * x, math.sqrt(beta), x0, dt_sde, num_sde_steps, generator=generator, return_trajectory=True
 )  # (K+1, N, 1)
 
+# %% [markdown]
+# The variance of the simulated particles against the exact variance of $p_t$:
 
+# %%
 def mixture_variance(mixture: GaussianMixture) -> float:
     """Variance of a 1-D mixture: E[x^2] - E[x]^2, from its weights, means and stds."""
     w, m, s = mixture.weights, mixture.means[:, 0], mixture.stds
@@ -320,6 +323,7 @@ x_T = torch.randn(n_sde, 1, generator=generator)  # start from the standard Gaus
 with_score = euler_maruyama(reverse_drift, math.sqrt(beta), x_T, dt_sde, num_sde_steps, generator=generator)
 without_score = euler_maruyama(lambda x, tau: 0.5 * beta * x, math.sqrt(beta), x_T, dt_sde, num_sde_steps, generator=generator)
 
+# %%
 reference = data_1d.sample(n_sde, generator=generator)
 distances = {
     "reverse SDE with the score": energy_distance(with_score, reference),
@@ -545,9 +549,12 @@ plt.show()
 #
 # ### Exercise 1: measure D like Perrin
 #
-# Perrin did not know $D$: he measured it from the paths of particles. The walkers below have a
-# diffusion coefficient we pretend not to know. Estimate it from their **mean squared
-# displacement** $\langle x_t^2 \rangle = 2 D t$ by fitting a straight line through the origin.
+# Perrin did not know $D$: he measured it from the paths of particles. The walkers below move
+# in two dimensions, with a diffusion coefficient we pretend not to know. Estimate it from their
+# **mean squared displacement** by fitting a straight line through the origin. Careful with the
+# dimension: $2Dt$ is the variance *per coordinate*, $\langle x_t^2 \rangle = \langle y_t^2 \rangle = 2Dt$, so the squared
+# distance from the start, $\langle |r_t|^2 \rangle = \langle x_t^2 + y_t^2 \rangle$, grows as $4Dt$ in two dimensions
+# ($2dDt$ in $d$ dimensions). Fit both and check that they give the same $D$.
 
 # %%
 mystery_D = 0.37  # pretend you cannot see this line
@@ -555,12 +562,16 @@ mystery = random_walk(2000, 100, dt, mystery_D, dim=2, generator=generator)  # (
 # Your code here: estimate D from `mystery` and `dt`.
 
 # %% tags=["solution"]
-t_grid = torch.arange(mystery.shape[0]) * dt
-msd = (mystery**2).mean(dim=1).mean(dim=1)  # per-coordinate mean squared displacement at each time
+t_grid = torch.arange(mystery.shape[0]) * dt  # (101,)
+msd = (mystery**2).mean(dim=1).mean(dim=1)  # per-coordinate mean squared displacement at each time, (101,)
+r2 = (mystery**2).sum(dim=2).mean(dim=1)  # mean squared distance |r|^2 = x^2 + y^2, (101,)
 # Least squares through the origin for msd = (2 D) t: slope = sum(t * msd) / sum(t^2).
 slope = (t_grid * msd).sum() / (t_grid**2).sum()
-D_estimate = slope.item() / 2
-print(f"estimated D = {D_estimate:.4f}, true D = {mystery_D}")
+slope_r2 = (t_grid * r2).sum() / (t_grid**2).sum()  # |r|^2 = (4 D) t in two dimensions
+D_estimate, D_from_r2 = slope.item() / 2, slope_r2.item() / 4
+print(f"estimated D = {D_estimate:.4f} per coordinate (2Dt), {D_from_r2:.4f} from |r|^2 (4Dt); "
+      f"true D = {mystery_D}; |r|^2 / msd = {slope_r2.item() / slope.item():.2f}")
+assert math.isclose(D_estimate, D_from_r2, rel_tol=1e-5) and abs(D_estimate - mystery_D) < 0.1 * mystery_D
 
 fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
 ax.plot(t_grid, msd, label="measured")
@@ -641,7 +652,8 @@ for z_start in [1.0, 3.0, 10.0, 40.0]:
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
-# - A random walk with steps of variance $2D\,\mathrm{d}t$ has variance $2Dt$ at time $t$ (we measured it).
+# - A random walk with steps of variance $2D\,\mathrm{d}t$ has variance $2Dt$ at time $t$ (we measured it),
+#   per coordinate: in $d$ dimensions the squared distance from the start grows as $\langle |r_t|^2 \rangle = 2dDt$.
 # - The density of many walkers obeys the heat equation; from a point, its solution is $\mathcal{N}(0, 2Dt)$.
 # - An SDE $\mathrm{d}x = f\,\mathrm{d}t + g\,\mathrm{d}w$ moves one particle; the Fokker–Planck equation moves its density.
 #   The variance-preserving SDE is the continuous-time version of DDPM's forward process.
