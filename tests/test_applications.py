@@ -175,3 +175,26 @@ def test_ssim_matches_a_direct_weighted_computation_on_one_window():
     assert math.isclose(ssim(x, y, data_range=1.0, window_size=7).item(), expected.item(), rel_tol=1e-5)
     with pytest.raises(ValueError, match="window_size"):
         ssim(x, y, window_size=9)
+
+
+def test_the_16x16_digits_are_an_invertible_function_of_their_8x8_block_averages():
+    # Lesson 10's claim: super-resolving the course's digits from 8x8 block averages loses nothing,
+    # because the 16x16 digits are bilinear enlargements of 8x8 scans. In 1-D, enlarging by 2
+    # (align_corners=False, edges clamped) then averaging pairs maps a scan x to
+    # 0.125 x[i-1] + 0.75 x[i] + 0.125 x[i+1], with 0.875 x[0] + 0.125 x[1] (and its mirror) at the
+    # edges: a diagonally dominant, hence invertible, tridiagonal matrix A. In 2-D: low = A x A^T.
+    from course_lib.data import load_digits
+
+    A = 0.75 * torch.eye(8, dtype=torch.float64)
+    A += 0.125 * (torch.diag(torch.ones(7, dtype=torch.float64), 1) + torch.diag(torch.ones(7, dtype=torch.float64), -1))
+    A[0, 0] = A[7, 7] = 0.875
+    scans = load_digits(8, "test").tensors[0][:40].double()
+    images = load_digits(16, "test").tensors[0][:40]
+    low = downsample(images, 2).double()
+    assert torch.allclose(low, A @ scans @ A.T, atol=1e-6)
+    assert torch.linalg.cond(A).item() ** 2 < 10  # cond(A kron A) = cond(A)^2, printed by the lesson as 3.7
+    recovered = torch.linalg.solve(A, torch.linalg.solve(A, low).transpose(-1, -2)).transpose(-1, -2)
+    enlarged = nn.functional.interpolate(recovered.float(), size=16, mode="bilinear", align_corners=False)
+    assert (enlarged - images).abs().max() < 1e-5
+    # Bicubic interpolation of the same 8x8 input does not recover them: the gap the lesson's SR3 can close.
+    assert (upsample_bicubic(low.float(), 16) - images).abs().max() > 0.1
