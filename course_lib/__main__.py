@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import checkpoints
+from . import checkpoints, train_images
 from .config import get_device
 from .samplers import DDIMSampler, DDPMSampler, sample
 from .validation import InvalidArgument, check_int, check_number, check_seed
@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default=None)
     t.add_argument("--seed", type=_seed, default=0, help="random seed, 0..2**64-1 (default 0)")
     commands.add_parser("doctor", help="check that this machine is ready for the workshop")
+    train_images.add_subcommand(commands)
     return parser
 
 
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return report(run_checks())
     try:
-        run_sample(args) if args.command == "sample" else run_train(args)
+        {"sample": run_sample, "train": run_train, "train-images": train_images.run}[args.command](args)
     except (ValueError, OSError, RuntimeError, FloatingPointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
