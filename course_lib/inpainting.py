@@ -5,6 +5,11 @@ the known image noised to the same level, a draw from q(x_t | x_0) (Ho et al. 20
 while the missing pixels come from the model's reverse step. The two halves of the image are
 then harmonised by jumping back one step with fresh noise, q(x_t | x_{t-1}), and denoising
 again: U resampling steps per timestep (Lugmayr et al. 2022, Algorithm 1, jump length 1).
+
+Lesson 10 writes this loop in its own cells and checks it against :func:`repaint`. diffusers'
+``RePaintScheduler`` takes the same blend step, with two differences in the random draws (not
+in the distributions): its ``step`` reuses the reverse step's noise for the known pixels, and its
+``undo_step`` jumps back one training step at a time where :func:`repaint` jumps a whole stride.
 """
 
 from __future__ import annotations
@@ -78,7 +83,9 @@ def repaint(
         resample_steps: U >= 1, denoising passes per timestep; U - 1 jumps back per timestep.
             The model is evaluated ``U * (len(sampler.timesteps) - 1) + 1`` times. U = 1 is plain
             "replace the known pixels" conditioning, without harmonisation.
-        generator: CPU generator for the initial noise and every fresh noise draw.
+        generator: CPU generator for the initial noise and every fresh noise draw, drawn in this
+            order: x_T, then in each pass the sampler step's noise (if it draws any), the known
+            part's noise and, after every pass but a timestep's last, the jump-back noise.
         progress: show a tqdm bar over the timesteps.
 
     Returns:
