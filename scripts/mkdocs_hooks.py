@@ -9,20 +9,30 @@ build/executed/NN_topic.ipynb first. These hooks then
   course library on Colab (scripts/colab_notebooks.py), and slides/NN_topic.slides.html,
   the lesson as a reveal.js deck (scripts/build_slides.py), and put "Open in Colab",
   "Download notebook" and "Slides" links on each lesson page;
-- render the lesson map on the home page in place of the `<!-- lesson-map -->` marker;
-- point "Edit this page" on a lesson page to lessons/NN_topic.py.
+- render the lesson map on the home page in place of the `<!-- lesson-map -->` marker, with
+  each lesson's own "**Estimated time:** N minutes";
+- point "Edit this page" on a lesson page to lessons/NN_topic.py;
+- write the notebook styles and the copy button's script once, as assets/notebook/, instead
+  of inlining them in every lesson page (docs/overrides/main.html links them);
+- make each lesson page's table of contents from its rendered headings (code words kept),
+  and keep code cells and outputs out of the search index (search results show prose).
+
+mkdocs-jupyter has no option for its template: the hooks replace the exporter class that its
+nb2html() uses, for the versions in SUPPORTED_MKDOCS_JUPYTER only, and check on every
+lesson page that the course template rendered it; anything else stops the build.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html as html_lib
 import logging
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import mkdocs_jupyter
 import mkdocs_jupyter.nbconvert2
 import nbformat
 from mkdocs.config.defaults import MkDocsConfig
@@ -30,6 +40,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
+from mkdocs.structure.toc import get_toc
 from mkdocs.utils import get_relative_url
 from mkdocs_jupyter.plugin import NotebookFile
 from nbconvert.exporters.html import HTMLExporter
@@ -44,7 +55,14 @@ SCRIPTS = Path(__file__).resolve().parent
 TEMPLATES = SCRIPTS / "templates"
 LESSON_MAP_MARKER = "<!-- lesson-map -->"
 NAV_SECTION = "Lessons"
-WORDS_PER_MINUTE = 200
+ESTIMATED_TIME = re.compile(r"\*\*Estimated time:\*\*\s*(\d+)\s*min", re.IGNORECASE)
+# Versions whose nb2html() builds its exporter from the module global HTMLExporter (checked below).
+SUPPORTED_MKDOCS_JUPYTER = ("0.25.", "0.26.")
+TEMPLATE_MARKER = "<!-- course-notebook-template -->"  # written by course_notebook.html.j2
+NOTEBOOK_ASSETS = "assets/notebook"  # the shared notebook styles and script
+# mkdocs-jupyter appends the notebook's pygments styles to each page, as a printed Python list.
+TRAILING_STYLE = re.compile(r"\s*<style>\s*\[.*?\]\s*</style>\s*$", re.DOTALL)
+HEADING = re.compile(r'<h([1-6])\b[^>]*\bid="([^"]+)"[^>]*>(.*?)</h\1>', re.DOTALL)
 
 
 class CourseHTMLExporter(HTMLExporter):
@@ -56,8 +74,20 @@ class CourseHTMLExporter(HTMLExporter):
         super().__init__(**kwargs)
 
 
-# mkdocs-jupyter 0.26 has no option for its template, so its module-level exporter is swapped.
-mkdocs_jupyter.nbconvert2.HTMLExporter = CourseHTMLExporter
+def _use_course_template() -> None:
+    """Make mkdocs-jupyter render notebooks with CourseHTMLExporter, or stop the build if it cannot."""
+    version = mkdocs_jupyter.__version__
+    module = mkdocs_jupyter.nbconvert2
+    uses_global = "HTMLExporter" in getattr(getattr(module, "nb2html", None), "__code__", None).co_names
+    if not version.startswith(SUPPORTED_MKDOCS_JUPYTER) or not uses_global:
+        raise PluginError(
+            f"mkdocs-jupyter {version} is not one that scripts/mkdocs_hooks.py knows how to give the course "
+            f"template to (it knows {', '.join(v + 'x' for v in SUPPORTED_MKDOCS_JUPYTER)}): install the version "
+            "of requirements.lock, or adapt _use_course_template() to the new version"
+        )
+    if module.HTMLExporter not in (HTMLExporter, CourseHTMLExporter):
+        raise PluginError(f"mkdocs_jupyter.nbconvert2.HTMLExporter is {module.HTMLExporter!r}, not nbconvert's")
+    module.HTMLExporter = CourseHTMLExporter
 
 
 @dataclass(frozen=True)
@@ -66,7 +96,7 @@ class Lesson:
     title: str
     source: Path  # lessons/05_ddpm_training.py
     executed: Path  # build/executed/05_ddpm_training.ipynb
-    reading_minutes: int
+    estimated_minutes: int | None  # the lesson's own "**Estimated time:** N minutes"
     run_seconds: float
 
     @property
@@ -100,13 +130,15 @@ def _load_lesson(root: Path, source: Path) -> Lesson:
     nb = nbformat.read(executed, as_version=4)
     if [(c.cell_type, c.source) for c in nb.cells] != [(c.cell_type, c.source) for c in read_lesson(source).cells]:
         log.warning(f"{executed.relative_to(root)} is older than {source.relative_to(root)}: run `make site`")
-    words = sum(len(cell.source.split()) for cell in nb.cells if cell.cell_type == "markdown")
+    estimate = next((m for c in nb.cells if c.cell_type == "markdown" and (m := ESTIMATED_TIME.search(c.source))), None)
+    if estimate is None:
+        log.warning(f"{source.relative_to(root)} says no '**Estimated time:** N minutes' for the home page's lesson map")
     return Lesson(
         stem=source.stem,
         title=lesson_title(nb, fallback=source.stem),
         source=source,
         executed=executed,
-        reading_minutes=max(1, math.ceil(words / WORDS_PER_MINUTE)),
+        estimated_minutes=int(estimate.group(1)) if estimate else None,
         run_seconds=nb.metadata.get("course_build", {}).get("seconds", float("nan")),
     )
 
@@ -119,6 +151,7 @@ def _nav_title(lesson: Lesson) -> str:
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
     global _site
+    _use_course_template()
     root = Path(config.config_file_path).resolve().parent
     sources = find_lessons(root)
     if not sources:
@@ -161,7 +194,30 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         files.append(page)
         files.append(File.generated(config, lesson.notebook_uri, content=colab_notebook(lesson.source, requirement)))
         files.append(File.generated(config, lesson.slides_uri, content=_deck(lesson, config)))
+    for name, content in _notebook_assets().items():
+        files.append(File.generated(config, f"{NOTEBOOK_ASSETS}/{name}", content=content))
     return files
+
+
+def _notebook_assets() -> dict[str, str]:
+    """The styles and script that mkdocs-jupyter's template inlines in every page, as two files.
+
+    notebook.css: the pygments colours of the code (class .highlight-ipynb), then JupyterLab's
+    styles (with their dark variant) and light theme from mkdocs-jupyter, as that template writes
+    them, and dark code colours for Material's dark theme.
+    """
+    from pygments.formatters import HtmlFormatter
+
+    assets = Path(mkdocs_jupyter.__file__).parent / "templates" / "mkdocs_html" / "assets"
+    css = [  # in the page's order: the pygments colours first, so that the dark theme overrides them
+        "/* Generated by scripts/mkdocs_hooks.py from mkdocs-jupyter's notebook styles. */",
+        HtmlFormatter(style="default").get_style_defs(".highlight-ipynb"),
+        (assets / "index.css").read_text(encoding="utf-8"),
+        (assets / "theme-light.css").read_text(encoding="utf-8"),
+        # Material's dark theme gets dark code colours (mkdocs-jupyter's page has light ones only).
+        HtmlFormatter(style="github-dark").get_style_defs("[data-md-color-scheme=slate] .jupyter-wrapper .highlight-ipynb"),
+    ]
+    return {"notebook.css": "\n".join(css), "clipboard.js": (assets / "clipboard.umd.js").read_text(encoding="utf-8")}
 
 
 def _deck(lesson: Lesson, config: MkDocsConfig) -> str:
@@ -189,15 +245,18 @@ def _lesson_of(page: Page) -> Lesson | None:
 
 def _lesson_map(page: Page) -> str:
     rows = [
-        "| | Lesson | Reading | Runs in (fast mode) |",
+        '<div class="lesson-map" markdown>',
+        "",
+        "| | Lesson | Time | Runs in (fast mode) |",
         "|---:|---|---|---|",
     ]
     for lesson in _site.lessons:
         link = get_relative_url(lesson.page_uri, page.file.src_uri)
-        run = f"{lesson.run_seconds:.0f} s" if math.isfinite(lesson.run_seconds) else "not measured"
+        run = f"{lesson.run_seconds:.0f} s" if lesson.run_seconds == lesson.run_seconds else "not measured"
+        time = f"{lesson.estimated_minutes} min" if lesson.estimated_minutes else "not given"
         title = lesson.title.replace("|", r"\|")
-        rows.append(f"| {int(lesson.stem[:2])} | [{title}]({link}) | about {lesson.reading_minutes} min | {run} |")
-    return "\n".join(rows)
+        rows.append(f"| {int(lesson.stem[:2])} | [{title}]({link}) | {time} | {run} |")
+    return "\n".join([*rows, "", "</div>"])
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
@@ -206,30 +265,42 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     return markdown
 
 
-def _align_toc(items, ids: list[str]) -> None:
-    """Point each table-of-contents entry to its heading's id on the page.
+def _toc_from_headings(html: str):
+    """The table of contents of a rendered page: its headings h1-h6, nested by level, text as shown.
 
-    mkdocs-jupyter makes the table of contents with Markdown's slugs, which leave out inline
-    code ("## The `diffusers` library" -> "the-library"), while the page's headings keep it
-    ("the-diffusers-library"): an entry whose id is not on the page takes the first heading
-    id that holds its words in the same order.
+    mkdocs-jupyter makes it from a Markdown copy of the notebook without code, so "## The
+    `diffusers` library" became "The library", linked to an id the page does not have.
     """
-    for item in items:
-        if item.id not in ids:
-            words = item.id.split("-")
-            for heading in ids:
-                rest = iter(heading.split("-"))
-                if all(word in rest for word in words):  # a subsequence of the heading's words
-                    item.id = heading
-                    break
-        _align_toc(item.children, ids)
+    root: list[dict] = []
+    stack: list[tuple[int, list]] = [(0, root)]
+    for level, heading_id, inner in HEADING.findall(html):
+        inner = re.sub(r'<a class="anchor-link".*?</a>', "", inner, flags=re.DOTALL)
+        text = html_lib.unescape(re.sub(r"<[^>]+>", "", inner)).replace("¶", "").strip()
+        token = {"level": int(level), "id": heading_id, "name": html_lib.escape(text, quote=False), "children": []}
+        while stack[-1][0] >= int(level):
+            stack.pop()
+        stack[-1][1].append(token)
+        stack.append((int(level), token["children"]))
+    return get_toc(root)
+
+
+def _search_prose_only(html: str) -> str:
+    """Mark each code cell (its code and outputs) so that Material's search index leaves it out."""
+    return re.sub(r'<div class="(jp-Cell jp-CodeCell\b[^"]*)"', r'<div class="\1" data-search-exclude', html)
 
 
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     lesson = _lesson_of(page)
     if lesson is None:
         return html
-    _align_toc(page.toc, re.findall(r'<h[1-6][^>]*\bid="([^"]+)"', html))
+    if TEMPLATE_MARKER not in html:
+        raise PluginError(
+            f"{page.file.src_uri} was not rendered by scripts/templates/course_notebook.html.j2: "
+            f"mkdocs-jupyter {mkdocs_jupyter.__version__} no longer takes its exporter from the hooks"
+        )
+    html = _search_prose_only(TRAILING_STYLE.sub("", html))
+    page.toc = _toc_from_headings(html)
+    page.meta["notebook_assets"] = True  # docs/overrides/main.html links assets/notebook/
     colab = colab_url(_site.repo_url, lesson.notebook_uri)
     badge = get_relative_url("assets/colab-badge.svg", page.url)
     download = get_relative_url(lesson.notebook_uri, page.url)

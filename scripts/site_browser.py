@@ -55,3 +55,78 @@ def launch(playwright):
     if not CHROMIUM.is_file():
         raise FileNotFoundError(f"{CHROMIUM} not found: install Chromium (Debian: apt-get install -y chromium)")
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+
+
+# --- what a reader sees: measured in the browser, checked by tests/test_browser.py -----------
+
+# Open every fold (exercise solutions) so that their code and figures are measured too.
+OPEN_FOLDS_JS = "() => document.querySelectorAll('details').forEach(d => { d.open = true; })"
+
+# Lines of code wider than their code box (a reader must scroll sideways to see them).
+CLIPPED_CODE_JS = """() => {
+  const canvas = document.createElement('canvas').getContext('2d');
+  const clipped = [];
+  let lines = 0;
+  for (const pre of document.querySelectorAll('.jp-CodeCell .jp-InputArea .highlight-ipynb pre')) {
+    const style = getComputedStyle(pre);
+    canvas.font = style.font;
+    const room = pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    for (const line of pre.textContent.replace(/\\n$/, '').split('\\n')) {
+      lines += 1;
+      if (canvas.measureText(line).width > room + 1) clipped.push(line.trim().slice(0, 60));
+    }
+  }
+  return {lines, clipped};
+}"""
+
+# The smallest text of each figure as shown, in CSS px: the figure's smallest text in image
+# pixels (data-text-px, from course_lib.plotting) times its displayed / natural width.
+FIGURE_TEXT_JS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output img[data-text-px]'))
+  .filter(img => img.naturalWidth > 0 && img.getBoundingClientRect().width > 0)
+  .map(img => ({
+    px: parseFloat(img.dataset.textPx) * img.getBoundingClientRect().width / img.naturalWidth,
+    alt: (img.getAttribute('alt') || '').slice(0, 70),
+  }))"""
+
+# Figures of the notebook outputs and their alt text.
+ALT_TEXT_JS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output img'))
+  .map(img => img.getAttribute('alt') || '')"""
+
+# What does not fit a narrow window: the page scrolls sideways; an image, animation or figure
+# wider than the window; a box that cuts its content off (overflow hidden) instead of scrolling.
+OVERFLOW_JS = """() => {
+  const width = document.documentElement.clientWidth;
+  const problems = [];
+  if (document.documentElement.scrollWidth > width + 1)
+    problems.push('the page scrolls sideways: ' + document.documentElement.scrollWidth + ' px in ' + width);
+  for (const el of document.querySelectorAll('.md-content img, .md-content video, .md-content .animation, .md-content svg')) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && (r.right > width + 1 || r.left < -1))
+      problems.push(el.tagName.toLowerCase() + '.' + (el.className.baseVal ?? el.className) + ' spans ' + Math.round(r.left) + '..' + Math.round(r.right));
+  }
+  for (const el of document.querySelectorAll('.md-content *')) {
+    if (el.closest('.katex')) continue;
+    const style = getComputedStyle(el);
+    if ((style.overflowX === 'hidden' || style.overflowX === 'clip') && el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0)
+      problems.push('cut off: ' + el.tagName.toLowerCase() + '.' + el.className + ' ' + el.scrollWidth + ' px in ' + el.clientWidth);
+  }
+  return problems;
+}"""
+
+# Contrast (WCAG 2) of the text of each element matching SELECTOR against what is behind it.
+CONTRAST_JS = """(selector) => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = el => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  return Array.from(document.querySelectorAll(selector)).map(el => {
+    const [a, b] = [lum(rgb(getComputedStyle(el).color).slice(0, 3)), lum(background(el))];
+    return {text: el.textContent.trim().slice(0, 40), ratio: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)};
+  });
+}"""

@@ -52,6 +52,8 @@ MINI_LESSON = '''\
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # Tiny lesson
 #
+# **Estimated time:** 5 minutes.
+#
 # Inline $\\bar\\alpha_t$ and display math:
 #
 # $$x_t = \\sqrt{\\bar\\alpha_t}\\, x_0 + \\sqrt{1 - \\bar\\alpha_t}\\, \\epsilon$$
@@ -77,6 +79,17 @@ print("answer", 2 + 2)
 
 # %% [markdown] tags=["solution"]
 # A solution in prose tagged `solution`, without its own fold: the page folds it.
+
+# %% [markdown]
+# ## 3. Training a `UNet`
+#
+# A figure, and a progress bar on stderr.
+
+# %%
+import sys
+from course_lib.plotting import plot_losses
+print(" 50%|█████     | 1/2 [00:01<00:01,  1.00it/s]", file=sys.stderr)
+plot_losses([3.0, 2.0, 1.0], smooth=1, title="Tiny loss");
 '''
 
 
