@@ -35,19 +35,12 @@
 # %% slideshow={"slide_type": "skip"}
 import copy
 import time
-import warnings
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
-from tqdm import TqdmWarning
 
-# diffusers imports tqdm.auto, which warns in a notebook without ipywidgets (lesson 09).
-warnings.filterwarnings("ignore", category=TqdmWarning)
-from diffusers import RePaintScheduler  # noqa: E402
-
-# %% slideshow={"slide_type": "skip"}
 from course_lib import (DDIMSampler, DDPMSampler, UNet, fast_or_full, get_device, load_pretrained, predict_noise,
                         sample, seed_everything, train_diffusion)
 from course_lib.classifier import predict
@@ -59,6 +52,15 @@ from course_lib.inpainting import half_mask, repaint
 from course_lib.plotting import plot_losses, show_images
 from course_lib.samplers import draw_noise
 from course_lib.superres import ConcatConditioned, downsample, upsample_bicubic
+
+# %% slideshow={"slide_type": "skip"}
+import warnings
+
+from tqdm import TqdmWarning
+
+# diffusers imports tqdm.auto, which warns in a notebook without ipywidgets (lesson 09).
+warnings.filterwarnings("ignore", category=TqdmWarning)
+from diffusers import RePaintScheduler  # noqa: E402
 
 generator = seed_everything(0)
 device = get_device()
@@ -616,7 +618,8 @@ assert floors[1024] < floors[256] < floors[64] < floors[16]
 #
 # - An unconditional diffusion model inpaints without retraining: paste the known pixels,
 #   noised to the current level, at every reverse step; resampling ($U > 1$) makes the
-#   completion agree with them (RePaint).
+#   completion agree with them (RePaint). The loop is a blend, a jump back and the sampler's
+#   ordinary step: we wrote it, and it matched the library and diffusers on the same inputs.
 # - Conditional models take the condition as extra input channels; for super-resolution the
 #   training pairs are free (SR3). Judge them against bicubic interpolation with PSNR and SSIM,
 #   knowing that these measures favour smooth averages over sharp, plausible samples.
