@@ -19,27 +19,38 @@
 #
 # **Learning objectives.** By the end of this lesson you can
 #
-# - write the DDPM reverse step (Ho et al. 2020, Algorithm 2) and say where each term comes from;
+# - derive the posterior $q(x_{t-1} \mid x_t, x_0)$ (Ho et al. 2020, eq. 7) and, by substituting the
+#   noise for $x_0$, the mean that the sampler uses (eq. 11), and check both numerically;
+# - write the DDPM sampler (Algorithm 2) as a loop, and show it gives the numbers of
+#   `course_lib` and of diffusers' `DDPMScheduler`;
 # - sample digits from the course's pretrained model and watch the denoising trajectory;
 # - recognise the classic mistake of leaving out the noise term, and measure what it does;
 # - explain why the same seed gives the same images, and use that to make experiments repeatable.
 #
-# **Estimated time:** 60 minutes (35 of reading and running, 25 for the exercises).
+# **Estimated time:** 75 minutes (45 of reading and running, 30 for the exercises).
 
 # %% slideshow={"slide_type": "skip"}
-import inspect
 import time
+import warnings
 
 import matplotlib.pyplot as plt
 import torch
+from torch import nn
+from tqdm import TqdmWarning
 
-from course_lib import DDPMSampler, load_pretrained, predict_noise, sample
-from course_lib.classifier import predict
-from course_lib.config import fast_or_full, get_device, seed_everything
-from course_lib.data import load_digits
-from course_lib.metrics import class_entropy, confident_fraction, frechet_distance
-from course_lib.plotting import animate_trajectory, show_images
+# diffusers imports tqdm.auto, which warns in a notebook without ipywidgets; its bars are not used here.
+warnings.filterwarnings("ignore", category=TqdmWarning)
+from diffusers import DDPMScheduler  # noqa: E402
 
+from course_lib import DDPMSampler, load_pretrained, predict_noise, sample  # noqa: E402
+from course_lib.classifier import predict  # noqa: E402
+from course_lib.config import fast_or_full, get_device, seed_everything  # noqa: E402
+from course_lib.data import load_digits  # noqa: E402
+from course_lib.evaluation import judge_images, print_table  # noqa: E402
+from course_lib.exercises import check  # noqa: E402
+from course_lib.plotting import animate_trajectory, show_images  # noqa: E402
+
+# %% slideshow={"slide_type": "skip"}
 seed_everything(0)
 device = get_device()
 model, schedule = load_pretrained("digits", device=device)  # unconditional UNet, T = 500, linear schedule
@@ -47,17 +58,85 @@ judge, _ = load_pretrained("classifier-digits")
 train_images = load_digits(16, "train").tensors[0]
 test_images = load_digits(16, "test").tensors[0]
 T = schedule.num_timesteps
+betas, alphas, alphas_cumprod = schedule.betas, schedule.alphas, schedule.alphas_cumprod  # (T,) each, 0-based t
 print(f"pretrained digits model on {device}, T = {T}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 1. The reverse step
+# ## 1. The reverse step, derived
 #
 # The forward step $q(x_t \mid x_{t-1})$ is a small Gaussian. For small $\beta_t$ the reverse
-# step is close to Gaussian too (Sohl-Dickstein et al. 2015), and given $x_0$ it is exactly the
-# Gaussian posterior $q(x_{t-1} \mid x_t, x_0) = \mathcal{N}(\tilde\mu_t, \tilde\beta_t I)$ with
-# $\tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t} \beta_t$ (Ho et al. 2020, eq. 7).
-# We do not know $x_0$, but the network's noise estimate gives one. Substituting it, one step
-# of **ancestral sampling** is (Ho et al. 2020, Algorithm 2)
+# step is close to Gaussian too (Sohl-Dickstein et al. 2015), and *given* $x_0$ it is exactly
+# Gaussian. By Bayes' rule, and because the forward process is Markov,
+#
+# $$
+# q(x_{t-1} \mid x_t, x_0) \propto q(x_t \mid x_{t-1})\, q(x_{t-1} \mid x_0)
+# \propto \exp\!\Big(-\frac{(x_t - \sqrt{\alpha_t}\, x_{t-1})^2}{2 \beta_t}\Big)\,
+# \exp\!\Big(-\frac{(x_{t-1} - \sqrt{\bar\alpha_{t-1}}\, x_0)^2}{2 (1 - \bar\alpha_{t-1})}\Big).
+# $$
+#
+# Both factors are Gaussians in $x_{t-1}$, so their product is one: the precisions add, and the
+# mean is the precision-weighted sum of the two means.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The precision is $\frac{\alpha_t}{\beta_t} + \frac{1}{1 - \bar\alpha_{t-1}} = \frac{1 - \bar\alpha_t}{\beta_t (1 - \bar\alpha_{t-1})}$
+# (use $\alpha_t (1 - \bar\alpha_{t-1}) + \beta_t = 1 - \bar\alpha_t$), which gives Ho et al.'s eqs. 6-7:
+#
+# $$
+# q(x_{t-1} \mid x_t, x_0) = \mathcal{N}\big(\tilde\mu_t(x_t, x_0), \tilde\beta_t I\big), \quad
+# \tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\, \beta_t}{1 - \bar\alpha_t}\, x_0 + \frac{\sqrt{\alpha_t}\, (1 - \bar\alpha_{t-1})}{1 - \bar\alpha_t}\, x_t, \quad
+# \tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t}\, \beta_t .
+# $$
+#
+# **A numerical check.** Draw many pairs $(x_{t-1}, x_t)$ from the forward process for a fixed
+# $x_0$. Since they are jointly Gaussian, the mean of $x_{t-1}$ given $x_t$ is a straight line in
+# $x_t$: a least-squares fit must recover the two coefficients, and its residual variance $\tilde\beta_t$.
+
+# %%
+t, x0_value, num_pairs = 300, 0.5, 1_000_000  # one pixel, x_0 = 0.5
+abar, abar_prev, alpha, beta = (v.double() for v in (alphas_cumprod[t], alphas_cumprod[t - 1], alphas[t], betas[t]))
+g = torch.Generator().manual_seed(1)
+x_prev = abar_prev.sqrt() * x0_value + (1 - abar_prev).sqrt() * torch.randn(num_pairs, generator=g, dtype=torch.float64)
+x_t = alpha.sqrt() * x_prev + beta.sqrt() * torch.randn(num_pairs, generator=g, dtype=torch.float64)  # q(x_t | x_{t-1})
+design = torch.stack([x_t, torch.ones_like(x_t)], dim=1)  # (num_pairs, 2): fit x_prev = a x_t + b
+slope, intercept = torch.linalg.lstsq(design, x_prev[:, None]).solution.flatten()
+fitted = {"coefficient of x_t": slope, "x_0 term": intercept, "variance": (x_prev - slope * x_t - intercept).var()}
+eq_7 = {"coefficient of x_t": alpha.sqrt() * (1 - abar_prev) / (1 - abar),
+        "x_0 term": abar_prev.sqrt() * beta / (1 - abar) * x0_value, "variance": (1 - abar_prev) / (1 - abar) * beta}
+print_table({"least squares": fitted, "Ho et al. eq. 7": eq_7}, label=f"t = {t}, {num_pairs:,} pairs",
+            formats=dict.fromkeys(fitted, ".5f"))
+assert all(abs(fitted[k] - eq_7[k]) < 2e-3 for k in eq_7)  # the fit's standard errors are about 1e-4
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### From $x_0$ to the noise (eq. 11)
+#
+# When sampling we do not know $x_0$, but the network predicts the noise, and eq. 4 solved for
+# $x_0$ gives $x_0 = (x_t - \sqrt{1 - \bar\alpha_t}\, \epsilon) / \sqrt{\bar\alpha_t}$. Substituted into $\tilde\mu_t$, with
+# $\bar\alpha_t = \alpha_t \bar\alpha_{t-1}$, the coefficient of $x_t$ becomes
+# $\frac{\beta_t + \alpha_t (1 - \bar\alpha_{t-1})}{\sqrt{\alpha_t}\, (1 - \bar\alpha_t)} = \frac{1}{\sqrt{\alpha_t}}$ and
+# that of $\epsilon$ becomes $-\frac{\beta_t}{\sqrt{\alpha_t}\sqrt{1 - \bar\alpha_t}}$:
+#
+# $$
+# \tilde\mu_t = \frac{1}{\sqrt{\alpha_t}} \Big( x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\, \epsilon \Big) \qquad \text{(Ho et al. 2020, eq. 11, with } \epsilon_\theta \text{ for } \epsilon\text{)}.
+# $$
+#
+# Checked below for random $x_t$ and $\epsilon$ at every $t \ge 1$, in double precision:
+
+# %%
+ab, ab_prev = alphas_cumprod[1:].double(), alphas_cumprod[:-1].double()  # (T - 1,): t = 1..T-1 and t - 1
+alpha_each_t, beta_each_t = ab / ab_prev, 1 - ab / ab_prev  # from the alpha-bars, (T - 1,)
+x_t, eps = torch.randn(2, T - 1, 256, generator=g, dtype=torch.float64)  # one 16x16 image per t, flattened
+x0 = (x_t - (1 - ab).sqrt()[:, None] * eps) / ab.sqrt()[:, None]  # eq. 4 solved for x_0
+mean_eq_7 = (ab_prev.sqrt() * beta_each_t / (1 - ab))[:, None] * x0 \
+    + (alpha_each_t.sqrt() * (1 - ab_prev) / (1 - ab))[:, None] * x_t
+mean_eq_11 = (x_t - (beta_each_t / (1 - ab).sqrt())[:, None] * eps) / alpha_each_t.sqrt()[:, None]
+print(f"largest |eq. 7 - eq. 11| over all t and pixels: {(mean_eq_7 - mean_eq_11).abs().max():.1e}")
+assert torch.allclose(mean_eq_7, mean_eq_11, rtol=0, atol=1e-9)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 2. Algorithm 2, written out
+#
+# The network replaces $\epsilon$ in eq. 11, and one step of **ancestral sampling** draws from
+# the Gaussian with that mean (Ho et al. 2020, Algorithm 2):
 #
 # $$
 # x_{t-1} = \frac{1}{\sqrt{\alpha_t}} \left( x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\, \epsilon_\theta(x_t, t) \right) + \sigma_t z,
@@ -66,23 +145,63 @@ print(f"pretrained digits model on {device}, T = {T}")
 #
 # with $z = 0$ at the last step. The first term removes a little of the predicted noise; the
 # second adds fresh noise of variance $\sigma_t^2$. Ho et al. found $\sigma_t^2 = \beta_t$ and
-# $\sigma_t^2 = \tilde\beta_t$ to work about equally well; the course uses $\tilde\beta_t$, as diffusers does.
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# The key lines of `DDPMSampler.step`. It computes the same mean in the equivalent form of
-# eq. 7, through the predicted $\hat x_0$, which also allows clipping $\hat x_0$ to $[-1, 1]$
-# (diffusers' `clip_sample`; off here, as in the paper):
+# $\sigma_t^2 = \tilde\beta_t$ to work about equally well; the course uses $\tilde\beta_t$, the
+# posterior's variance, as diffusers' `variance_type="fixed_small"` does. The whole sampler:
 
 # %%
-source = inspect.getsource(DDPMSampler.step)
-print(source[source.index("        x0 = _predict_x0"):])
+@torch.no_grad()
+def ddpm_sample_by_hand(model: nn.Module, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """Ho et al. 2020, Algorithm 2 with sigma_t^2 = beta-tilde_t; x_0 of `shape`, e.g. (N, 1, 16, 16), on the CPU."""
+    x = torch.randn(shape, generator=generator)  # x_T ~ N(0, I)
+    for t in range(T - 1, -1, -1):  # t = T-1, ..., 0 (0-based, as in course_lib and diffusers)
+        eps = model(x.to(device), torch.full((shape[0],), t, device=device)).cpu()  # eps_theta(x_t, t), like x
+        alpha, abar = alphas[t], alphas_cumprod[t]
+        x = (x - (1 - alpha) / (1 - abar).sqrt() * eps) / alpha.sqrt()  # the mean, eq. 11
+        if t > 0:  # no noise at the last step
+            beta_tilde = (1 - alphas_cumprod[t - 1]) / (1 - abar) * (1 - alpha)  # eq. 7
+            x = x + beta_tilde.sqrt() * torch.randn(shape, generator=generator)  # sigma_t z
+    return x
+
+
+# %% slideshow={"slide_type": "subslide"}
+small = (8, 1, 16, 16)
+by_hand = ddpm_sample_by_hand(model, small, torch.Generator().manual_seed(7))
+show_images(by_hand, nrow=8, title=f"Eight digits from our own loop: {T} steps of Algorithm 2, seed 7")
+plt.show()
+
+# %% [markdown]
+# **The same numbers from the library and from diffusers.** `course_lib.sample` with a
+# `DDPMSampler`, and diffusers' `DDPMScheduler` in the loop every diffusers pipeline runs, from
+# the same seed: the generator gives the same $x_T$ and the same $z$ at every step to all three.
+
+# %% slideshow={"slide_type": "skip"}
+library = sample(model, DDPMSampler(schedule), small, generator=torch.Generator().manual_seed(7), progress=False).cpu()
+scheduler = DDPMScheduler(num_train_timesteps=T, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
+                          variance_type="fixed_small", clip_sample=False)  # sigma_t^2 = beta-tilde_t, no clipping
+diffusers_generator = torch.Generator().manual_seed(7)
+x = torch.randn(small, generator=diffusers_generator)
+with torch.no_grad():
+    for timestep in scheduler.timesteps:  # T-1, ..., 0
+        eps = model(x.to(device), timestep.expand(len(x)).to(device)).cpu()
+        x = scheduler.step(eps, timestep, x, generator=diffusers_generator).prev_sample
+print(f"our loop vs course_lib.sample: largest difference {(by_hand - library).abs().max():.1e}")
+print(f"our loop vs diffusers' DDPMScheduler: largest difference {(by_hand - x).abs().max():.1e}")
+print(f"course_lib.sample vs diffusers: largest difference {(library - x).abs().max():.1e}")
+# float32 rounding, compounded over 500 steps; the images span about [-1, 1]
+assert torch.allclose(by_hand, library, atol=1e-3) and torch.allclose(library, x, atol=1e-4)
+
+# %% [markdown]
+# The three agree to float32 rounding, compounded over 500 steps (the differences are printed
+# in the notebook's check cell). The library and diffusers compute the mean in eq. 7's form,
+# through the predicted $\hat x_0$ (which also allows clipping $\hat x_0$ to $[-1, 1]$, diffusers'
+# `clip_sample`; off here, as in the paper), our loop in eq. 11's, so the last digits differ.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 2. Sampling from the pretrained model
+# ## 3. Sampling from the pretrained model
 #
-# `sample` draws $x_T$ from the generator, then calls the model and `sampler.step` for
-# $t = T-1, \dots, 0$ (the course counts timesteps from 0, like diffusers). With
-# `return_trajectory=True` it also keeps every intermediate $x_t$.
+# From now on we use the library's loop. `sample` draws $x_T$ from the generator, then calls the
+# model and `sampler.step` for $t = T-1, \dots, 0$. With `return_trajectory=True` it also keeps
+# every intermediate $x_t$.
 
 # %%
 num_samples = fast_or_full(64, 256)
@@ -97,7 +216,7 @@ show_images(samples[:64], nrow=16, title=f"DDPM ancestral sampling, {T} steps, p
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 3. Watching the noise turn into digits
+# ## 4. Watching the noise turn into digits
 #
 # The trajectory holds $T + 1$ batches, $x_T$ (pure noise) to $x_0$. Forty evenly spaced frames
 # of the first 48 samples make a small animation (press play):
@@ -135,7 +254,7 @@ plt.show()
 # like noise; the later steps mostly sharpen strokes. Exercise 2 measures when the class is settled.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 4. The classic mistake: forgetting the noise term
+# ## 5. The classic mistake: forgetting the noise term
 #
 # It is tempting to think of sampling as "remove the predicted noise, step by step", and to
 # drop $\sigma_t z$. `DDPMSampler(schedule, add_noise=False)` does exactly that. We sample the
@@ -157,29 +276,29 @@ plt.show()
 # pixels; "contrast" the standard deviation within each image; the judge (the course's digit
 # classifier) gives the share of confidently recognised digits, the entropy of the predicted
 # classes ($\log 10 = 2.30$ when all ten digits are equally frequent) and the Fréchet distance
-# (FID) of its features to the training digits. Real held-out digits, as many, are the yardstick.
+# of its features to the training digits: FID on the course judge's features (lesson 05; not
+# comparable with the Inception FID of papers). Real held-out digits, as many, are the yardstick.
 
 # %%
-_, train_features = predict(judge, train_images)
+train_features = predict(judge, train_images)[1]
 rows = {"DDPM, correct": samples, "DDPM, no noise term": no_noise_samples, "real held-out digits": test_images[:num_samples]}
-measured = {}
-print(f"{num_samples} images each  {'diversity':>9} {'contrast':>8} {'confident':>9} {'class entropy':>13} {'FID':>6}")
-for name, images in rows.items():
-    probs, features = predict(judge, images)
-    measured[name] = dict(diversity=images.std(0).mean().item(), contrast=images.flatten(1).std(1).mean().item(),
-                          confident=confident_fraction(probs), entropy=class_entropy(probs),
-                          fid=frechet_distance(features, train_features))
-    m = measured[name]
-    print(f"{name:>21} {m['diversity']:9.3f} {m['contrast']:8.3f} {m['confident']:9.2f} {m['entropy']:13.2f} {m['fid']:6.2f}")
+measured = {name: {"diversity": images.std(0).mean().item(), "contrast": images.flatten(1).std(1).mean().item(),
+                   **judge_images(judge, images, train_features).as_row()} for name, images in rows.items()}
+print_table(measured, label=f"{num_samples} images each", formats={"diversity": ".3f", "contrast": ".3f"})
 counts = torch.bincount(predict(judge, no_noise_samples)[0].argmax(1), minlength=10)
 print("judge's classes of the no-noise samples, digits 0-9:", counts.tolist())
+correct, no_noise = measured["DDPM, correct"], measured["DDPM, no noise term"]
+fid_factor = no_noise["FID"] / correct["FID"]
+print(f"without the noise term: diversity x{no_noise['diversity'] / correct['diversity']:.2f}, "
+      f"class entropy {correct['class entropy']:.2f} -> {no_noise['class entropy']:.2f}, FID x{fid_factor:.1f}")
+assert fid_factor > 3 and no_noise["diversity"] < correct["diversity"]
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Without the noise term the images are not noisy, and one by one they are not even bad: each
 # has the contrast of a real digit and the judge recognises it. The damage is to the
 # *collection*: the samples collapse onto a few very regular, typical digits (the judge's
 # counts above show which), so the spread across samples and the class entropy drop and the
-# FID, which compares whole distributions, rises several-fold.
+# FID, which compares whole distributions, rises by the factor printed (more than 3, asserted).
 #
 # Why: each step without noise moves $x_t$ to the *mean* of $p(x_{t-1} \mid x_t)$. At large $t$ that
 # mean is an average over very many digits still compatible with $x_t$, a smooth blob near the
@@ -201,11 +320,14 @@ ax.grid(alpha=0.3)
 ax.legend()
 plt.show()
 
+# %%
 forward_std = (abar * data_var + 1 - abar).sqrt()
 ratio = torch.tensor([no_noise_trajectory[k].std().item() for k in range(T)]) / forward_std
 lowest = int(ratio.argmin())
 print(f"without the noise term the spread of x_t falls to {ratio[lowest]:.0%} of the forward process's, "
       f"at t = {int(t_axis[lowest])}, after {lowest + 1} steps")
+with_noise = torch.tensor([trajectory[k].std().item() for k in range(T)]) / forward_std
+print(f"with it, the spread stays within {(with_noise - 1).abs().max():.0%} of the forward process's at every t")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # With the noise term, the spread of $x_t$ follows the forward process all the way, as it
@@ -218,15 +340,15 @@ print(f"without the noise term the spread of x_t falls to {ratio[lowest]:.0%} of
 # variance is lost.)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 5. Same seed, same images
+# ## 6. Same seed, same images
 #
 # DDPM is random, but all its randomness comes from the generator we pass: the initial $x_T$
 # and the $T - 1$ noises $z$. The same seed gives the same images, bit for bit on the CPU; a
-# different seed gives different ones.
+# different seed gives different ones. Section 2 already sampled seed 7 with `sample` (`library`);
+# we sample it again, and seed 8.
 
 # %%
-small = (8, 1, 16, 16)
-first = sample(model, sampler, small, generator=torch.Generator().manual_seed(7), progress=False).cpu()
+first = library  # seed 7, section 2
 again = sample(model, sampler, small, generator=torch.Generator().manual_seed(7), progress=False).cpu()
 other = sample(model, sampler, small, generator=torch.Generator().manual_seed(8), progress=False).cpu()
 print(f"seed 7 twice: identical = {torch.equal(first, again)}, largest difference {(first - again).abs().max():.1e}")
@@ -242,32 +364,63 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
-# ### Exercise 1: Algorithm 2 by hand
+# ### Exercise 1: write it yourself, one reverse step
 #
-# Implement the reverse step exactly as written in Algorithm 2,
-# $x_{t-1} = \frac{1}{\sqrt{\alpha_t}}\left(x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}} \epsilon\right) + \sigma_t z$
-# with $\sigma_t^2 = \tilde\beta_t$, for a random $x_t$, $\epsilon$ and $z$ at $t = 300$, and check it
-# against `sampler.step(eps, 300, x_t, noise=z)`.
+# Fill in `my_reverse_step`: one step of Algorithm 2 from $x_t$, the predicted noise $\epsilon$
+# and a fresh noise $z$, with $\sigma_t^2 = \tilde\beta_t$, using `alphas`, `betas` and
+# `alphas_cumprod` (tensors of $T$ values, index $t$ for the 0-based timestep $t$). The check
+# cell compares it with `DDPMSampler.step` and names the usual mistakes: $\sigma_t^2 = \beta_t$,
+# a forgotten noise term, an off-by-one timestep.
 
 # %%
-# your code here
+def my_reverse_step(x_t: torch.Tensor, eps: torch.Tensor, t: int, z: torch.Tensor) -> torch.Tensor:
+    """x_{t-1} for x_t, eps and z of shape (N, 1, 16, 16) and an int t in [1, T-1]."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+g = torch.Generator().manual_seed(5)
+x_check, eps_check, z_check = (torch.randn(4, 1, 16, 16, generator=g) for _ in range(3))
+t_check, library_sampler = 300, DDPMSampler(schedule)
+
+
+def library_step(t: int, z: torch.Tensor) -> torch.Tensor:
+    """DDPMSampler's x_{t-1} = mean + sqrt(beta-tilde_t) z for the check inputs."""
+    return library_sampler.step(eps_check, t, x_check, noise=z)
+
+
+beta_tilde_check = (1 - alphas_cumprod[t_check - 1]) / (1 - alphas_cumprod[t_check]) * betas[t_check]
+mistakes = {"sigma_t^2 = beta_t (diffusers' 'fixed_large') instead of beta-tilde_t":
+            library_step(t_check, (betas[t_check] / beta_tilde_check).sqrt() * z_check),
+            "the step without its noise term sigma_t z": library_step(t_check, torch.zeros_like(z_check)),
+            "the step for t + 1, an off-by-one timestep": library_step(t_check + 1, z_check),
+            "the step for t - 1, an off-by-one timestep": library_step(t_check - 1, z_check)}
+
+# %%
+def check_my_reverse_step() -> bool:
+    return check(lambda: my_reverse_step(x_check, eps_check, t_check, z_check), library_step(t_check, z_check),
+                 name="my_reverse_step", mistakes=mistakes)
+
+
+if check_my_reverse_step():
+    print("Well done: your reverse step is the library's.")
 
 # %% tags=["solution"]
-g = torch.Generator().manual_seed(5)
-x_t, eps, z = (torch.randn(4, 1, 16, 16, generator=g) for _ in range(3))
-t = 300
-alpha, beta, abar, abar_prev = schedule.alphas[t], schedule.betas[t], schedule.alphas_cumprod[t], schedule.alphas_cumprod[t - 1]
-sigma = ((1 - abar_prev) / (1 - abar) * beta).sqrt()  # beta-tilde_t, Ho et al. 2020, eq. 7
-by_hand = (x_t - beta / (1 - abar).sqrt() * eps) / alpha.sqrt() + sigma * z  # Ho et al. 2020, Algorithm 2
-from_sampler = sampler.step(eps, t, x_t, noise=z)
-print(f"largest difference: {(by_hand - from_sampler).abs().max():.1e}")
-assert torch.allclose(by_hand, from_sampler, atol=1e-5)
+def my_reverse_step(x_t: torch.Tensor, eps: torch.Tensor, t: int, z: torch.Tensor) -> torch.Tensor:
+    """x_{t-1} for x_t, eps and z of shape (N, 1, 16, 16) and an int t in [1, T-1]."""
+    mean = (x_t - betas[t] / (1 - alphas_cumprod[t]).sqrt() * eps) / alphas[t].sqrt()  # Ho et al. 2020, eq. 11
+    beta_tilde = (1 - alphas_cumprod[t - 1]) / (1 - alphas_cumprod[t]) * betas[t]  # eq. 7
+    return mean + beta_tilde.sqrt() * z  # Algorithm 2, line 4
+
+
+assert check_my_reverse_step()
 
 # %% [markdown] tags=["solution"]
-# <details class="solution"><summary>Why they agree</summary>
+# <details class="solution"><summary>Why it agrees only to rounding</summary>
 #
-# The two agree to float32 rounding: eq. 7's form through $\hat x_0$ and Algorithm 2's form are
-# the same mean, written differently.
+# `DDPMSampler.step` computes the same mean in eq. 7's form, through $\hat x_0$, and takes
+# $\beta_t$ as $1 - \bar\alpha_t / \bar\alpha_{t-1}$; the two forms are equal (section 1) but round
+# differently in float32, so the check allows a tolerance of about $10^{-5}$.
 #
 # </details>
 
@@ -275,7 +428,7 @@ assert torch.allclose(by_hand, from_sampler, atol=1e-5)
 # ### Exercise 2: when is the digit decided?
 #
 # For each $t \in \{450, 400, 350, 300, 250, 200, 100, 50\}$, compute the model's guess
-# $\hat x_0$ from the trajectory's $x_t$ (section 3) for all samples, and
+# $\hat x_0$ from the trajectory's $x_t$ (section 4) for all samples, and
 # (a) the root-mean-square pixel distance between $\hat x_0$ and the final sample,
 # (b) the share of samples where the judge gives $\hat x_0$ the same class as the final sample.
 # From which $t$ on is the class fixed?
@@ -307,8 +460,12 @@ with torch.no_grad():
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
+# - Given $x_0$, the reverse step is the Gaussian posterior of eq. 7 (Bayes' rule, checked by a
+#   least-squares fit); putting the noise in place of $x_0$ gives the mean of eq. 11.
 # - A DDPM generates by running the learned reverse step $T$ times from pure noise (Ho et al.
-#   2020, Algorithm 2): remove a little of the predicted noise, then add fresh noise $\sigma_t z$.
+#   2020, Algorithm 2): remove a little of the predicted noise, then add fresh noise $\sigma_t z$
+#   with $\sigma_t^2 = \tilde\beta_t$. Our twelve-line loop gives the numbers of `course_lib.sample`
+#   and of diffusers' `DDPMScheduler` to float32 rounding.
 # - The trajectory shows coarse structure appearing first and details last.
 # - Leaving out $\sigma_t z$ is a real bug, not a shortcut: the spread of $x_t$ collapses, and the
 #   samples lose their diversity (measured above with pixel statistics, the judge and FID).
