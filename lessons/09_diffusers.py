@@ -43,26 +43,20 @@ import torch
 import torch.nn.functional as F
 from tqdm import TqdmWarning
 
-# diffusers imports tqdm.auto, which warns in a notebook without ipywidgets; this lesson turns
-# the pipelines' progress bars off anyway.
+# diffusers (which course_lib.hf imports) loads tqdm.auto, which warns without ipywidgets; bars are off here.
 warnings.filterwarnings("ignore", category=TqdmWarning)
-import diffusers  # noqa: E402
-from diffusers import (  # noqa: E402
-    DDIMPipeline,
-    DDIMScheduler,
-    DDPMScheduler,
-    DPMSolverMultistepScheduler,
-    EulerDiscreteScheduler,
-    UNet2DModel,
-)
+from course_lib import (DDIMSampler, DDPMSampler, NoiseSchedule, fast_or_full, load_pretrained, sample,  # noqa: E402
+                        seed_everything)
+from course_lib.classifier import predict  # noqa: E402
+from course_lib.data import load_digits  # noqa: E402
+from course_lib.hf import CoursePipeline, CourseUNet2DModel  # noqa: E402
+from course_lib.metrics import confident_fraction  # noqa: E402
+from course_lib.plotting import plot_losses, show_images  # noqa: E402
 
-from course_lib import DDIMSampler, DDPMSampler, NoiseSchedule, load_pretrained, sample
-from course_lib.classifier import predict
-from course_lib.config import fast_or_full, seed_everything
-from course_lib.data import load_digits
-from course_lib.hf import CoursePipeline, CourseUNet2DModel
-from course_lib.metrics import confident_fraction
-from course_lib.plotting import plot_losses, show_images
+# %% slideshow={"slide_type": "skip"}
+import diffusers
+from diffusers import (DDIMPipeline, DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler,
+                       StableDiffusionPipeline, UNet2DModel)
 
 generator = seed_everything(0)
 print(f"diffusers {diffusers.__version__}, torch {torch.__version__}")
@@ -75,9 +69,23 @@ print(f"diffusers {diffusers.__version__}, torch {torch.__version__}")
 # - **models**: the networks, e.g. `UNet2DModel` (called `unet(x_t, t).sample`, returns the predicted noise);
 # - **schedulers**: the noise schedule *and* the sampling rule, e.g. `DDPMScheduler`, `DDIMScheduler`.
 #   A scheduler has `alphas_cumprod`, `add_noise` for training, `set_timesteps` and `step` for sampling;
-# - **pipelines**: a model and a scheduler glued into a loop, e.g. `DDPMPipeline`, `DDIMPipeline`,
-#   `StableDiffusionPipeline`, called as `pipe(batch_size=...)`.
+# - **pipelines**: a model and a scheduler glued into a loop. Unconditional ones such as
+#   `DDPMPipeline` and `DDIMPipeline` are called as `pipe(batch_size=...)`; text-to-image ones such as
+#   `StableDiffusionPipeline` as `pipe(prompt=...)` (one image per prompt, more with
+#   `num_images_per_prompt=`). The cell below reads both signatures.
 #
+# %% slideshow={"slide_type": "skip"}
+def call_arguments(pipeline_class: type) -> list[str]:
+    """The keyword arguments of a pipeline's __call__, read from its signature."""
+    return list(inspect.signature(pipeline_class.__call__).parameters)
+
+
+for pipeline_class in (DDIMPipeline, StableDiffusionPipeline):
+    print(f"{pipeline_class.__name__}(...): {', '.join(call_arguments(pipeline_class)[1:5])}, ...")
+assert "batch_size" in call_arguments(DDIMPipeline) and "prompt" not in call_arguments(DDIMPipeline)
+assert "prompt" in call_arguments(StableDiffusionPipeline) and "batch_size" not in call_arguments(StableDiffusionPipeline)
+
+# %% [markdown]
 # `course_lib` was written to follow the same conventions (0-based timesteps, `add_noise`'s signature,
 # `sampler.timesteps`, `sampler.step`), so that the two line up name by name.
 
@@ -161,6 +169,7 @@ def predicted_noise(x: torch.Tensor, timestep: int) -> torch.Tensor:
     return model(x.to(device), torch.full((len(x),), timestep, device=device)).cpu()
 
 
+# %%
 rows = []
 for timestep in [480, 250, 20, 0]:
     x_t = schedule.add_noise(x0, noise, torch.full((16,), timestep))
@@ -193,6 +202,7 @@ with torch.no_grad():
         x = ddim_hf.step(eps, timestep, x).prev_sample
 
 print(f"25 DDIM steps, {n} images: max |course_lib - diffusers| = {(ours.cpu() - x).abs().max().item():.2e}")
+assert torch.allclose(ours.cpu(), x, atol=1e-5)
 show_images(torch.cat([ours.cpu(), x]), nrow=n, title="top: course_lib's sample(), bottom: the diffusers loop")
 plt.show()
 
@@ -228,6 +238,7 @@ steps, batch_size = fast_or_full(200, 4000), 32
 optimizer = torch.optim.AdamW(unet.parameters(), lr=2e-3)
 loader_gen = torch.Generator().manual_seed(0)
 
+# %%
 losses = []
 start = time.perf_counter()
 unet.train()
@@ -241,7 +252,7 @@ for step in range(steps):
     loss.backward()
     optimizer.step()
     losses.append(loss.item())
-print(f"{steps} steps of {batch_size} images in {time.perf_counter() - start:.0f} s; "
+print(f"{steps} steps of {batch_size} images ({steps * batch_size:,} images seen) in {time.perf_counter() - start:.0f} s; "
       f"mean loss of the last 50 steps {sum(losses[-50:]) / 50:.3f}")
 plot_losses(losses, smooth=25, title="UNet2DModel on digits: training loss")
 plt.show()
@@ -266,16 +277,17 @@ show_images(trained, title=f"UNet2DModel after {steps} training steps, 25 DDIM s
 plt.show()
 
 # %% [markdown]
-# In fast mode the network has seen only a few thousand images and the digits are rough; the
-# full run (4,000 steps) gives clean ones. The point here is the shape of the code: the loop
-# is the one you wrote in lesson 05, with diffusers' names.
+# Compare the two confident fractions printed above: in fast mode the network has seen only
+# the number of images printed under the training loop, and the gap to real digits is what so
+# short a training leaves; the full run trains for much longer. The point here is the shape of
+# the code: the loop is the one you wrote in lesson 05, with diffusers' names.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The course's weights in a diffusers pipeline
 #
 # Any network can live in a diffusers pipeline if it behaves like a diffusers model: called as
 # `unet(x, t).sample` with *one* timestep for the batch, and exposing `config.sample_size` and
-# `config.in_channels`. `course_lib.hf.CourseUNet2DModel` is a 40-line adapter that does exactly
+# `config.in_channels`. `course_lib.hf.CourseUNet2DModel` is a small adapter that does exactly
 # that around the course's `UNet` (it subclasses diffusers' `ModelMixin` and `ConfigMixin`, which
 # also give it `save_pretrained` and `from_pretrained`). The scheduler must match the schedule the
 # model was trained with: $T = 500$, linear betas from $10^{-4}$ to $0.02$.
@@ -395,9 +407,12 @@ package_root = Path(diffusers.__file__).parent.parent
 step_lines, first_line = inspect.getsourcelines(DDPMScheduler.step)
 print("DDPMScheduler lives in", Path(inspect.getsourcefile(DDPMScheduler)).relative_to(package_root))
 print(f"DDPMScheduler.step is lines {first_line}-{first_line + len(step_lines) - 1}; the branches that matter:")
+branches = ("prediction_type ==", "variance_type ==", "pred_prev_sample =")
 for number, line in enumerate(step_lines, start=first_line):
-    if "prediction_type ==" in line or "variance_type ==" in line or "pred_prev_sample =" in line:
+    if any(branch in line for branch in branches):
         print(f"{number:5d}  {line.strip()}")
+missing = [branch for branch in branches if not any(branch in line for line in step_lines)]
+assert not missing, f"DDPMScheduler.step no longer contains {missing}: diffusers renamed them, read step anew"
 print("config:", {k: ddpm_hf.config[k] for k in ["prediction_type", "variance_type", "clip_sample", "timestep_spacing"]})
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
