@@ -196,9 +196,10 @@ for t in steps:
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # At $t = 100$ the "3" is grainy but still readable; by $t = 200$, where the noise's weight has
-# overtaken the image's, it is hard to make out; at the last step it is gone: $\bar\alpha_{T}$ is
-# tiny, so $x_T$ is, for all practical purposes, pure noise, and pure noise is where sampling
-# starts. The two coefficients across all 500 steps:
+# overtaken the image's, it is hard to make out; at the last step it is gone to the eye. It is
+# not *exactly* pure noise, though: the table's last row shows $\sqrt{\bar\alpha_T} \approx 0.08$, so
+# $x_T$ still holds 8% of the image's amplitude, while sampling starts from pure noise
+# $\mathcal{N}(0, I)$, a small mismatch of this schedule (lesson 05). The two coefficients across all 500 steps:
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3), layout="constrained")
@@ -217,18 +218,21 @@ plt.show()
 # A common bug (in earlier courses, too) writes $(1 - \bar\alpha_t)$ instead of
 # $\sqrt{1 - \bar\alpha_t}$ as the noise scale. Take data with unit variance and measure the
 # variance of $x_t$ both ways: only the square root keeps it at $1$ at every step, the
-# *variance-preserving* property. The bug hides at the two ends of the schedule, where
-# $1 - \bar\alpha_t$ is close to $0$ or to $1$ and its square root is nearly the same number, and
-# shows in the middle, where the network is trained on images with too little noise.
+# *variance-preserving* property. The noise's standard deviation tells more: the bug makes it
+# too small by the factor $\sqrt{1 - \bar\alpha_t} / (1 - \bar\alpha_t) = 1 / \sqrt{1 - \bar\alpha_t}$,
+# which is close to 1 only at the end of the schedule, where $\bar\alpha_t \to 0$. Near
+# $\bar\alpha_t \to 1$ it is worst, although the variance of $x_t$ hardly shows it (the image
+# dominates there): at $t = 50$ the network would be trained with about 4 times too little noise.
 
 # %%
 unit = torch.randn(20_000, 16, generator=generator)  # data with variance 1
 eps = torch.randn(unit.shape, generator=generator)
-print(f"{'t':>4} {'Var(x_t), sqrt(1-alpha_bar)':>28} {'Var(x_t), (1-alpha_bar)  [bug]':>32}")
-for t in [50, 200, 499]:
+print(f"{'t':>4} {'Var(x_t), sqrt(1-alpha_bar)':>28} {'Var(x_t), (1-alpha_bar)  [bug]':>32} {'noise std too small by':>23}")
+for t in [10, 50, 200, 499]:
     right = alpha_bar[t].sqrt() * unit + (1 - alpha_bar[t]).sqrt() * eps
     wrong = alpha_bar[t].sqrt() * unit + (1 - alpha_bar[t]) * eps
-    print(f"{t:4d} {right.var().item():28.3f} {wrong.var().item():32.3f}")
+    too_small_by = (1 - alpha_bar[t]).sqrt() / (1 - alpha_bar[t])  # sqrt(1 - abar) / (1 - abar)
+    print(f"{t:4d} {right.var().item():28.3f} {wrong.var().item():32.3f} {too_small_by.item():22.1f}x")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
