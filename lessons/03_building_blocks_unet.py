@@ -324,7 +324,7 @@ features, emb = torch.randn(4, 16, 8, 8, generator=generator), torch.randn(4, 64
 with torch.no_grad():
     mine, library, theirs = my_block(features, emb), library_block(features, emb), diffusers_block(features, emb)
 assert torch.equal(mine, library) and torch.allclose(mine, theirs, atol=1e-5)
-print(f"ResidualBlock = course_lib ResBlock = diffusers ResnetBlock2D on {tuple(features.shape)} -> {tuple(mine.shape)}")
+print(f"ResidualBlock = course_lib ResBlock = diffusers ResnetBlock2D: {tuple(features.shape)} -> {tuple(mine.shape)}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The UNet
@@ -392,7 +392,7 @@ x = torch.randn(2, 3, 16, 16, generator=generator)  # (2, 3, 16, 16)
 with torch.no_grad():
     written, library = unet_forward(model, x), model(x)  # (2, 1, 16, 16) each
 assert torch.equal(written, library)
-print(f"unet_forward: {tuple(written.shape)}, exactly equal to course_lib's UNet.forward: {torch.equal(written, library)}")
+print(f"unet_forward: {tuple(written.shape)}, exactly equal to UNet.forward: {torch.equal(written, library)}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A task with a known answer: segmenting sprites
@@ -528,7 +528,7 @@ print("equal to course_lib's sinusoidal_embedding and to diffusers' get_timestep
 #
 # $$\mathrm{PE}(t)_{2i} = \sin(t\,\nu_i), \qquad \mathrm{PE}(t)_{2i+1} = \cos(t\,\nu_i), \qquad \nu_i = 10000^{-2i/d}.$$
 #
-# A layer that follows the embedding does not care about the order of its inputs (a
+# A linear layer that follows the embedding does not care about the order of its inputs (a
 # permutation of the features is a permutation of its weights), so both work. But a model's
 # weights only fit the variant it was trained with, which is why diffusers exposes the
 # choice (`flip_sin_to_cos`, `downscale_freq_shift`). Exercise 1 writes the Transformer's.
@@ -614,7 +614,7 @@ transformer_reference = interleave(sines_then_cosines)
 likely_mistakes = {
     "the DDPM code's layout (all sines, then all cosines)": sines_then_cosines,
     "the DDPM code's frequencies 10000^(-i/(dim/2 - 1))": interleave(sinusoidal_embedding(t_check, 32)),
-    "cos and sin swapped": interleave(get_timestep_embedding(t_check, 32, flip_sin_to_cos=True, downscale_freq_shift=0)),
+    "cos and sin swapped": interleave(get_timestep_embedding(t_check, 32, True, downscale_freq_shift=0)),  # flip_sin_to_cos
 }
 check(lambda: transformer_embedding(t_check, 32), transformer_reference, name="transformer_embedding", atol=1e-4,
       mistakes=likely_mistakes)

@@ -207,13 +207,14 @@ assert abs(gaussian_kl(mu, logvar).item() - monte_carlo.item()) < 0.02
 # $\sigma = \exp(\tfrac12 \log \sigma^2)$.
 
 # %%
-def reparameterised_sample(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def reparameterised_sample(mu: torch.Tensor, logvar: torch.Tensor,
+                           generator: torch.Generator | None = None) -> torch.Tensor:
     """z ~ N(mu, diag exp(logvar)) as a differentiable function of mu and logvar: (N, L), (N, L) -> (N, L)."""
     eps = torch.randn(mu.shape, generator=generator)  # (N, L), independent of mu and logvar
     return mu + (0.5 * logvar).exp() * eps  # Kingma & Welling 2013, eq. 10
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # A check: for $\mathbb E[z^2] = \mu^2 + \sigma^2$, the exact gradient with respect to
 # $\mu$ is $2\mu$; the average over samples, differentiated through $z$, should agree.
 
@@ -231,7 +232,8 @@ posterior = DiagonalGaussianDistribution(torch.cat([mu, logvar], dim=1)[:, :, No
 mine = reparameterised_sample(mu, logvar, torch.Generator().manual_seed(1))
 assert torch.equal(mine, reparameterise(mu, logvar, torch.Generator().manual_seed(1)))  # course_lib
 assert torch.allclose(mine, posterior.sample(torch.Generator().manual_seed(1))[:, :, 0, 0])  # diffusers
-assert torch.allclose(gaussian_kl(mu, logvar), kl_divergence(mu, logvar)) and torch.allclose(gaussian_kl(mu, logvar), posterior.kl())
+assert torch.allclose(gaussian_kl(mu, logvar), kl_divergence(mu, logvar))  # course_lib
+assert torch.allclose(gaussian_kl(mu, logvar), posterior.kl())  # diffusers
 print("reparameterised_sample and gaussian_kl equal course_lib's reparameterise and kl_divergence, "
       "and diffusers' DiagonalGaussianDistribution.sample and .kl")
 
@@ -371,7 +373,7 @@ def symmetric_info_nce(logits: torch.Tensor) -> torch.Tensor:
 
 
 logits = torch.tensor([[3.0, 0.5, -1.0], [0.2, 2.0, 0.1], [1.0, 0.0, 1.5]])  # 3 images x 3 captions
-print(f"symmetric InfoNCE {symmetric_info_nce(logits).item():.5f}, course_lib's clip_loss {clip_loss(logits).item():.5f}")
+print(f"symmetric InfoNCE {symmetric_info_nce(logits).item():.5f}, course_lib clip_loss {clip_loss(logits).item():.5f}")
 print(f"equal logits (no idea which caption fits) give log N = {symmetric_info_nce(torch.zeros(3, 3)).item():.5f}")
 
 # %% slideshow={"slide_type": "skip"}
