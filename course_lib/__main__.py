@@ -2,7 +2,7 @@
 
     python -m course_lib sample --model digits --n 64 --seed 0 --out digits.png
     python -m course_lib sample --model digits-cond --labels 3,3,7 --guidance 2 --out three.npz
-    python -m course_lib train --model digits
+    python -m course_lib train --model digits --out trained-weights
     python -m course_lib doctor
 
 Errors (unknown model, bad counts, labels or seeds, missing or corrupted weights, an output
@@ -80,8 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="replace --out if it exists")
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    t = commands.add_parser("train", help="train a shipped model and write it into the package")
+    t = commands.add_parser("train", help="retrain a shipped model's recipe into an output folder (never the package)")
     t.add_argument("--model", required=True, help="a recipe name, or 'all'")
+    t.add_argument("--out", default="trained-weights",
+                   help="folder for NAME.pt and manifest.json (default trained-weights; an earlier NAME.pt there is replaced)")
     t.add_argument("--steps", type=_steps, default=None, help="override the recipe's step count")
     t.add_argument("--device", default=None)
     t.add_argument("--seed", type=_seed, default=0, help="random seed, 0..2**64-1 (default 0)")
@@ -244,16 +246,23 @@ def _save_png(path: str, x: torch.Tensor) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from .pretrained import RECIPES, ship, train_recipe
+    from .pretrained import RECIPES, install_hint, ship, train_recipe
 
     names = list(RECIPES) if args.model == "all" else [args.model]
     for name in names:
         if name not in RECIPES:
             raise ValueError(f"--model: unknown recipe {name!r}; choose from {', '.join(RECIPES)} or all")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out: {out} is a file; give a folder")
+    if out.resolve() == checkpoints.WEIGHTS_DIR.resolve():
+        raise ValueError(f"--out: {out} is the package's weights folder, which train never writes; choose another folder")
+    for name in names:
         model, card = train_recipe(name, steps=args.steps, device=args.device, seed=args.seed)
-        entry = ship(name, model, card)
+        entry = ship(name, model, card, out)
         print(f"{name}: {card['training']['steps']} steps in {card['training']['seconds']} s, "
-              f"final loss {card['training']['final_loss']}, sha256 {entry['sha256'][:12]}...")
+              f"final loss {card['training']['final_loss']}, sha256 {entry['sha256'][:12]}... -> {out / entry['file']}")
+        print(f"  use it with load_pretrained({name!r}, weights_dir={str(out)!r}); {install_hint(name, out)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """Recipes for the course's shipped models, and the code that trains and ships them.
 
-``python -m course_lib train --model NAME`` runs a recipe from a fixed seed on the offline
-data and writes ``course_lib/weights/NAME.pt`` with its SHA-256 into ``manifest.json``.
-Lessons then load the result with :func:`course_lib.checkpoints.load_pretrained`.
+``python -m course_lib train --model NAME --out DIR`` runs a recipe from a fixed seed on the
+offline data and writes ``DIR/NAME.pt`` with its SHA-256 into ``DIR/manifest.json``; it never
+writes into the package. ``load_pretrained(NAME, weights_dir=DIR)`` loads the result; installing
+it as the shipped model is a deliberate copy into ``course_lib/weights/`` (see :func:`install_hint`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -126,12 +128,19 @@ def train_recipe(name: str, steps: int | None = None, device: str | None = None,
     return model.cpu().eval(), card
 
 
-def ship(name: str, model: nn.Module, card: dict, half: bool = True) -> dict:
-    """Write ``model``'s weights into the package and record them in the manifest; returns the entry."""
+def ship(name: str, model: nn.Module, card: dict, weights_dir: str | Path, half: bool = True) -> dict:
+    """Write ``model``'s weights to ``weights_dir/NAME.pt`` and record them in ``weights_dir/manifest.json``.
+
+    ``weights_dir`` may not be the package's own weights folder: replacing a shipped model is done
+    on purpose, by copying (see :func:`install_hint`). Returns the manifest entry.
+    """
     recipe = RECIPES[name]
+    folder = Path(weights_dir)
+    if folder.resolve() == checkpoints.WEIGHTS_DIR.resolve():
+        raise ValueError(f"--out is the package's weights folder; write elsewhere, then {install_hint(name, 'DIR')}")
     file = f"{name}.pt"
-    sha256 = checkpoints.save_weights(model, checkpoints.WEIGHTS_DIR / file, half=half)
-    manifest_path = checkpoints.WEIGHTS_DIR / "manifest.json"
+    sha256 = checkpoints.save_weights(model, folder / file, half=half)
+    manifest_path = folder / "manifest.json"
     entries = checkpoints.read_manifest(manifest_path) if manifest_path.is_file() else {}
     entries[name] = {
         "file": file, "sha256": sha256, "dtype": "float16" if half else "float32",
@@ -139,3 +148,10 @@ def ship(name: str, model: nn.Module, card: dict, half: bool = True) -> dict:
     }
     checkpoints.write_manifest(manifest_path, entries)
     return entries[name]
+
+
+def install_hint(name: str, weights_dir: str | Path) -> str:
+    """How to make ``weights_dir/NAME.pt`` the shipped model, on purpose (one sentence)."""
+    return (f"to install it as the shipped {name!r} on purpose, copy {Path(weights_dir) / (name + '.pt')} into "
+            f"{checkpoints.WEIGHTS_DIR} and its entry from {Path(weights_dir) / 'manifest.json'} into "
+            f"{checkpoints.WEIGHTS_DIR / 'manifest.json'} (scripts/train_parallel.sh does this for every recipe)")

@@ -56,6 +56,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .config import seed_everything
 from .models import UNet
 from .samplers import DDIMSampler, sample
 from .schedules import NoiseSchedule
@@ -426,8 +427,11 @@ def train(data: ImageData, settings: RunSettings, options: TrainOptions) -> dict
     from accelerate import Accelerator
     from accelerate.utils import broadcast
 
-    accelerator = Accelerator(mixed_precision=settings.mixed_precision, cpu=options.cpu,
-                              gradient_accumulation_steps=settings.grad_accum)
+    # Several processes without a GPU (torchrun, or accelerate launch without --cpu) need cpu=True
+    # for Accelerate to join them with the gloo backend rather than run each one alone.
+    several = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    accelerator = Accelerator(mixed_precision=settings.mixed_precision, gradient_accumulation_steps=settings.grad_accum,
+                              cpu=options.cpu or (several and not torch.cuda.is_available()))
     processes, rank = accelerator.num_processes, accelerator.process_index
     share = settings.batch_size // (processes * settings.grad_accum)
     if share * processes * settings.grad_accum != settings.batch_size:
@@ -436,6 +440,7 @@ def train(data: ImageData, settings: RunSettings, options: TrainOptions) -> dict
     out = options.out
     main = accelerator.is_main_process
     schedule = NoiseSchedule.linear(settings.timesteps, BETA_START, BETA_END)
+    seed_everything(settings.seed)  # the initial weights, identical in every process
     model = UNet(**settings.unet)
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr)
     ema = EMA(model, settings.ema) if settings.ema > 0 else None
