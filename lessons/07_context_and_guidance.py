@@ -24,31 +24,33 @@
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Learning objectives.** By the end of this lesson you can
 #
-# - encode class labels as one-hot and attributes as multi-hot context vectors;
-# - point at the lines where the course UNet adds the context embedding to the time embedding;
-# - explain context dropout and why it gives an unconditional model for free;
-# - write the classifier-free guidance formula and its reading in terms of scores;
+# - encode class labels as one-hot and attributes as multi-hot context vectors, in code;
+# - compute the embedding the course UNet adds to every residual block from $t$ and $c$;
+# - write context dropout and explain why it gives an unconditional model for free;
+# - write the classifier-free guidance formula, in the course's and in diffusers' convention,
+#   and say what its reading in terms of scores does and does not promise;
 # - measure the trade-off the guidance scale controls: judge accuracy against diversity and FID;
 # - predict and check what happens when contexts are mixed (two colours, a missing attribute).
 #
 # **Estimated time:** 75 minutes (45 of reading and running, 30 for the exercises).
 
 # %% slideshow={"slide_type": "skip"}
-import inspect
 import itertools
 import math
 
 import matplotlib.pyplot as plt
 import torch
 
-from course_lib.checkpoints import load_pretrained
+from course_lib.checkpoints import WEIGHTS_DIR, load_pretrained, read_manifest
 from course_lib.classifier import predict
 from course_lib.config import fast_or_full, seed_everything
 from course_lib.data import ATTRIBUTE_NAMES, COLOURS, FACINGS, SHAPES, attributes_to_context, caption, load_digits, make_sprites
+from course_lib.evaluation import print_table
+from course_lib.exercises import check
 from course_lib.metrics import class_entropy, frechet_distance
-from course_lib.models import ResBlock, UNet, to_context
+from course_lib.models import UNet, sinusoidal_embedding, to_context
 from course_lib.plotting import show_images
-from course_lib.samplers import DDIMSampler, predict_noise, sample
+from course_lib.samplers import DDIMSampler, DDPMSampler, predict_noise, sample
 from course_lib.training import train_diffusion
 
 seed_everything(0)
@@ -66,12 +68,34 @@ seed_everything(0)
 # - the **all-zero** vector $\varnothing$ means "no context": draw anything.
 
 # %%
-print("digits 3 and 7 as one-hot contexts:\n", to_context(torch.tensor([3, 7]), 10))
+def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Integer labels (N,) in [0, num_classes) -> float one-hot rows (N, num_classes)."""
+    context = torch.zeros(len(labels), num_classes)
+    context[torch.arange(len(labels)), labels] = 1.0  # row i gets its 1 in column labels[i]
+    return context
+
+
+def multi_hot(*names: str) -> torch.Tensor:
+    """Attribute names such as ("circle", "red", "left") -> (10,) float, a 1 at each named attribute."""
+    return torch.tensor([1.0 if name in names else 0.0 for name in ATTRIBUTE_NAMES])
+
+
+print("digits 3 and 7 as one-hot contexts:\n", one_hot(torch.tensor([3, 7]), 10))
 print("attributes:", ATTRIBUTE_NAMES)
+print("a red circle facing left:", multi_hot("circle", "red", "left").int().tolist())
+
+# %% [markdown] slideshow={"slide_type": "skip"}
+# The library's versions, `to_context` (labels) and `attributes_to_context` (names), give the
+# same vectors, and every training sprite carries the multi-hot vector of its caption:
+
+# %% slideshow={"slide_type": "skip"}
+labels = torch.tensor([3, 7, 0, 9])
+assert torch.equal(one_hot(labels, 10), to_context(labels, 10))
+assert torch.equal(multi_hot("circle", "red", "left"), attributes_to_context("circle", "red", "left"))
 sprites = make_sprites(8, seed=0)
-for row in sprites.attributes[:3]:
+for row in sprites.attributes:
     print(row.int().tolist(), "->", caption(row))
-print("a red circle facing left:", attributes_to_context("circle", "red", "left").int().tolist())
+    assert torch.equal(row.float(), multi_hot(*caption(row).removeprefix("a ").replace(" facing", "").split()))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Eight training sprites with the caption of their context vector:
@@ -84,17 +108,47 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. How the UNet uses the context
 #
-# The course UNet turns the timestep into a vector with a sinusoidal embedding and a small
-# MLP, turns the context into a vector of the same size with **one linear layer**, and adds
-# the two. Every residual block then adds a learned projection of that sum to its feature
-# maps (the same scheme as Ho et al. 2020's time conditioning, and the class conditioning of
-# Dhariwal & Nichol 2021). Here are the key lines of `UNet._embedding` and `ResBlock.forward`:
+# The course UNet (`course_lib/models.py`) turns the timestep into a vector with a sinusoidal
+# embedding and a small MLP, turns the context into a vector of the same size with **one
+# linear layer**, $W c + b$, and adds the two:
+#
+# $$
+# e(t, c) = \operatorname{MLP}(\operatorname{sinusoidal}(t)) + W c + b .
+# $$
+#
+# Every residual block then adds a learned projection of $e$ to its feature maps,
+# $h \leftarrow h + W_\text{block}\,\operatorname{SiLU}(e)$, the same value at every pixel (the scheme
+# of Ho et al. 2020's time conditioning, and the class conditioning of Dhariwal & Nichol 2021).
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The embedding in code, for the shipped `digits-cond` model (ten classes, $e$ of size 64):
 
 # %%
-key_lines = [line.strip() for line in inspect.getsource(UNet._embedding).splitlines()
-             if "self.time_mlp(" in line or "self.context_proj(" in line or "emb + c" in line]
-key_lines += [line.strip() for line in inspect.getsource(ResBlock.forward).splitlines() if "self.emb(" in line]
-print("\n".join(key_lines))
+def unet_embedding(model: UNet, t: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+    """e(t, c), the vector every residual block reads: t (N,) long, context (N, K) -> (N, emb_dim)."""
+    time_part = model.time_mlp(sinusoidal_embedding(t, model.base_channels))  # MLP(sinusoidal(t))
+    context_part = context @ model.context_proj.weight.T + model.context_proj.bias  # W c + b
+    return time_part + context_part
+
+
+digits_model, schedule = load_pretrained("digits-cond")
+sprites_model, _ = load_pretrained("sprites")
+t, context = torch.tensor([100, 100, 400]), one_hot(torch.tensor([3, 7, 3]), 10)
+with torch.no_grad():
+    e = unet_embedding(digits_model, t, context)
+print(f"e has shape {tuple(e.shape)}; |e(100, 3) - e(100, 7)| = {(e[0] - e[1]).norm():.2f}, "
+      f"|e(100, 3) - e(400, 3)| = {(e[0] - e[2]).norm():.2f}")
+
+# %% [markdown] slideshow={"slide_type": "skip"}
+# The UNet itself computes the same $e$: we catch what its middle residual block receives.
+
+# %% slideshow={"slide_type": "skip"}
+received = []
+hook = digits_model.mid.register_forward_pre_hook(lambda block, inputs: received.append(inputs[1]))
+with torch.no_grad():
+    digits_model(torch.zeros(3, 1, 16, 16), t, context)
+hook.remove()
+assert torch.allclose(received[0], e, atol=1e-6)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # A linear layer $W c + b$ applied to a one-hot vector picks one column of $W$: it *is* an
@@ -103,13 +157,11 @@ print("\n".join(key_lines))
 # check that on the shipped models.
 
 # %%
-digits_model, schedule = load_pretrained("digits-cond")
-sprites_model, _ = load_pretrained("sprites")
 with torch.no_grad():
     W, b = digits_model.context_proj.weight, digits_model.context_proj.bias  # (emb_dim, 10), (emb_dim,)
-    three = digits_model.context_proj(to_context(torch.tensor([3]), 10))[0]
+    three = digits_model.context_proj(one_hot(torch.tensor([3]), 10))[0]
     Ws, bs = sprites_model.context_proj.weight, sprites_model.context_proj.bias
-    attrs = attributes_to_context("circle", "red", "left")
+    attrs = multi_hot("circle", "red", "left")
     red_circle = sprites_model.context_proj(attrs[None])[0]
     by_hand = Ws[:, attrs.bool()].sum(dim=1) + bs
 print(f"embedding of digit 3 - (column 3 of W + b): max |difference| = {(three - (W[:, 3] + b)).abs().max():.1e}")
@@ -129,16 +181,45 @@ assert torch.allclose(three, W[:, 3] + b, atol=1e-5) and torch.allclose(red_circ
 # $$
 #
 # So the same weights learn $\epsilon_\theta(x_t, t, c)$, the denoiser of $p(x \mid c)$, and
-# $\epsilon_\theta(x_t, t, \varnothing)$, the denoiser of $p(x)$. `train_diffusion(...,
-# context_dropout=0.1)` does it; these are its lines:
+# $\epsilon_\theta(x_t, t, \varnothing)$, the denoiser of $p(x)$. In code, one line does the
+# work: a row is kept when a uniform draw is at least $p_\text{uncond}$.
 
 # %%
-print("\n".join(line.strip() for line in inspect.getsource(train_diffusion).splitlines()
-                if "keep" in line and "=" in line or "context * keep" in line))
+def drop_context(context: torch.Tensor, p_uncond: float, generator: torch.Generator) -> torch.Tensor:
+    """Each row of context (N, K) replaced by zeros with probability p_uncond (Ho & Salimans 2022, Algorithm 1)."""
+    keep = torch.rand(context.shape[0], generator=generator) >= p_uncond  # (N,) bool, True with probability 1 - p
+    return context * keep[:, None]
+
+
+batch = drop_context(one_hot(torch.randint(0, 10, (10_000,)), 10), 0.1, seed_everything(0))
+print(f"share of a batch of {len(batch):,} trained without context: {(batch.sum(dim=1) == 0).float().mean():.3f}")
+
+# %% [markdown] slideshow={"slide_type": "skip"}
+# `train_diffusion(..., context_dropout=p)` drops the same rows: it draws the mask first in
+# each step, from a generator seeded with `seed + 1`. We watch the contexts a model receives
+# during one training step and compare.
+
+# %% slideshow={"slide_type": "skip"}
+watched, received = UNet(in_channels=1, context_dim=10), []
+hook = watched.register_forward_pre_hook(lambda model, inputs: received.append(inputs[2].cpu()))
+train_diffusion(watched, schedule, load_digits(split="train"), steps=1, batch_size=512, context_dropout=0.1, seed=5,
+                progress=False)
+hook.remove()
+dropped_by_library = received[0].sum(dim=1) == 0  # (512,)
+dropped_by_us = drop_context(torch.ones(512, 1), 0.1, torch.Generator().manual_seed(5 + 1))[:, 0] == 0
+assert torch.equal(dropped_by_library, dropped_by_us) and 0 < dropped_by_us.sum() < 512
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The shipped `digits-cond` and `sprites` models were trained with $p_\text{uncond} = 0.1$
-# (10,000 steps on a GPU). A check that the unconditional half works: sampled with $c =
+# How were the shipped conditional models trained? Their manifest says:
+
+# %%
+manifest = read_manifest(WEIGHTS_DIR / "manifest.json")
+for name in ["digits-cond", "sprites"]:
+    recipe = manifest[name]["training"]
+    print(f"{name}: context_dropout = {recipe['context_dropout']}, {recipe['steps']:,} steps of {recipe['batch_size']} on {recipe['device']}")
+
+# %% [markdown]
+# A check that the unconditional half works: sampled with $c =
 # \varnothing$, `digits-cond` should draw all ten digits about equally often, an entropy of
 # the judge's class histogram close to $\log 10 \approx 2.30$ nats. (We sample with DDIM in
 # 25 steps throughout; lesson 08 explains why that is allowed.)
@@ -165,26 +246,65 @@ print(f"entropy of the class histogram: {class_entropy(free_probs):.2f} nats (un
 # $w = 0$ is plain conditional sampling; $w > 0$ pushes *further* in the direction that the
 # context changes the prediction. Why this helps: the noise prediction is a scaled score,
 # $\epsilon_\theta \approx -\sqrt{1 - \bar\alpha_t}\, \nabla_x \log p_t$, and by Bayes' rule
-# $\nabla_x \log p_t(c \mid x) = \nabla_x \log p_t(x \mid c) - \nabla_x \log p_t(x)$. So
-# $\tilde\epsilon$ is the score of
+# $\nabla_x \log p_t(c \mid x) = \nabla_x \log p_t(x \mid c) - \nabla_x \log p_t(x)$. So, at
+# each noise level $t$, $\tilde\epsilon$ is (scaled) the score of
 #
 # $$
 # p_t(x)\; p_t(c \mid x)^{1 + w},
 # $$
 #
-# the data distribution sharpened towards images that an *implicit classifier* finds very
-# likely to be of class $c$, without training a classifier (hence "classifier-free", in
+# the noisy data distribution sharpened towards images that an *implicit classifier* finds
+# very likely to be of class $c$, without training a classifier (hence "classifier-free", in
 # contrast with the classifier guidance of Dhariwal & Nichol 2021). diffusers calls $1 + w$
 # the `guidance_scale`.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# `predict_noise(model, x, t, context, guidance=w)` computes $\tilde\epsilon$, running the
-# conditional and unconditional halves as one batch of $2N$; `sample(..., guidance=w)` calls
-# it at every step. Ten digits (one per class, the same starting noise in every row) at three
+# **What that does not say.** The statement holds one timestep at a time. The sharpened
+# distributions of different $t$ are not noisy versions of one another, so the sampler is
+# not reversing any single forward process, and its output is **not** a sample of
+# $p(x)\,p(c \mid x)^{1+w}$; DDPM and DDIM even give different results (Bradley & Nakkiran
+# 2024). Guidance is a useful heuristic with a per-step reading, not a sampler of a known
+# distribution. We check this on Gaussians at the end of this section.
+#
+# ### Guidance in code
+
+# %%
+def guided_noise(model: UNet, x_t: torch.Tensor, t: int, context: torch.Tensor, w: float) -> torch.Tensor:
+    """(1 + w) eps(x_t, t, c) - w eps(x_t, t, empty) (Ho & Salimans 2022, eq. 6); x_t (N, C, H, W), context (N, K)."""
+    steps = torch.full((len(x_t),), t)  # (N,): the same timestep for every image
+    eps_cond = model(x_t, steps, context)
+    eps_uncond = model(x_t, steps, torch.zeros_like(context))  # the empty context of context dropout
+    return (1 + w) * eps_cond - w * eps_uncond
+
+
+test_images, test_labels = load_digits(split="test").tensors
+noise = torch.randn((8, 1, 16, 16), generator=seed_everything(6))
+x_t = schedule.add_noise(test_images[:8], noise, torch.full((8,), 200))  # eight digits noised to t = 200
+context = one_hot(test_labels[:8], 10)  # their true labels
+with torch.no_grad():
+    guided, plain = (guided_noise(digits_model, x_t, 200, context, w) for w in (3.0, 0.0))
+print(f"w = 3 moves the noise prediction by {(guided - plain).norm() / plain.norm():.0%} of its size")
+
+# %% [markdown] slideshow={"slide_type": "skip"}
+# The same numbers from the library's `predict_noise` (which runs both halves as one batch of
+# $2N$), and from diffusers' convention, `noise_pred_uncond + guidance_scale * (noise_pred_text
+# - noise_pred_uncond)` in its Stable Diffusion pipeline, with `guidance_scale` $= 1 + w$:
+
+# %% slideshow={"slide_type": "skip"}
+with torch.no_grad():
+    for w in [0.0, 1.0, 3.0]:
+        ours, library = guided_noise(digits_model, x_t, 200, context, w), predict_noise(digits_model, x_t, 200, context, w)
+        eps_cond, eps_uncond = predict_noise(digits_model, x_t, 200, context), predict_noise(digits_model, x_t, 200)
+        guidance_scale = 1 + w
+        diffusers_form = eps_uncond + guidance_scale * (eps_cond - eps_uncond)
+        assert torch.allclose(ours, library, atol=1e-5) and torch.allclose(ours, diffusers_form, atol=1e-5)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# `sample(..., guidance=w)` calls `predict_noise` with guidance at every step. Ten digits (one per class, the same starting noise in every row) at three
 # guidance scales:
 
 # %%
-ten = to_context(torch.arange(10), 10)
+ten = one_hot(torch.arange(10), 10)
 fig, axes = plt.subplots(3, 1, figsize=(7, 3.6), layout="constrained")
 for ax, w in zip(axes, [0.0, 1.0, 4.0]):
     digits = sample(digits_model, DDIMSampler(schedule, 25), (10, 1, 16, 16), context=ten, guidance=w,
@@ -192,6 +312,51 @@ for ax, w in zip(axes, [0.0, 1.0, 4.0]):
     show_images(digits, nrow=10, ax=ax, title=f"w = {w:g}")
 fig.suptitle("Digits 0-9 from the same noise at three guidance scales")
 plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### What guidance samples: a check on Gaussians
+#
+# Take 1-D data, $x \sim \mathcal{N}(0, 1)$ without context and $x \mid c \sim \mathcal{N}(1, 0.5^2)$,
+# and the *exact* noise predictions of both (for Gaussian data $\mathbb{E}[\epsilon \mid x_t]$ has a
+# closed form), so that no network error gets in the way. The distribution
+# $p(x)\,p(c \mid x)^{1+w} \propto p(x \mid c)^{1+w}\,p(x)^{-w}$ is then a Gaussian we can write down.
+
+# %%
+alpha_bar = schedule.alphas_cumprod
+
+
+class GaussianDenoiser(torch.nn.Module):
+    """Exact E[eps | x_t] for x ~ N(0, 1) (context 0) or N(1, 0.5^2) (context 1); x (N, 1), context (N, 1)."""
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        c = context if context is not None else torch.zeros_like(x)
+        ab = alpha_bar[t][:, None]  # (N, 1)
+        mean, variance = c * ab.sqrt() * 1.0, ab * (1 - c + c * 0.5**2) + 1 - ab  # of x_t = sqrt(ab) x + sqrt(1 - ab) eps
+        return (1 - ab).sqrt() * (x - mean) / variance  # the regression of eps on x_t
+
+# %% slideshow={"slide_type": "subslide"}
+w, n = 2.0, fast_or_full(20_000, 200_000)
+precision = (1 + w) / 0.5**2 - w  # of p(x | c)^(1 + w) p(x)^(-w)
+rows = {f"p(x) p(c|x)^(1+w), w = {w:g}": {"mean": (1 + w) * 1.0 / 0.5**2 / precision, "std": precision**-0.5}}
+for name, sampler, weight in [("DDIM, no guidance", DDIMSampler(schedule, 500), 0.0),
+                              (f"DDIM, w = {w:g}", DDIMSampler(schedule, 500), w), (f"DDPM, w = {w:g}", DDPMSampler(schedule), w)]:
+    x = sample(GaussianDenoiser(), sampler, (n, 1), context=torch.ones(n, 1), guidance=weight, generator=seed_everything(8),
+               device="cpu", progress=False)
+    rows[name] = {"mean": x.mean().item(), "std": x.std().item()}
+print_table(rows, label=f"{n:,} samples, 500 steps", formats={"mean": ".3f", "std": ".3f"})
+
+# %% slideshow={"slide_type": "skip"}
+target = rows[f"p(x) p(c|x)^(1+w), w = {w:g}"]
+assert abs(rows["DDIM, no guidance"]["mean"] - 1) < 0.06 and abs(rows["DDIM, no guidance"]["std"] - 0.5) < 0.02
+assert all(abs(rows[f"{s}, w = {w:g}"]["std"] - target["std"]) > 0.05 for s in ["DDIM", "DDPM"])
+assert rows[f"DDIM, w = {w:g}"]["std"] < rows[f"DDPM, w = {w:g}"]["std"] - 0.05
+
+# %% [markdown]
+# Without guidance the sampler recovers $\mathcal{N}(1, 0.5^2)$ (the row "DDIM, no guidance",
+# up to discretisation). With guidance, neither sampler produces the "sharpened" Gaussian of the
+# first line, and the two disagree with each other: DDIM comes out narrower than DDPM. The
+# per-step score reading explains the direction of guidance (towards the class, narrower), not
+# the distribution it ends at.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Measuring the trade-off
@@ -204,18 +369,21 @@ plt.show()
 # - **diversity**: the mean distance between the judge's features of two samples of the same
 #   class (features rather than pixels, so that a shifted copy of a digit does not count as
 #   "different");
-# - **FID** against the held-out digits, on the judge's features (lower is closer to real data);
+# - the **FID on the course judge's features** against the held-out digits: the Fréchet
+#   distance of Heusel et al. (2017) between Gaussians fitted to the judge's penultimate-layer
+#   features of the samples and of real digits (lower is closer to real data). Papers use an
+#   Inception network's features instead; these numbers are **not comparable with Inception FID**;
 # - the fraction of pixels outside the data range $[-1, 1]$ (over-saturated strokes).
 
 # %%
 per_class = fast_or_full(20, 100)
 labels = torch.arange(10).repeat_interleave(per_class)
-context = to_context(labels, 10)
+asked_digits = one_hot(labels, 10)
 _, held_out_features = predict(judge, load_digits(split="test").tensors[0])
 guidance_scales = [0.0, 0.5, 1.0, 2.0, 4.0]
 rows, examples = [], {}
 for w in guidance_scales:
-    images = sample(digits_model, DDIMSampler(schedule, 25), (len(labels), 1, 16, 16), context=context,
+    images = sample(digits_model, DDIMSampler(schedule, 25), (len(labels), 1, 16, 16), context=asked_digits,
                     guidance=w, generator=seed_everything(3), progress=False)
     probs, features = predict(judge, images)
     diversity = torch.stack([torch.pdist(features[labels == k]).mean() for k in range(10)]).mean().item()
@@ -225,10 +393,12 @@ for w in guidance_scales:
                      saturated=(images.abs() > 1).float().mean().item()))
     examples[w] = images[labels == 4][:8]
 
-print(f"{len(labels)} samples per w ({per_class} per class), DDIM 25 steps, FID against {len(held_out_features)} held-out digits")
-print(f"{'w':>4} {'accuracy':>9} {'p(asked)':>9} {'diversity':>10} {'FID':>6} {'|pixel| > 1':>12}")
-for r in rows:
-    print(f"{r['w']:4g} {r['accuracy']:9.3f} {r['p_asked']:9.3f} {r['diversity']:10.2f} {r['fid']:6.2f} {r['saturated']:12.3f}")
+# %%
+print_table({f"{r['w']:g}": {"accuracy": r["accuracy"], "p(asked)": r["p_asked"], "diversity": r["diversity"],
+                             "FID": r["fid"], "|pixel| > 1": r["saturated"]} for r in rows},
+            label="w", formats={"accuracy": ".3f", "p(asked)": ".3f", "|pixel| > 1": ".3f"},
+            title=f"{len(labels)} samples per w ({per_class} per class), DDIM 25 steps; "
+                  f"FID on the judge's features against {len(held_out_features)} held-out digits")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The same numbers as curves, and eight fours at each guidance scale:
@@ -281,6 +451,7 @@ groups = {"shape": slice(0, len(SHAPES)), "colour": slice(len(SHAPES), len(SHAPE
           "facing": slice(len(SHAPES) + len(COLOURS), len(ATTRIBUTE_NAMES))}
 
 
+# %%
 def read_attributes(images: torch.Tensor) -> dict[str, torch.Tensor]:
     """The sprite judge's choice in each attribute group, as an index into SHAPES, COLOURS, FACINGS."""
     with torch.no_grad():
@@ -288,6 +459,7 @@ def read_attributes(images: torch.Tensor) -> dict[str, torch.Tensor]:
     return {group: logits[:, where].argmax(dim=1) for group, where in groups.items()}
 
 
+# %% slideshow={"slide_type": "subslide"}
 sprite_samples = {}
 print(f"{len(asked)} sprites per row ({repeats} per combination), DDIM 25 steps")
 print(f"{'w':>4} " + " ".join(f"{g + ' acc.':>12}" for g in groups) + f" {'all three':>10}")
@@ -338,6 +510,7 @@ def fill_ratio(images: torch.Tensor) -> torch.Tensor:
     return torch.stack(ratios).float()
 
 
+# %%
 contexts = {
     "circle, no colour": attributes_to_context("circle"),
     "red+blue circle": attributes_to_context("circle", ["red", "blue"]),
@@ -357,7 +530,9 @@ for name, mix in contexts.items():
                              colours=torch.bincount(read["colour"], minlength=4),
                              magenta=((rgb[:, 0] > 0) & (rgb[:, 2] > 0)).sum().item(), fill=fill_ratio(images).mean().item())
     mix_images[name] = images
-    r = mix_results[name]
+
+# %% slideshow={"slide_type": "subslide"}
+for name, r in mix_results.items():
     print(f"{name:>18}: judge's shapes {dict(zip(SHAPES, r['shapes'].tolist()))}; fill ratio {r['fill']:.2f}")
     print(f"{'':>18}  judge's colours {dict(zip(COLOURS, r['colours'].tolist()))}; magenta bodies {r['magenta']}")
 
@@ -371,18 +546,19 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # What the measurements show:
 #
-# - **A missing colour**: the circles come out as asked, in several colours, but not in the
-#   even mix of the training data. Context dropout only ever removed the *whole* context, so
-#   "a circle and nothing else" was never seen in training: the network receives the circle
-#   vector plus the bias and does whatever its weights make of it. Nothing made that fill-in fair.
+# - **A missing colour**: the circles come out as asked (the judge's shape counts), in the
+#   colours of the counts above, with nothing to make them an even mix. Context dropout only
+#   ever removed the *whole* context, so "a circle and nothing else" was never seen in
+#   training: the network receives the circle vector plus the bias and does whatever its
+#   weights make of it.
 # - **Red + blue**: each body commits to *one* of the two colours (the judge finds only red and
 #   blue, and no body is magenta on average): the context makes two modes likely and each
-#   sample falls into one of them. But look at the pictures: purple tints and specks appear
-#   around them, which no training sprite has. The model is off its training distribution.
-# - **Circle + square**: the judge calls nearly all of them circles, yet by eye they are
-#   rounded squares, and their fill ratio is closer to the square's than to the circle's. The
-#   judge was trained on four pure shapes and *must* pick one: it cannot report a blend. A
-#   measuring instrument has a training distribution too.
+#   sample falls into one of them. Look at the pictures for what averages hide: tints that
+#   no training sprite has would mean the model is off its training distribution.
+# - **Circle + square**: the judge calls nearly all of them circles, yet their fill ratio
+#   lies between the references of the circle and of the square, and nearer the square's.
+#   The judge was trained on four pure shapes and *must* pick one: it cannot report a blend.
+#   A measuring instrument has a training distribution too.
 #
 # Composing concepts by combining contexts is how text-to-image models are asked for "a red
 # cube on a blue sphere", and these tiny experiments show why it is unreliable when the
@@ -395,39 +571,56 @@ assert red_blue["colours"][[1, 3]].sum() <= 0.1 * num_mix and red_blue["colours"
 assert red_blue["magenta"] == 0 and mix_results["circle, no colour"]["shapes"][0] >= 0.9 * num_mix
 fills = {name: mix_results[name]["fill"] for name in ("red circle", "red circle+square", "red square")}
 assert fills["red circle"] < fills["red circle+square"] <= fills["red square"] + 0.05
+assert abs(fills["red circle+square"] - fills["red square"]) < abs(fills["red circle+square"] - fills["red circle"])
+assert mix_results["red circle+square"]["shapes"][0] >= 0.9 * num_mix  # "nearly all circles", says the judge
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
-# ### Exercise 1: guidance by hand
+# ### Exercise 1: write it yourself, guidance as diffusers computes it
 #
-# Call `digits_model` twice on the same noisy batch, once with the one-hot context and once
-# with the all-zero context, and combine the two predictions with the guidance formula for
-# $w = 3$. Check that you get exactly what `predict_noise(..., guidance=3)` returns, and that
-# diffusers' form $\epsilon_\varnothing + s\,(\epsilon_c - \epsilon_\varnothing)$ with
-# `guidance_scale` $s = 1 + w$ is the same thing.
+# diffusers' pipelines compute guidance in its other form, with `guidance_scale` $s = 1 + w$,
+# $\epsilon_\varnothing + s\,(\epsilon_c - \epsilon_\varnothing)$, and they run the two halves in
+# **one** forward pass on a batch of $2N$: the $N$ images twice, with the context and with
+# the empty context. Write `my_guided_noise(model, x_t, t, context, guidance_scale)` that
+# way (`torch.cat` to build the batch, `.chunk(2)` to split the output). The check compares it
+# with `predict_noise(..., guidance=w)` on the batch of section 4 and names the likely mistakes.
 
 # %%
-# Your code here.
+def my_guided_noise(model: UNet, x_t: torch.Tensor, t: int, context: torch.Tensor, guidance_scale: float) -> torch.Tensor:
+    """eps_uncond + s (eps_cond - eps_uncond) from one forward pass on 2N images; x_t (N, C, H, W), context (N, K)."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+scale = 4.0  # w = 3
+with torch.no_grad():
+    eps_cond, eps_uncond = predict_noise(digits_model, x_t, 200, context), predict_noise(digits_model, x_t, 200)
+    check(lambda: my_guided_noise(digits_model, x_t, 200, context, scale),
+          predict_noise(digits_model, x_t, 200, context, guidance=scale - 1), name="my_guided_noise",
+          mistakes={"(1 + s) eps_c - s eps_uncond: guidance_scale s used as w":
+                        predict_noise(digits_model, x_t, 200, context, guidance=scale),
+                    "eps_uncond + w (eps_c - eps_uncond): w = s - 1 where 1 + w belongs":
+                        predict_noise(digits_model, x_t, 200, context, guidance=scale - 2),
+                    "w eps_c - w eps_uncond: w instead of 1 + w": (scale - 1) * (eps_cond - eps_uncond),
+                    "eps_c + s (eps_uncond - eps_c): the conditional and unconditional halves swapped":
+                        eps_cond + scale * (eps_uncond - eps_cond)})
 
 # %% tags=["solution"]
-generator = seed_everything(6)
-x0 = load_digits(split="test").tensors[0][:8]
-t = 200
-noise = torch.randn(x0.shape, generator=generator)
-x_t = schedule.add_noise(x0, noise, torch.full((8,), t))
-c = to_context(load_digits(split="test").tensors[1][:8], 10)
-w = 3.0
+def my_guided_noise(model: UNet, x_t: torch.Tensor, t: int, context: torch.Tensor, guidance_scale: float) -> torch.Tensor:
+    """eps_uncond + s (eps_cond - eps_uncond) from one forward pass on 2N images; x_t (N, C, H, W), context (N, K)."""
+    both = torch.cat([x_t, x_t])  # (2N, C, H, W)
+    steps = torch.full((len(both),), t)  # (2N,)
+    contexts = torch.cat([context, torch.zeros_like(context)])  # (2N, K): with, then without
+    eps_cond, eps_uncond = model(both, steps, contexts).chunk(2)  # two (N, C, H, W)
+    return eps_uncond + guidance_scale * (eps_cond - eps_uncond)
+
+
 with torch.no_grad():
-    steps = torch.full((8,), t)
-    eps_cond = digits_model(x_t, steps, c)
-    eps_uncond = digits_model(x_t, steps, torch.zeros_like(c))
-    guided_by_hand = (1 + w) * eps_cond - w * eps_uncond  # Ho & Salimans 2022, eq. 6
-    diffusers_form = eps_uncond + (1 + w) * (eps_cond - eps_uncond)
-    library = predict_noise(digits_model, x_t, t, c, guidance=w)
-print(f"max |by hand - predict_noise| = {(guided_by_hand - library).abs().max():.1e}")
-print(f"max |by hand - diffusers form| = {(guided_by_hand - diffusers_form).abs().max():.1e}")
-assert torch.allclose(guided_by_hand, library, atol=1e-5) and torch.allclose(guided_by_hand, diffusers_form, atol=1e-5)
+    assert check(lambda: my_guided_noise(digits_model, x_t, 200, context, scale),
+                 predict_noise(digits_model, x_t, 200, context, guidance=scale - 1), name="my_guided_noise")
+    assert check(lambda: my_guided_noise(digits_model, x_t, 200, context, 1 + 3.0),
+                 guided_noise(digits_model, x_t, 200, context, 3.0), name="my_guided_noise against guided_noise")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2: a negative context
@@ -442,8 +635,9 @@ assert torch.allclose(guided_by_hand, library, atol=1e-5) and torch.allclose(gui
 # Your code here.
 
 # %% tags=["solution"]
-def sample_with_negative(model, positive, negative, w, num, generator):
-    """DDIM (25 steps) with eps = eps(c_-) + (1 + w) (eps(c) - eps(c_-))."""
+def sample_with_negative(model: UNet, positive: torch.Tensor, negative: torch.Tensor, w: float, num: int,
+                         generator: torch.Generator) -> torch.Tensor:
+    """num sprites (num, 3, 16, 16) by DDIM (25 steps) with eps = eps(c_-) + (1 + w) (eps(c) - eps(c_-)); contexts (10,)."""
     sampler = DDIMSampler(schedule, 25)
     x = torch.randn((num, 3, 16, 16), generator=generator)
     pos, neg = positive.repeat(num, 1), negative.repeat(num, 1)
@@ -455,25 +649,29 @@ def sample_with_negative(model, positive, negative, w, num, generator):
     return x
 
 
-circle, red = attributes_to_context("circle"), attributes_to_context(colour="red")
+# %% tags=["solution"]
+circle, red = multi_hot("circle"), multi_hot("red")
 plain = sample_with_negative(sprites_model, circle, torch.zeros(10), 2.0, num_mix, seed_everything(7))
 negative = sample_with_negative(sprites_model, circle, red, 2.0, num_mix, seed_everything(7))
-red_counts = {}
+colour_counts = {}
 for name, images in [("plain guidance", plain), ("negative 'red'", negative)]:
-    colours = torch.bincount(read_attributes(images)["colour"], minlength=4)
-    red_counts[name] = colours[0].item()
-    print(f"{name:>15}: judge's colours {dict(zip(COLOURS, colours.tolist()))}")
-assert red_counts["negative 'red'"] < red_counts["plain guidance"]
+    colour_counts[name] = dict(zip(COLOURS, torch.bincount(read_attributes(images)["colour"], minlength=4).tolist()))
+    print(f"{name:>15}: judge's colours {colour_counts[name]}")
+assert all(colour_counts["negative 'red'"][c] < colour_counts["plain guidance"][c] for c in ["red", "yellow"])
 show_images(torch.cat([plain[:8], negative[:8]]), nrow=8, title="Circles: plain guidance (top), negative context 'red' (bottom)")
 plt.show()
 
-# %% [markdown] tags=["solution"]
+# %% [markdown]
+# <details class="solution"><summary>Solution</summary>
+#
 # With $\varnothing$ replaced by "red", the update pushes away from what makes a sprite red:
-# the red circles disappear. So do most of the yellow ones, and that is instructive: yellow is
-# red + green light, $(1, 1, -1)$ in our RGB, so "away from red" also means "away from
-# yellow". A negative context removes whatever the model associates with it, not a
+# fewer red circles (the counts above). Fewer yellow ones too, and that is instructive:
+# yellow is red + green light, $(1, 1, -1)$ in our RGB, so "away from red" also means "away
+# from yellow". A negative context removes whatever the model associates with it, not a
 # dictionary word. The whole idea sits in one line of the loop: guidance moves along the
 # difference between two predictions, and which two is our choice.
+#
+# </details>
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
@@ -483,9 +681,12 @@ plt.show()
 #   linear layer and adds it to the time embedding, which every residual block reads.
 # - Context dropout ($p_\text{uncond} = 0.1$) trains the conditional and the unconditional
 #   denoiser in one network; we checked that the unconditional one draws all ten digits.
-# - Classifier-free guidance, $\tilde\epsilon = (1 + w)\epsilon(x, c) - w\,\epsilon(x, \varnothing)$,
-#   samples a sharpened $p(x)\,p(c \mid x)^{1+w}$. We measured its trade-off: the judge's
-#   confidence rises with $w$ while within-class diversity falls and FID rises.
+# - Classifier-free guidance, $\tilde\epsilon = (1 + w)\epsilon(x, c) - w\,\epsilon(x, \varnothing)$
+#   (diffusers: `guidance_scale` $= 1 + w$), is at each timestep the scaled score of a
+#   sharpened $p_t(x)\,p_t(c \mid x)^{1+w}$. That is a per-step statement only: the sampler does
+#   **not** draw from $p(x)\,p(c \mid x)^{1+w}$, as the Gaussian check showed. We measured its
+#   trade-off: the judge's confidence rises with $w$ while within-class diversity falls and
+#   the FID on the judge's features rises.
 # - Contexts outside the training distribution (mixed or missing attributes) are valid inputs
 #   whose result has to be checked, not assumed.
 #
@@ -504,6 +705,8 @@ plt.show()
 #   [arXiv:2010.02502](https://arxiv.org/abs/2010.02502)
 # - Alex Nichol, Prafulla Dhariwal, Aditya Ramesh et al. (2021). *GLIDE: Towards Photorealistic
 #   Image Generation and Editing with Text-Guided Diffusion Models.* [arXiv:2112.10741](https://arxiv.org/abs/2112.10741)
+# - Arwen Bradley and Preetum Nakkiran (2024). *Classifier-Free Guidance is a
+#   Predictor-Corrector.* [arXiv:2408.09000](https://arxiv.org/abs/2408.09000)
 # - Martin Heusel, Hubert Ramsauer, Thomas Unterthiner, Bernhard Nessler and Sepp Hochreiter
 #   (2017). *GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium*
 #   (FID). [arXiv:1706.08500](https://arxiv.org/abs/1706.08500)
