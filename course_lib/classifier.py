@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from .training import fit
+from .validation import InvalidArgument, check_int, check_seed, check_tensor
 
 
 class Classifier(nn.Module):
@@ -26,6 +27,10 @@ class Classifier(nn.Module):
 
     def __init__(self, in_channels: int = 1, num_outputs: int = 10, width: int = 32, feature_dim: int = 64) -> None:
         super().__init__()
+        for name, value in [("in_channels", in_channels), ("num_outputs", num_outputs), ("feature_dim", feature_dim)]:
+            check_int(name, value)
+        if check_int("width", width) % 8:
+            raise InvalidArgument("width", f"width must be a multiple of 8 (GroupNorm's 8 groups); got {width!r}")
         self.config = dict(in_channels=in_channels, num_outputs=num_outputs, width=width, feature_dim=feature_dim)
 
         def block(c_in: int, c_out: int) -> nn.Sequential:
@@ -46,6 +51,7 @@ class Classifier(nn.Module):
 
     def features(self, x: Tensor) -> Tensor:
         """Penultimate-layer features, (N, feature_dim)."""
+        check_tensor("x", x, floating=True)
         if x.ndim != 4 or x.shape[1] != self.config["in_channels"]:
             raise ValueError(
                 f"x must have shape (N, {self.config['in_channels']}, H, W); got {tuple(x.shape)}"
@@ -75,8 +81,9 @@ def train_classifier(
     pixel make the judge robust to the small misalignments of generated images. The learning
     rate follows a one-cycle schedule peaking at ``lr``.
     """
-    generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator, drop_last=True)
+    generator = torch.Generator().manual_seed(check_seed("seed", seed))
+    loader = DataLoader(dataset, batch_size=check_int("batch_size", batch_size), shuffle=True, generator=generator,
+                        drop_last=True)
 
     def loss_fn(batch: list[Tensor]) -> Tensor:
         images, targets = batch
@@ -93,6 +100,7 @@ def train_classifier(
 @torch.no_grad()
 def predict(model: Classifier, images: Tensor, batch_size: int = 512) -> tuple[Tensor, Tensor]:
     """Class probabilities (N, num_outputs) and features (N, feature_dim) on the CPU, in batches."""
+    check_int("batch_size", batch_size)
     model.eval()
     device = next(model.parameters()).device
     probs, feats = [], []

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from .training import fit
-from .validation import check_int, check_number
+from .validation import check_int, check_number, check_seed
 
 
 class VAELoss(NamedTuple):
@@ -208,8 +208,9 @@ def train_vae(
     Returns:
         the loss of each step (per image).
     """
-    generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator, drop_last=True)
+    generator = torch.Generator().manual_seed(check_seed("seed", seed))
+    loader = DataLoader(dataset, batch_size=check_int("batch_size", batch_size), shuffle=True, generator=generator,
+                        drop_last=True)
 
     def loss_fn(batch: Tensor | list[Tensor]) -> Tensor:
         x = (batch[0] if isinstance(batch, (list, tuple)) else batch).to(device)

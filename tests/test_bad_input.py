@@ -22,11 +22,13 @@ from torch.utils.data import TensorDataset
 from course_lib import DDIMSampler, DDPMSampler, MLPDenoiser, NoiseSchedule, UNet, predict_noise, sample, seed_everything
 from course_lib import __main__ as cli
 from course_lib import checkpoints
+from course_lib.classifier import Classifier, predict, train_classifier
 from course_lib.data.digits import load_digits
 from course_lib.data.points import make_moons
 from course_lib.data.sprites import make_sprites
 from course_lib.models import sinusoidal_embedding, to_context
 from course_lib.training import EMA, diffusion_loss, fit, train_diffusion
+from course_lib.vae import VAE, train_vae
 
 NAN, INF = float("nan"), float("inf")
 
@@ -432,6 +434,13 @@ CONTEXT = torch.eye(3)[:2]
         (lambda: make_sprites(4, seed=-1), "seed must be a non-negative int"),
         (lambda: make_moons(10, noise=NAN), "noise must be a finite number >= 0"),
         (lambda: make_moons(np.int64(0)), "n must be a positive int"),
+        (lambda: Classifier(width=12), "width must be a multiple of 8"),
+        (lambda: Classifier(num_outputs=0), "num_outputs must be a positive int"),
+        (lambda: Classifier()(torch.zeros(2, 1, 8, 8, dtype=torch.uint8)), "x must be a float tensor"),
+        (lambda: predict(Classifier(), torch.zeros(2, 1, 8, 8), batch_size=0), "batch_size must be a positive int"),
+        (lambda: train_classifier(Classifier(), MOONS, steps=1, seed=-1, progress=False), "seed must be a non-negative int"),
+        (lambda: train_vae(VAE(), MOONS, steps=1, seed=2**64, progress=False), "seed must be a non-negative int"),
+        (lambda: train_vae(VAE(), MOONS, steps=1, batch_size=0, progress=False), "batch_size must be a positive int"),
     ],
 )
 def test_api_errors_name_the_argument(call, message):
