@@ -261,10 +261,11 @@ bound_weight = betas / (2 * alphas * (1 - alphas_cumprod))  # lambda_t with sigm
 print("t (0-based):    " + " ".join(f"{t:7d}" for t in [0, 10, 50, 100, 250, 499]))
 print("bound's weight: " + " ".join(f"{bound_weight[t]:7.4f}" for t in [0, 10, 50, 100, 250, 499]))
 print(f"the bound weighs t = 0 {bound_weight[0] / bound_weight[250]:.0f} times more than t = 250; L_simple weighs them equally")
+print(f"share of the bound's total weight on the first 10 of the {len(bound_weight)} steps: {bound_weight[:10].sum() / bound_weight.sum():.0%}")
 
 # %% [markdown]
-# The true bound spends most of its weight on the first few, least noisy steps, where the task
-# is to remove a trace of noise that hardly changes the image. $L_\text{simple}$ shifts the
+# The true bound puts a large share of its weight on the first few, least noisy steps (printed
+# above), where the task is to remove a trace of noise that hardly changes the image. $L_\text{simple}$ shifts the
 # effort to larger $t$, where the network must decide what the image is (Ho et al. 2020, section 3.4).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
