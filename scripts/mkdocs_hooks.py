@@ -15,7 +15,7 @@ build/executed/NN_topic.ipynb first. These hooks then
 - write the notebook styles and the copy button's script once, as assets/notebook/, instead
   of inlining them in every lesson page (docs/overrides/main.html links them);
 - make each lesson page's table of contents from its rendered headings (code words kept),
-  and keep code cells and outputs out of the search index (search results show prose).
+  (the template keeps code cells and outputs out of the search index: results show prose).
 
 mkdocs-jupyter has no option for its template: the hooks replace the exporter class that its
 nb2html() uses, for the versions in SUPPORTED_MKDOCS_JUPYTER only, and check on every
@@ -274,7 +274,7 @@ def _toc_from_headings(html: str):
     root: list[dict] = []
     stack: list[tuple[int, list]] = [(0, root)]
     for level, heading_id, inner in HEADING.findall(html):
-        inner = re.sub(r'<a class="anchor-link".*?</a>', "", inner, flags=re.DOTALL)
+        inner = re.sub(r'<a class="(?:anchor-link|headerlink)".*?</a>', "", inner, flags=re.DOTALL)
         text = html_lib.unescape(re.sub(r"<[^>]+>", "", inner)).replace("¶", "").strip()
         token = {"level": int(level), "id": heading_id, "name": html_lib.escape(text, quote=False), "children": []}
         while stack[-1][0] >= int(level):
@@ -282,11 +282,6 @@ def _toc_from_headings(html: str):
         stack[-1][1].append(token)
         stack.append((int(level), token["children"]))
     return get_toc(root)
-
-
-def _search_prose_only(html: str) -> str:
-    """Mark each code cell (its code and outputs) so that Material's search index leaves it out."""
-    return re.sub(r'<div class="(jp-Cell jp-CodeCell\b[^"]*)"', r'<div class="\1" data-search-exclude', html)
 
 
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
@@ -298,7 +293,9 @@ def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -
             f"{page.file.src_uri} was not rendered by scripts/templates/course_notebook.html.j2: "
             f"mkdocs-jupyter {mkdocs_jupyter.__version__} no longer takes its exporter from the hooks"
         )
-    html = _search_prose_only(TRAILING_STYLE.sub("", html))
+    html = TRAILING_STYLE.sub("", html)
+    # nbconvert's heading permalinks as Material's: shown on hover, and left out of search titles.
+    html = html.replace('<a class="anchor-link" href="#', '<a class="headerlink" href="#')
     page.toc = _toc_from_headings(html)
     page.meta["notebook_assets"] = True  # docs/overrides/main.html links assets/notebook/
     colab = colab_url(_site.repo_url, lesson.notebook_uri)

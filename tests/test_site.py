@@ -513,10 +513,83 @@ def test_no_broken_internal_links(course):
     assert check_links.broken_links(course.site) == []
 
 
-def test_table_of_contents_links_headings_with_code(mini_course):
+def _toc(page: str) -> list[tuple[str, str]]:
+    """(href, text) of each entry of a page's table of contents."""
+    toc = BeautifulSoup(page, "html.parser").select_one('nav.md-nav--secondary, [data-md-component="toc"]')
+    return [(a["href"], a.get_text(" ", strip=True)) for a in toc.select("a.md-nav__link")]
+
+
+def test_table_of_contents_keeps_code_words_and_links_headings(mini_course):
     page = _page(mini_course, mini_course.lessons[0])
     assert 'id="exercise-with-print"' in page
-    assert 'href="#exercise-with-print"' in page  # Markdown's slug would be "exercise-with"
+    # Markdown's slugs and titles drop inline code: "exercise-with", "3. Training a".
+    assert _toc(page) == [("#exercise-with-print", "Exercise with print"), ("#3-training-a-unet", "3. Training a UNet")]
+
+
+def test_lesson_pages_link_the_shared_notebook_styles_instead_of_inlining_them(course):
+    styles = course.site / "assets" / "notebook" / "notebook.css"
+    assert styles.stat().st_size > 100_000 and ".jupyter-wrapper" in styles.read_text(encoding="utf-8")
+    assert (course.site / "assets" / "notebook" / "clipboard.js").is_file()
+    for lesson in course.lessons:
+        soup = BeautifulSoup(_page(course, lesson), "html.parser")
+        links = [link["href"] for link in soup.select('link[rel="stylesheet"]')]
+        assert "../../assets/notebook/notebook.css" in links and "../../assets/lesson.css" in links, lesson.name
+        inline = sum(len(style.get_text()) for style in soup.select("style"))
+        assert inline < 20_000, f"{lesson.name}: {inline} characters of inline styles"
+        assert not soup.select(".jp-InputPrompt, .jp-OutputPrompt"), f"{lesson.name} shows In/Out prompts"
+    home = BeautifulSoup((course.site / "index.html").read_text(encoding="utf-8"), "html.parser")
+    assert not [link for link in home.select('link[rel="stylesheet"]') if "notebook" in link["href"]]
+
+
+def test_figures_have_alt_text_from_their_titles(course):
+    for lesson in course.lessons:
+        nb = _executed(course.root, lesson.stem)
+        outputs = [o.get("metadata", {}).get("image/png", {}) for c in nb.cells for o in c.get("outputs", [])]
+        described = [m for m in outputs if "alt" in m]
+        soup = BeautifulSoup(_page(course, lesson), "html.parser")
+        images = soup.select(".jp-OutputArea-output img")
+        assert "No description has been provided" not in str(soup), lesson.name
+        assert all(img.get("alt") for img in images), f"{lesson.name}: a figure without alt text"
+        assert {m["alt"] for m in described} <= {img["alt"] for img in images}, lesson.name
+        assert len(soup.select("img[data-text-px]")) == sum(bool(m.get("text_px")) for m in described), lesson.name
+    if course.root != ROOT:  # the mini lesson's one figure
+        (image,) = BeautifulSoup(_page(course, course.lessons[0]), "html.parser").select(".jp-OutputArea-output img")
+        assert image["alt"] == 'Figure: plot "Tiny loss" of loss against training step.'
+        assert float(image["data-text-px"]) == pytest.approx(11 * 100 / 72, abs=0.1)
+
+
+def test_progress_bars_are_not_shown_as_errors(mini_course):
+    soup = BeautifulSoup(_page(mini_course, mini_course.lessons[0]), "html.parser")
+    bars = soup.select(".course-progress")
+    assert len(bars) == 1 and "50%|" in bars[0].get_text()
+    assert not soup.select('[data-mime-type="application/vnd.jupyter.stderr"]')
+
+
+def test_search_index_holds_the_prose_not_the_code(mini_course):
+    import json
+
+    index = json.loads((mini_course.site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    lesson = " ".join(d["text"] for d in index["docs"] if d["location"].startswith("lessons/01_tiny/"))
+    assert "Add two and two" in lesson and "A figure, and a progress bar" in lesson
+    assert "import random" not in lesson and "draw 0." not in lesson and "plot_losses" not in lesson
+
+
+def test_home_page_gives_each_lessons_own_estimated_time(mini_course):
+    home = BeautifulSoup((mini_course.site / "index.html").read_text(encoding="utf-8"), "html.parser")
+    row = next(tr for tr in home.select(".lesson-map tr") if tr.find("a"))
+    assert [td.get_text(strip=True) for td in row.select("td")][2] == "5 min"  # "**Estimated time:** 5 minutes."
+
+
+def test_hooks_refuse_an_unknown_mkdocs_jupyter(monkeypatch):
+    import mkdocs_jupyter
+    from mkdocs.exceptions import PluginError
+
+    hooks = _import_script("mkdocs_hooks")
+    hooks._use_course_template()  # the installed version: accepted
+    assert mkdocs_jupyter.nbconvert2.HTMLExporter is hooks.CourseHTMLExporter
+    monkeypatch.setattr(mkdocs_jupyter, "__version__", "9.0.0")
+    with pytest.raises(PluginError, match="9.0.0"):
+        hooks._use_course_template()
 
 
 # --- slide decks -----------------------------------------------------------------------
