@@ -166,8 +166,7 @@ class CaptionEncoder(nn.Module):
         from transformers import CLIPTextModel
 
         model = CLIPTextModel(self.text_config)
-        state = {k: v for k, v in self.clip.state_dict().items() if k.startswith("text_model.")}
-        model.load_state_dict(state, strict=True)
+        getattr(model, "text_model", model).load_state_dict(self.clip.text_model.state_dict(), strict=True)  # transformers 4 nests it
         return model.eval()
 
 
@@ -519,7 +518,8 @@ def to_diffusers_pipeline(unet: TextToImageUNet, vae: LatentVAE, text_encoder: C
         raise ValueError(f"only the linear schedule is converted; got {schedule_config}")
     scheduler = DDIMScheduler(num_train_timesteps=schedule_config["num_timesteps"], beta_start=schedule_config["beta_start"],
                               beta_end=schedule_config["beta_end"], beta_schedule="linear", clip_sample=False,
-                              set_alpha_to_one=True, steps_offset=0, timestep_spacing=timestep_spacing)
+                              set_alpha_to_one=True, timestep_spacing=timestep_spacing,
+                              steps_offset=1 if timestep_spacing == "trailing" else 0)  # "trailing" ignores the offset; 0 would warn
     latent_side = vae.latent_shape[1]
     return StableDiffusionPipeline(
         vae=vae.to_diffusers(), text_encoder=text_encoder.to_transformers(), tokenizer=tokenizer,
@@ -543,7 +543,7 @@ def training_sprites() -> tuple[Tensor, list[str]]:
     return sprites.images[keep], [caption(row) for row in sprites.attributes[keep]]
 
 
-def train_sprite_vae(steps: int = 2500, seed: int = 0, progress: bool = True) -> tuple[LatentVAE, dict]:
+def train_sprite_vae(steps: int = 1000, seed: int = 0, progress: bool = True) -> tuple[LatentVAE, dict]:
     """Recipe of the shipped latent VAE: (16, 32) channels, 8x8x4 latents, beta 1e-3, batch 64, lr 2e-3 cosine."""
     torch.manual_seed(seed)
     images, _ = training_sprites()
@@ -553,7 +553,7 @@ def train_sprite_vae(steps: int = 2500, seed: int = 0, progress: bool = True) ->
                         "scaling_factor": round(float(vae.scaling_factor), 5)}
 
 
-def train_caption_encoder(steps: int = 1500, seed: int = 0, progress: bool = True) -> tuple[CaptionEncoder, dict]:
+def train_caption_encoder(steps: int = 1000, seed: int = 0, progress: bool = True) -> tuple[CaptionEncoder, dict]:
     """Recipe of the shipped text encoder: contrastive (CLIP) training on the sprites and their captions, batch 64."""
     from .clip import train_clip
 
