@@ -117,3 +117,41 @@ def test_ddim25_fid_is_close_to_ddpm_fid():
     real = frechet_distance(predict(judge, train)[1], held_out)
     # Both samplers are of the order of real data at this sample count, and DDIM within a factor 2 of DDPM.
     assert fid["ddim25"] < 2 * fid["ddpm"] and fid["ddpm"] < 3 * real
+
+
+class _GaussianDenoiser(torch.nn.Module):
+    """Exact E[eps | x_t] for 1-D data N(0, 1) (context 0) or N(1, 0.5^2) (context 1), as in lesson 07."""
+
+    def __init__(self, alphas_cumprod: torch.Tensor) -> None:
+        super().__init__()
+        self.alphas_cumprod = alphas_cumprod
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        c = context if context is not None else torch.zeros_like(x)
+        ab = self.alphas_cumprod[t][:, None]
+        mean, variance = c * ab.sqrt(), ab * (1 - 0.75 * c) + 1 - ab
+        return (1 - ab).sqrt() * (x - mean) / variance
+
+
+def test_guidance_does_not_sample_the_sharpened_distribution():
+    """Lesson 07: CFG's score reading holds per timestep only. With exact noise predictions the
+    sampler recovers p(x | c) at w = 0, but at w = 2 neither DDIM nor DDPM gives the Gaussian
+    p(x | c)^(1+w) p(x)^(-w) = N(1.2, 0.316^2), and DDIM comes out narrower than DDPM."""
+    from course_lib.schedules import NoiseSchedule
+
+    schedule = NoiseSchedule.linear(500, 1e-4, 0.02)
+    model, n, w = _GaussianDenoiser(schedule.alphas_cumprod), 20_000, 2.0
+    precision = (1 + w) / 0.25 - w
+    target_mean, target_std = (1 + w) / 0.25 / precision, precision**-0.5
+
+    def run(sampler, guidance: float) -> torch.Tensor:
+        return sample(model, sampler, (n, 1), context=torch.ones(n, 1), guidance=guidance,
+                      generator=torch.Generator().manual_seed(0), device="cpu", progress=False)
+
+    plain = run(DDIMSampler(schedule, 500), 0.0)
+    assert abs(plain.mean() - 1) < 0.06 and abs(plain.std() - 0.5) < 0.02
+    ddim, ddpm = run(DDIMSampler(schedule, 500), w), run(DDPMSampler(schedule), w)
+    assert abs(target_mean - 1.2) < 1e-9 and abs(target_std - 0.1**0.5) < 1e-9
+    for x in (ddim, ddpm):
+        assert abs(x.std() - target_std) > 0.05 and abs(x.mean() - target_mean) > 0.05
+    assert ddim.std() < ddpm.std() - 0.05
