@@ -22,12 +22,17 @@ from .classifier import Classifier
 from .config import get_device
 from .models import MLPDenoiser, UNet
 from .schedules import NoiseSchedule
+from .text_to_image import CaptionEncoder, LatentVAE, TextToImageUNet
 from .validation import InvalidArgument
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 """Where the shipped weights and their ``manifest.json`` live (package data)."""
 
-MODEL_CLASSES: dict[str, type[nn.Module]] = {"UNet": UNet, "MLPDenoiser": MLPDenoiser, "Classifier": Classifier}
+MODEL_CLASSES: dict[str, type[nn.Module]] = {
+    "UNet": UNet, "MLPDenoiser": MLPDenoiser, "Classifier": Classifier,
+    # Lesson 12's latent text-to-image model; the first two need diffusers / transformers to be built.
+    "LatentVAE": LatentVAE, "CaptionEncoder": CaptionEncoder, "TextToImageUNet": TextToImageUNet,
+}
 """The model classes a manifest entry may name in ``model_class``."""
 
 REQUIRED_KEYS = ("file", "sha256", "model_class", "model_config", "schedule")
