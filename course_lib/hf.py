@@ -24,7 +24,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from torch import Tensor
 
 from .models import UNet
-from .validation import check_int
+from .validation import check_int, check_number
 
 
 class CourseUNet2DModel(ModelMixin, ConfigMixin):
@@ -130,8 +130,8 @@ class CoursePipeline(DiffusionPipeline):
         check_int("batch_size", batch_size)
         if output_type not in ("pt", "np"):
             raise ValueError(f"output_type must be 'pt' or 'np'; got {output_type!r}")
-        if not guidance_scale >= 1.0:
-            raise ValueError(f"guidance_scale must be >= 1 (1 = no guidance); got {guidance_scale!r}")
+        check_number("guidance_scale", guidance_scale, 1.0)  # 1 = no guidance; inf or NaN would give NaN images
+        check_int("num_inference_steps", num_inference_steps)
         if guidance_scale > 1.0 and context is None:
             raise ValueError("guidance_scale > 1 needs a context to guide towards")
         if context is not None:

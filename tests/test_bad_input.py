@@ -460,3 +460,15 @@ def test_the_cli_entry_point_prints_no_traceback(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "--guidance" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("guidance_scale", [INF, NAN, 0.5])
+def test_the_diffusers_pipeline_refuses_a_guidance_scale_that_is_not_finite(guidance_scale):
+    from diffusers import DDIMScheduler
+
+    from course_lib.hf import CoursePipeline, CourseUNet2DModel
+
+    unet = CourseUNet2DModel(in_channels=1, base_channels=8, channel_mults=(1, 2), num_groups=4, context_dim=3, sample_size=8)
+    pipe = CoursePipeline(unet, DDIMScheduler(num_train_timesteps=50))
+    with pytest.raises(ValueError, match="guidance_scale must be a finite number >= 1"):
+        pipe(batch_size=2, num_inference_steps=2, context=CONTEXT, guidance_scale=guidance_scale)
