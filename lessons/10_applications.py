@@ -79,8 +79,8 @@ print(f"running on {device}")
 # 2. the **unknown** pixels take the model's ordinary reverse step, $x_{t-1}^{\text{unknown}} \sim p_\theta(x_{t-1} \mid x_t)$;
 # 3. the two are pasted together: $x_{t-1} = m \odot x_{t-1}^{\text{known}} + (1 - m) \odot x_{t-1}^{\text{unknown}}$.
 #
-# Pasting alone gives completions that ignore the known half: the model's step for the
-# unknown pixels saw the *previous* known pixels, not the ones just pasted in. RePaint's fix
+# Pasting alone gives completions that often disagree with the known half: the model's step
+# for the unknown pixels saw the *previous* known pixels, not the ones just pasted in. RePaint's fix
 # is **resampling**: noise $x_{t-1}$ back to level $t$ with $q(x_t \mid x_{t-1})$ and repeat the
 # step, $U$ times per timestep, so that information flows between the halves.
 
@@ -103,7 +103,7 @@ def blend(known: torch.Tensor, mask: torch.Tensor, unknown_part: torch.Tensor,
     return torch.where(mask, known_part, unknown_part)  # (N, C, H, W)
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Then the **jump back** that lets the halves talk: one forward step from $t-1$ to $t$,
 # $x_t \sim q(x_t \mid x_{t-1}) = \mathcal N\big(\sqrt{a}\, x_{t-1}, (1 - a) I\big)$ with
 # $a = \bar\alpha_t / \bar\alpha_{t-1}$, which is $\alpha_t$ for DDPM and the same formula over a
@@ -112,7 +112,7 @@ def blend(known: torch.Tensor, mask: torch.Tensor, unknown_part: torch.Tensor,
 # %%
 def jump_back(x_prev: torch.Tensor, alpha_bar_t: torch.Tensor, alpha_bar_prev: torch.Tensor,
               noise: torch.Tensor) -> torch.Tensor:
-    """x_t ~ q(x_t | x_{t-1}) (Lugmayr et al. 2022, Algorithm 1, line 9); x_prev, noise: (N, C, H, W)."""
+    """x_t ~ q(x_t | x_{t-1}) (Lugmayr et al. 2022, Algorithm 1, lines 9-10); x_prev, noise: (N, C, H, W)."""
     a = alpha_bar_t / alpha_bar_prev  # alpha_t, or its product over a DDIM stride
     return a.sqrt() * x_prev + (1 - a).sqrt() * noise
 
@@ -167,7 +167,8 @@ print(f"{num_inpaint} held-out digits, {type(inpaint_sampler).__name__} with {le
 # **Show, then prove.** The course library has the same loop, `repaint` in
 # `course_lib.inpainting`, which the rest of the lesson uses. On the same inputs and the same
 # generator seed the two must agree number for number; and diffusers' `RePaintScheduler.step`
-# must take the same blend step (it reuses one noise draw for both halves, so we pass it the same $\epsilon$ twice).
+# must take the same blend step (it reuses one noise draw for both halves, so our step and our
+# blend get the $\epsilon$ that diffusers draws).
 
 # %%
 few, few_mask = images[:8].to(device), mask.to(device)  # (8, 1, 16, 16), (1, 1, 16, 16)
@@ -176,7 +177,7 @@ library = repaint(model, inpaint_sampler, few, few_mask, resample_steps=2, gener
 print(f"RePaint, U = 2, 8 digits: max |by hand - course_lib| = {(by_hand - library).abs().max().item():.1e}")
 assert torch.allclose(by_hand, library, atol=1e-6)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # One step of diffusers' `RePaintScheduler` (DDIM's update with $\eta = 1$, then the same blend)
 # against our blend of the course sampler's step, fed the same $\epsilon$ for both halves:
 
@@ -188,7 +189,7 @@ x_t = schedule.add_noise(few, torch.randn(few.shape, generator=torch.Generator()
 with torch.no_grad():
     eps = predict_noise(model, x_t, t)  # (8, 1, 16, 16)
 z = torch.randn(few.shape, generator=torch.Generator().manual_seed(5)).to(device)  # the draw diffusers makes
-hf_repaint = RePaintScheduler(num_train_timesteps=schedule.num_timesteps, trained_betas=schedule.betas.numpy(),
+hf_repaint = RePaintScheduler(num_train_timesteps=schedule.num_timesteps, trained_betas=schedule.betas.cpu().numpy(),
                               eta=1.0, clip_sample=False)
 hf_repaint.set_timesteps(len(inpaint_sampler.timesteps))
 theirs = hf_repaint.step(eps, t, x_t, few, few_mask.float(), generator=torch.Generator().manual_seed(5)).prev_sample
@@ -320,13 +321,13 @@ fig.suptitle("Super-resolution of held-out digits")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# What to make of the numbers. The printed difference says which method wins in this run: a
-# few hundred fast-mode training steps do not teach the model to draw clean strokes, and a
-# longer training (full mode, a GPU and a few minutes) is what closes the gap. How far it
-# could go is instructive. Our $16 \times 16$ digits are $8 \times 8$ scans enlarged by bilinear
-# interpolation, so each one is a fixed *linear* function of its $8 \times 8$ block average: if
-# that function is invertible, nothing is really missing. The next cell builds it as a
-# $64 \times 64$ matrix, one column per input pixel, and inverts it.
+# What to make of the numbers. The printed difference says which method wins in this run; a
+# few hundred fast-mode training steps do not teach the model to draw clean strokes (rerun in
+# full mode, on a GPU, to see a longer training). How far a model could go is instructive.
+# Our $16 \times 16$ digits are $8 \times 8$ scans enlarged by bilinear interpolation, so their
+# $8 \times 8$ block averages are a fixed *linear* function of the scans: if that function is
+# invertible, nothing is really missing. The next cell builds it as a $64 \times 64$ matrix, one
+# row per scan pixel, and inverts it.
 
 # %% slideshow={"slide_type": "subslide"}
 def enlarge(scans: torch.Tensor) -> torch.Tensor:
@@ -343,7 +344,7 @@ print(f"condition number {condition:.1f}; largest pixel error of the exact inver
       f"(bicubic: {(bicubic - sr_true).abs().max().item():.2f}, on pixels in [-1, 1])")
 assert condition < 10 and inverse_error < 1e-5
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The matrix is well conditioned (a condition number near 1 is ideal) and its inverse recovers
 # the true images to float32 rounding:
 # on these digits super-resolution is an invertible linear problem, and a well-trained model
