@@ -34,7 +34,7 @@ import time
 import matplotlib.pyplot as plt
 import torch
 
-from course_lib import DDIMSampler, NoiseSchedule, sample, seed_everything
+from course_lib import DDIMSampler, NoiseSchedule, load_pretrained, sample, seed_everything
 from course_lib.data import load_digits
 from course_lib.plotting import show_images
 
@@ -120,8 +120,6 @@ plt.show()
 # it, starts from pure noise and denoises it in 25 steps into 64 brand-new digits.
 
 # %%
-from course_lib.checkpoints import load_pretrained
-
 start = time.perf_counter()
 model, schedule = load_pretrained("digits")
 samples = sample(model, DDIMSampler(schedule, 25), (64, 1, 16, 16), generator=seed_everything(0))
