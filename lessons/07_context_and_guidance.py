@@ -599,18 +599,18 @@ def my_guided_noise(model: UNet, x_t: torch.Tensor, t: int, context: torch.Tenso
 
 
 # %%
-scale = 4.0  # w = 3
+scale = 4.0  # guidance_scale s = 1 + w, here w = 3
 with torch.no_grad():
+    expected = predict_noise(digits_model, x_t, 200, context, guidance=scale - 1)
     eps_cond, eps_uncond = predict_noise(digits_model, x_t, 200, context), predict_noise(digits_model, x_t, 200)
-    check(lambda: my_guided_noise(digits_model, x_t, 200, context, scale),
-          predict_noise(digits_model, x_t, 200, context, guidance=scale - 1), name="my_guided_noise",
-          mistakes={"(1 + s) eps_c - s eps_uncond: guidance_scale s used as w":
-                        predict_noise(digits_model, x_t, 200, context, guidance=scale),
-                    "eps_uncond + w (eps_c - eps_uncond): w = s - 1 where 1 + w belongs":
-                        predict_noise(digits_model, x_t, 200, context, guidance=scale - 2),
-                    "w eps_c - w eps_uncond: w instead of 1 + w": (scale - 1) * (eps_cond - eps_uncond),
-                    "eps_c + s (eps_uncond - eps_c): the conditional and unconditional halves swapped":
-                        eps_cond + scale * (eps_uncond - eps_cond)})
+    s_as_w = predict_noise(digits_model, x_t, 200, context, guidance=scale)
+    w_as_s = predict_noise(digits_model, x_t, 200, context, guidance=scale - 2)
+check(lambda: my_guided_noise(digits_model, x_t, 200, context, scale), expected, name="my_guided_noise",
+      mistakes={"(1 + s) eps_c - s eps_uncond: guidance_scale s used as w": s_as_w,
+                "eps_uncond + w (eps_c - eps_uncond): w = s - 1 where 1 + w belongs": w_as_s,
+                "w eps_c - w eps_uncond: w instead of 1 + w": (scale - 1) * (eps_cond - eps_uncond),
+                "eps_c + s (eps_uncond - eps_c): the conditional and unconditional halves swapped":
+                    eps_cond + scale * (eps_uncond - eps_cond)})
 
 # %% tags=["solution"]
 def my_guided_noise(model: UNet, x_t: torch.Tensor, t: int, context: torch.Tensor, guidance_scale: float) -> torch.Tensor:
@@ -622,11 +622,9 @@ def my_guided_noise(model: UNet, x_t: torch.Tensor, t: int, context: torch.Tenso
     return eps_uncond + guidance_scale * (eps_cond - eps_uncond)
 
 
-with torch.no_grad():
-    assert check(lambda: my_guided_noise(digits_model, x_t, 200, context, scale),
-                 predict_noise(digits_model, x_t, 200, context, guidance=scale - 1), name="my_guided_noise")
-    assert check(lambda: my_guided_noise(digits_model, x_t, 200, context, 1 + 3.0),
-                 guided_noise(digits_model, x_t, 200, context, 3.0), name="my_guided_noise against guided_noise")
+assert check(lambda: my_guided_noise(digits_model, x_t, 200, context, scale), expected, name="my_guided_noise")
+assert check(lambda: my_guided_noise(digits_model, x_t, 200, context, 1 + 3.0),
+             guided_noise(digits_model, x_t, 200, context, 3.0), name="my_guided_noise against guided_noise")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2: a negative context
