@@ -290,18 +290,34 @@ def animate_trajectory(
     return HTML(_FRAME.sub(_compact_frame, html))
 
 
-def _compact_frame(match: re.Match) -> str:
-    """Re-encode one of matplotlib's RGBA PNG frames as 8-bit grey, or RGB if it has colour.
+def _compact_png(png: bytes) -> bytes:
+    """Re-encode an opaque PNG losslessly: 8-bit grey without colour, a palette with at most 256 colours, else RGB.
 
-    Lossless for the opaque frames drawn here, and a third of the size for greyscale images.
+    matplotlib writes RGBA; for the course's figures this is a fifth to a half smaller. A PNG
+    with transparent pixels, or one the palette would change, is returned as it is.
     """
-    frame = Image.open(io.BytesIO(base64.b64decode(match.group(1)))).convert("RGB")
-    pixels = np.asarray(frame)
+    image = Image.open(io.BytesIO(png))
+    if "A" in image.getbands() and image.getextrema()[image.getbands().index("A")][0] < 255:
+        return png
+    rgb = image.convert("RGB")
+    pixels = np.asarray(rgb)
     if (pixels == pixels[..., :1]).all():  # no colour
-        frame = frame.convert("L")
+        compact = rgb.convert("L")
+    elif rgb.getcolors(maxcolors=256) is not None:
+        compact = rgb.convert("P", palette=Image.Palette.ADAPTIVE, colors=256)
+        if not np.array_equal(np.asarray(compact.convert("RGB")), pixels):
+            compact = rgb
+    else:
+        compact = rgb
     buffer = io.BytesIO()
-    frame.save(buffer, format="png")
-    return f'"data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode("ascii")}"'
+    compact.save(buffer, format="png", optimize=True)
+    return buffer.getvalue() if buffer.tell() < len(png) else png
+
+
+def _compact_frame(match: re.Match) -> str:
+    """One of matplotlib's RGBA PNG frames of an animation, re-encoded by :func:`_compact_png`."""
+    png = _compact_png(base64.b64decode(match.group(1)))
+    return f'"data:image/png;base64,{base64.b64encode(png).decode("ascii")}"'
 
 
 def _as_points(points: Tensor | np.ndarray, name: str) -> np.ndarray:
@@ -475,7 +491,7 @@ def install_figure_metadata(shell=None) -> bool:
     """Make every figure that IPython displays as PNG carry ``alt`` and ``text_px`` in its output's metadata.
 
     Wraps the PNG formatter that the inline backend registered (keeping its settings, e.g.
-    ``bbox_inches="tight"``). Returns False outside IPython. Called when this module is imported.
+    ``bbox_inches="tight"``), and re-encodes its PNG losslessly with :func:`_compact_png`. Returns False outside IPython. Called when this module is imported.
     """
     if shell is None:
         try:
@@ -507,6 +523,8 @@ def install_figure_metadata(shell=None) -> bool:
             metadata = {}
         if data is None:  # an empty figure shows nothing
             return None
+        if isinstance(data, str):  # base64, as the inline backend writes it
+            data = base64.b64encode(_compact_png(base64.b64decode(data))).decode("ascii")
         return data, {**(metadata or {}), "alt": describe_figure(figure), "text_px": smallest_text_px(figure)}
 
     png_with_metadata._course_metadata = True

@@ -341,3 +341,24 @@ def test_figures_shown_by_ipython_carry_alt_text_and_text_size():
     assert metadata["image/png"]["text_px"] == pytest.approx(11 * 100 / 72, abs=0.1)  # tick labels, 11 pt
     fig = plt.figure()  # nothing drawn: no image, no metadata
     assert shell.display_formatter.format(fig) == ({"text/plain": repr(fig)}, {})
+
+
+def test_compact_png_is_lossless_and_smaller():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1, 0], color="tab:red")
+    ax.set_title("red line")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    png = buffer.getvalue()
+    compact = course_plotting._compact_png(png)
+    assert len(compact) < len(png)
+    before = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    after = np.asarray(Image.open(io.BytesIO(compact)).convert("RGB"))
+    np.testing.assert_array_equal(after, before)
+    grey = show_images(torch.linspace(-1, 1, 64).reshape(1, 1, 8, 8)).figure
+    buffer = io.BytesIO()
+    grey.savefig(buffer, format="png")
+    assert Image.open(io.BytesIO(course_plotting._compact_png(buffer.getvalue()))).mode == "L"
+    transparent = io.BytesIO()
+    Image.new("RGBA", (4, 4), (0, 0, 0, 0)).save(transparent, format="png")
+    assert course_plotting._compact_png(transparent.getvalue()) == transparent.getvalue()
