@@ -132,7 +132,7 @@ def ddim_sigma(t: int, prev_t: int, eta: float) -> torch.Tensor:
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Then the update of eq. 12 with $\eta = 0$ (exercise 1 adds the noise term), and ten such
-# steps from pure noise, on the timesteps of `DDIMSampler(schedule, 10)`:
+# steps from Gaussian noise, on the timesteps of `DDIMSampler(schedule, 10)`:
 
 # %%
 def ddim_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor) -> torch.Tensor:
@@ -147,7 +147,7 @@ x = x_start = torch.randn((10, 1, 16, 16), generator=seed_everything(6))  # x_T 
 with torch.no_grad():
     for t, prev_t in zip(timesteps, timesteps[1:] + [-1]):
         x = ddim_step(predict_noise(model, x, t), t, prev_t, x)
-show_images(x, nrow=10, title="Ten of our own DDIM steps from pure noise", scale=4)
+show_images(x, nrow=10, title="Ten of our own DDIM steps from x_T ~ N(0, I)", scale=4)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
