@@ -11,6 +11,7 @@ the site; the deploy workflow also publishes them on the gh-pages branch, where 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,8 +60,20 @@ def git_ref(root: Path) -> str:
     return result.stdout.strip() if result.returncode == 0 else "main"
 
 
+def requirement_for(source: Path, base: str) -> str:
+    """What a lesson's Colab cell installs: ``base`` (``git+URL@ref``), with the ``diffusers`` extra
+    (diffusers and transformers) for a lesson that imports either. pip keeps Colab's own torch,
+    which satisfies the course's requirement."""
+    text = source.read_text(encoding="utf-8")
+    if re.search(r"^\s*(from|import) (diffusers|transformers)\b", text, flags=re.MULTILINE):
+        return f"course_lib[diffusers] @ {base}"
+    return base
+
+
 def colab_notebook(source: Path, requirement: str) -> str:
-    """The lesson ``source`` as an unexecuted notebook whose first cell installs ``requirement``."""
+    """The lesson ``source`` as an unexecuted notebook whose first cell installs ``requirement``
+    (``git+URL@ref``; with the diffusers extra where the lesson needs it, see :func:`requirement_for`)."""
+    requirement = requirement_for(source, requirement)
     nb = read_lesson(source)
     for cell in nb.cells:
         if "solution" in cell.metadata.get("tags", []):

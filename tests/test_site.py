@@ -444,7 +444,11 @@ def test_colab_notebook_installs_course_lib_first_only_on_colab(course, monkeypa
         exec(nb.cells[0].source, {})
         assert len(calls) == 1
         assert calls[0][:4] == [sys.executable, "-m", "pip", "install"]
-        assert re.fullmatch(rf"git\+{re.escape(REPO_URL)}@[0-9a-f]{{40}}|git\+{re.escape(REPO_URL)}@main", calls[0][-1])
+        assert re.fullmatch(rf"(course_lib\[diffusers\] @ )?git\+{re.escape(REPO_URL)}@([0-9a-f]{{40}}|main)", calls[0][-1])
+        # Lessons that import diffusers or transformers install them with the extra (Colab's torch stays).
+        imports_them = re.search(r"^\s*(from|import) (diffusers|transformers)\b", lesson.read_text(), re.M) is not None
+        assert calls[0][-1].startswith("course_lib[diffusers] @ ") == imports_them
+        assert imports_them or lesson.stem != "12_stable_diffusion"
         monkeypatch.undo()
 
 
