@@ -598,7 +598,7 @@ def my_guided_noise(model: UNet, x_t: torch.Tensor, t: int, context: torch.Tenso
     raise NotImplementedError  # your code here
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 scale = 4.0  # guidance_scale s = 1 + w, here w = 3
 with torch.no_grad():
     expected = predict_noise(digits_model, x_t, 200, context, guidance=scale - 1)

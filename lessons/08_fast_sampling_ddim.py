@@ -487,7 +487,7 @@ def my_ddim_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor, eta:
     raise NotImplementedError  # your code here
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 generator = seed_everything(5)
 x_t, eps, z = (torch.randn((4, 1, 16, 16), generator=generator) for _ in range(3))
 ten_steps = DDIMSampler(schedule, 10, eta=0.6)  # timesteps 450, 400, 350, ...
