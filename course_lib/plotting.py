@@ -44,6 +44,9 @@ _LABEL_PX = 14  # screen pixels of white below each tile that holds its label
 _DPI = 100
 _FRAME = re.compile(r'"data:image/png;base64,([^"]+)"')
 _ALT_MAX_CHARS = 400
+# The widest figure a lesson page shows at its natural size (its column at 1280 px is about
+# 975 px): a wider figure with a layout engine is narrowed to this when shown, keeping its text size.
+MAX_FIGURE_WIDTH_PX = 950
 
 # The course's figure defaults: at 100 dpi a point is 100/72 pixels, so 11 pt text is 15 px
 # and the 8 pt that some labels ask for is still 11 px, wherever a figure is not scaled down.
@@ -487,11 +490,26 @@ def smallest_text_px(figure: Figure) -> float | None:
     return round(min(sizes) * dpi / 72, 1) if sizes else None
 
 
+def fit_page_width(figure: Figure, max_width_px: float = MAX_FIGURE_WIDTH_PX) -> bool:
+    """Narrow ``figure`` to ``max_width_px`` (at its dpi) if it is wider and has a layout engine; True if narrowed.
+
+    A page scales a wider figure down, text included (issue 17: tick labels of 6 to 8 px);
+    narrowed here, its panels get narrower and its text keeps its size. A figure without a
+    layout engine (e.g. :func:`show_images`, sized in pixels) is left as it is.
+    """
+    width, height = figure.get_size_inches()
+    if width * figure.dpi <= max_width_px or figure.get_layout_engine() is None:
+        return False
+    figure.set_size_inches(max_width_px / figure.dpi, height)
+    return True
+
+
 def install_figure_metadata(shell=None) -> bool:
     """Make every figure that IPython displays as PNG carry ``alt`` and ``text_px`` in its output's metadata.
 
     Wraps the PNG formatter that the inline backend registered (keeping its settings, e.g.
-    ``bbox_inches="tight"``), and re-encodes its PNG losslessly with :func:`_compact_png`. Returns False outside IPython. Called when this module is imported.
+    ``bbox_inches="tight"``): a figure wider than a lesson page's column is narrowed first
+    (:func:`fit_page_width`), and the PNG is re-encoded losslessly (:func:`_compact_png`). Returns False outside IPython. Called when this module is imported.
     """
     if shell is None:
         try:
@@ -516,6 +534,7 @@ def install_figure_metadata(shell=None) -> bool:
         return True
 
     def png_with_metadata(figure: Figure):
+        fit_page_width(figure)
         data = render(figure)
         if isinstance(data, tuple):
             data, metadata = data

@@ -99,10 +99,11 @@ OVERFLOW_JS = """() => {
   const problems = [];
   if (document.documentElement.scrollWidth > width + 1)
     problems.push('the page scrolls sideways: ' + document.documentElement.scrollWidth + ' px in ' + width);
-  for (const el of document.querySelectorAll('.md-content img, .md-content video, .md-content .animation, .md-content svg')) {
+  // Figures and animations must fit (math, tables and code may scroll inside their own box).
+  for (const el of document.querySelectorAll('.md-content img, .md-content video, .md-content .animation')) {
     const r = el.getBoundingClientRect();
     if (r.width > 0 && (r.right > width + 1 || r.left < -1))
-      problems.push(el.tagName.toLowerCase() + '.' + (el.className.baseVal ?? el.className) + ' spans ' + Math.round(r.left) + '..' + Math.round(r.right));
+      problems.push(el.tagName.toLowerCase() + '.' + el.className + ' spans ' + Math.round(r.left) + '..' + Math.round(r.right) + ' px');
   }
   for (const el of document.querySelectorAll('.md-content *')) {
     if (el.closest('.katex')) continue;

@@ -362,3 +362,15 @@ def test_compact_png_is_lossless_and_smaller():
     transparent = io.BytesIO()
     Image.new("RGBA", (4, 4), (0, 0, 0, 0)).save(transparent, format="png")
     assert course_plotting._compact_png(transparent.getvalue()) == transparent.getvalue()
+
+
+def test_wide_figures_are_narrowed_to_the_page_keeping_their_text_size():
+    wide, ax = plt.subplots(1, 5, figsize=(11, 3), dpi=100, layout="constrained")
+    ax[0].set_title("t = 0.1", fontsize=8)
+    assert course_plotting.fit_page_width(wide)
+    assert wide.get_size_inches()[0] * 100 == pytest.approx(course_plotting.MAX_FIGURE_WIDTH_PX)
+    assert wide.get_size_inches()[1] == pytest.approx(3) and ax[0].title.get_fontsize() == 8
+    narrow, _ = plt.subplots(figsize=(6, 3), dpi=100, layout="constrained")
+    assert not course_plotting.fit_page_width(narrow) and tuple(narrow.get_size_inches()) == (6, 3)
+    pixels = plt.figure(figsize=(12, 2), dpi=100)  # no layout engine (sized in pixels): left alone
+    assert not course_plotting.fit_page_width(pixels) and pixels.get_size_inches()[0] == 12
