@@ -4,7 +4,9 @@ Speed: the course UNet's forward pass, a training step, and sampling 256 digits 
 (all T steps) and DDIM (10, 25, 50 steps). Quality, for each shipped generative model: the
 judge classifier's confident fraction and class-histogram entropy, conditional accuracy at
 several guidance weights, FID on the judge's features against held-out real data (beside
-the real train-vs-test FID), and the nearest-training-image distance (memorisation).
+the real train-vs-test FID), and the nearest-training-image distance (memorisation). Lesson
+12's text-to-image model: the sprite judge's per-attribute agreement with seen and held-out
+captions, beside lesson 07's pixel-space sprites model.
 """
 
 from __future__ import annotations
@@ -119,6 +121,41 @@ def quality(device: torch.device, n: int) -> None:
     )
 
 
+def text_to_image(device: torch.device, n: int) -> None:
+    """Lesson 12: prompt following of the latent text-to-image model against lesson 07's pixel model."""
+    try:
+        from . import text_to_image as t2i
+
+        unet, schedule = checkpoints.load_pretrained("sprites-text-to-image", device=device)
+        vae, _ = checkpoints.load_pretrained("sprites-vae", device=device)
+        text_encoder, _ = checkpoints.load_pretrained("sprites-text-encoder", device=device)
+        pixel_model, _ = checkpoints.load_pretrained("sprites", device=device)
+        judge, _ = checkpoints.load_pretrained("classifier-sprites", device=device)
+    except (ImportError, FileNotFoundError, ValueError) as e:
+        print(f"\n(text-to-image table skipped: {e})")
+        return
+    for model in (unet, vae, text_encoder):
+        model.cpu()  # the sampling loop keeps its tensors on the CPU
+    tokenizer, sampler = t2i.caption_tokenizer(), DDIMSampler(schedule, 25, timestep_spacing="trailing")
+    rows: list[list[object]] = []
+    for kind in ("seen", "held-out"):
+        captions, labels = t2i.caption_set(kind, n)
+        for name, s in [("latent text-to-image", 1.0), ("latent text-to-image", 3.0), ("pixel sprites (07)", 3.0)]:
+            g = torch.Generator().manual_seed(0)
+            start = time.perf_counter()
+            if name.startswith("latent"):
+                x = t2i.generate(unet, vae, text_encoder, tokenizer, captions, sampler=sampler, guidance_scale=s, generator=g)
+            else:
+                x = sample(pixel_model, sampler, (n, 3, 16, 16), context=t2i.attribute_context(labels), guidance=s - 1,
+                           generator=g, device=device, progress=False).cpu()
+            seconds = time.perf_counter() - start
+            scores = t2i.judge_attributes(judge, x, labels)
+            rows.append([name, kind, s, scores["shape"], scores["colour"], scores["facing"], scores["all three"], seconds])
+    print_table(f"Prompt following ({n} samples per row, DDIM 25 trailing; judge: classifier-sprites; "
+                f"held-out pairs {', '.join(c + ' ' + s for s, c in t2i.HELD_OUT)} unseen by the latent model only)",
+                ["model", "captions", "guidance scale s = 1 + w", "shape", "colour", "facing", "all three", "seconds"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m course_lib.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--device", default=None)
@@ -127,6 +164,7 @@ def main() -> None:
     device = get_device(args.device)
     speed(device)
     quality(device, args.n)
+    text_to_image(device, args.n)
 
 
 if __name__ == "__main__":

@@ -586,3 +586,59 @@ def train_sprite_text_to_image(vae: LatentVAE, text_encoder: CaptionEncoder, sch
     losses, ema = train_text_to_image(unet, schedule, latents, caption_ids, table, steps=steps, batch_size=64,
                                       lr=1e-3, caption_dropout=0.1, ema_decay=0.999, seed=seed, progress=progress)
     return ema.eval(), {"examples": len(images), "final_loss": round(sum(losses[-100:]) / len(losses[-100:]), 4)}
+
+
+# --- measuring prompt following ------------------------------------------------------------
+
+
+def caption_set(kind: str, n: int) -> tuple[list[str], dict[str, Tensor]]:
+    """``n`` captions cycling through every "seen" or "held-out" (shape, colour, facing) combination.
+
+    Returns the captions and their labels {"shape", "colour", "facing"} -> long (n,), indices
+    into SHAPES, COLOURS, FACINGS (the sprite judge's groups).
+    """
+    if kind not in ("seen", "held-out"):
+        raise ValueError(f"kind must be 'seen' or 'held-out'; got {kind!r}")
+    combos = [(s, c, f) for s in SHAPES for c in COLOURS for f in FACINGS if ((s, c) in HELD_OUT) == (kind == "held-out")]
+    chosen = [combos[i % len(combos)] for i in range(n)]
+    captions = [f"a {c} {s} facing {f}" for s, c, f in chosen]
+    labels = {group: torch.tensor([names.index(combo[k]) for combo in chosen])
+              for k, (group, names) in enumerate([("shape", SHAPES), ("colour", COLOURS), ("facing", FACINGS)])}
+    return captions, labels
+
+
+@torch.no_grad()
+def judge_attributes(judge: nn.Module, images: Tensor, labels: dict[str, Tensor]) -> dict[str, float]:
+    """The sprite judge's agreement with the asked attributes: the share right per group and for all three.
+
+    Args:
+        judge: the multi-label sprite classifier (10 logits: shapes, colours, facings).
+        images: (N, 3, 16, 16) in [-1, 1].
+        labels: as returned by :func:`caption_set`.
+    """
+    judge.eval()
+    logits = judge(images.clamp(-1, 1).to(next(judge.parameters()).device)).cpu()
+    right, start = [], 0
+    for group, names in (("shape", SHAPES), ("colour", COLOURS), ("facing", FACINGS)):
+        right.append(logits[:, start:start + len(names)].argmax(1) == labels[group])
+        start += len(names)
+    scores = {group: r.float().mean().item() for group, r in zip(("shape", "colour", "facing"), right)}
+    scores["all three"] = torch.stack(right).all(0).float().mean().item()
+    return scores
+
+
+def multiply_adds(model: nn.Module, *inputs: Tensor) -> int:
+    """Multiply-adds of one call ``model(*inputs)``: half the FLOPs PyTorch's flop counter counts (convs, matmuls)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(*inputs)
+    return counter.get_total_flops() // 2
+
+
+def attribute_context(labels: dict[str, Tensor]) -> Tensor:
+    """The multi-hot context (N, 10) of lesson 07's pixel-space ``sprites`` model for :func:`caption_set` labels."""
+    from .data.sprites import attributes_to_context
+
+    return torch.stack([attributes_to_context(SHAPES[s], COLOURS[c], FACINGS[f])
+                        for s, c, f in zip(labels["shape"].tolist(), labels["colour"].tolist(), labels["facing"].tolist())])
