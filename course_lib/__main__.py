@@ -178,8 +178,10 @@ def run_sample(args: argparse.Namespace) -> None:
         raise FileNotFoundError(f"no shipped weights are installed ({manifest} does not exist); {checkpoints.TRAIN_HINT}")
     entries = checkpoints.read_manifest(manifest)
     entry = entries.get(args.model)
+    if entry is not None and entry["model_class"] == "TextToImageUNet":
+        raise ValueError(f"--model: {args.model} generates from text; use course_lib.text_to_image.generate (lesson 12)")
     if entry is None or entry.get("schedule") is None:
-        samplers = sorted(k for k, v in entries.items() if v.get("schedule"))
+        samplers = sorted(k for k, v in entries.items() if v.get("schedule") and v["model_class"] != "TextToImageUNet")
         raise ValueError(f"--model: no generative model named {args.model!r}; available: {', '.join(samplers) or '(none)'}")
     if args.sampler == "ddpm" and (args.steps is not None or args.eta is not None):
         raise ValueError("--steps and --eta are DDIM settings; --sampler ddpm always takes all T steps with full noise")
