@@ -12,6 +12,8 @@ one onto the other line by line:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -19,6 +21,10 @@ from tqdm import tqdm
 
 from .schedules import NoiseSchedule
 from .validation import InvalidArgument, check_int, check_number, check_shape, check_tensor
+
+GuidanceCallback = Callable[[Tensor, int, Tensor], Tensor]
+"""``guide(x_t, t, eps) -> eps``: x_t and eps (N, ...), t an int; returns the noise prediction to step with
+(see :mod:`course_lib.guidance`)."""
 
 
 def _predict_x0(schedule: NoiseSchedule, model_output: Tensor, timestep: int, sample: Tensor) -> Tensor:
@@ -249,6 +255,7 @@ def sample(
     *,
     context: Tensor | None = None,
     guidance: float = 0.0,
+    guidance_fn: GuidanceCallback | None = None,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
     return_trajectory: bool = False,
@@ -262,6 +269,9 @@ def sample(
         shape: (N, C, H, W) for images or (N, 2) for points.
         context: optional (N, context_dim) float context (one-hot labels, multi-hot attributes).
         guidance: classifier-free guidance weight w >= 0 (needs ``context``).
+        guidance_fn: optional callback ``guidance_fn(x_t, t, eps) -> eps`` applied to each step's noise
+            prediction (after classifier-free guidance), e.g. :class:`course_lib.guidance.LossGuidance`;
+            it runs under ``torch.no_grad()`` and enables gradients itself if it needs them.
         generator: CPU generator for the initial noise and every step's noise (same seed, same samples).
         device: where the model runs; default: the model's device.
         return_trajectory: also return the list of x_t after every step, on the CPU.
@@ -271,6 +281,8 @@ def sample(
         The final samples (roughly in [-1, 1] for course data), and the trajectory if asked.
     """
     _check_guidance(guidance, context)
+    if guidance_fn is not None and not callable(guidance_fn):
+        raise InvalidArgument("guidance_fn", f"guidance_fn must be callable; got {type(guidance_fn).__name__}")
     if not isinstance(model, nn.Module):
         raise InvalidArgument("model", f"model must be a torch.nn.Module denoiser; got {type(model).__name__}")
     if not isinstance(sampler, (DDPMSampler, DDIMSampler)):
@@ -289,6 +301,8 @@ def sample(
     trajectory = [x.cpu()] if return_trajectory else []
     for t in tqdm(sampler.timesteps.tolist(), desc=type(sampler).__name__, disable=not progress, leave=False):
         eps = predict_noise(model, x, t, context, guidance)
+        if guidance_fn is not None:
+            eps = guidance_fn(x, t, eps)
         x = sampler.step(eps, t, x, generator=generator)
         if return_trajectory:
             trajectory.append(x.cpu())
