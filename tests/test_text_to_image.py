@@ -155,3 +155,28 @@ def test_training_lowers_the_loss_and_caption_dropout_uses_the_empty_caption(tin
     dropped = torch.isclose(contexts, table[2]).flatten(1).all(1).float().mean().item()
     assert 0.35 < dropped < 0.65  # about half the captions were replaced by ""
     assert ema is not unet and not torch.equal(next(ema.parameters()), next(unet.parameters()))
+
+
+def test_caption_sets_cover_their_combinations_and_the_judge_scores_real_sprites_right():
+    from course_lib.checkpoints import load_pretrained
+    from course_lib.text_to_image import caption_set, judge_attributes
+
+    seen, seen_labels = caption_set("seen", 24)
+    held, _ = caption_set("held-out", 16)
+    assert len(set(seen)) == 24 and len(set(held)) == 8 and not set(seen) & set(held)
+    assert seen[0] == f"a {COLOURS[seen_labels['colour'][0]]} {SHAPES[seen_labels['shape'][0]]} facing left"
+    judge, _ = load_pretrained("classifier-sprites", device="cpu")
+    sprites = make_sprites(64, 16, seed=11)
+    labels = {g: sprites.labels[g] for g in ("shape", "colour", "facing")}
+    assert judge_attributes(judge, sprites.images, labels)["all three"] > 0.95
+    wrong = {**labels, "colour": (labels["colour"] + 1) % 4}
+    scores = judge_attributes(judge, sprites.images, wrong)
+    assert scores["colour"] < 0.05 and scores["all three"] < 0.05 and scores["shape"] > 0.95
+
+
+def test_multiply_adds_by_hand():
+    from course_lib.text_to_image import multiply_adds
+
+    assert multiply_adds(torch.nn.Linear(3, 4), torch.randn(2, 3)) == 2 * 3 * 4
+    # A 3x3 conv from 2 to 5 channels on a 6x6 map (padding 1): 6 * 6 positions * 5 outputs * 2 * 9 inputs.
+    assert multiply_adds(torch.nn.Conv2d(2, 5, 3, padding=1), torch.randn(1, 2, 6, 6)) == 6 * 6 * 5 * 2 * 9
