@@ -69,7 +69,7 @@ CLIPPED_CODE_JS = """() => {
   let lines = 0;
   for (const pre of document.querySelectorAll('.jp-CodeCell .jp-InputArea .highlight-ipynb pre')) {
     const style = getComputedStyle(pre);
-    canvas.font = style.font;
+    canvas.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
     const room = pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
     for (const line of pre.textContent.replace(/\\n$/, '').split('\\n')) {
       lines += 1;
