@@ -244,6 +244,12 @@ def test_phone_page_cuts_nothing_off(browser_site, path):
     name = path.strip("/").replace("lessons/", "") or "home"
     session.page.screenshot(path=str(SHOTS / f"{name}-phone.jpg"), full_page=True, type="jpeg", quality=70)
     assert problems == [], f"{path or 'home page'} on a {PHONE[0]} px phone: {problems[:6]}"
+    if path in ("", "instructors/"):  # the lesson map and the workshop schedule fit without scrolling
+        wide = session.page.evaluate(
+            "() => Array.from(document.querySelectorAll('.md-content table'))"
+            ".filter(t => t.scrollWidth > t.clientWidth + 1).map(t => t.textContent.trim().slice(0, 40))"
+        )
+        assert wide == [], f"{path or 'home page'}: tables wider than a {PHONE[0]} px phone: {wide}"
     session.check_clean(f"{path} (phone)")
     session.close()
 
