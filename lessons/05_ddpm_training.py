@@ -57,6 +57,7 @@ from course_lib.training import EMA
 # %% slideshow={"slide_type": "skip"}
 generator = seed_everything(0)
 device = get_device()
+bit_exact = device.type == "cpu"  # GPU kernels are not bit-reproducible; there "the same" means "the same to rounding"
 train_set = load_digits(16, "train")
 test_images = load_digits(16, "test").tensors[0]
 digits = train_set.tensors[0][:6]  # six real digits, (6, 1, 16, 16) in [-1, 1]
@@ -242,6 +243,9 @@ for t in [10, 50, 100, 200, 300, 499]:
 #    $\mathbb{E}[-\log p_\theta(x_0)] \le \mathbb{E}_q\!\left[-\log \frac{p_\theta(x_{0:T})}{q(x_{1:T} \mid x_0)}\right] = L$.
 # 2. **One term per step.** Regrouping (eq. 5), $L = \mathbb{E}_q\big[L_T + \sum_{t > 1} L_{t-1} + L_0\big]$ with
 #    $L_{t-1} = D_\text{KL}\big(q(x_{t-1} \mid x_t, x_0) \,\|\, p_\theta(x_{t-1} \mid x_t)\big)$. $L_T$ has no parameters.
+#
+# <!-- subslide -->
+#
 # 3. **Gaussians.** The posterior $q(x_{t-1} \mid x_t, x_0) = \mathcal{N}(\tilde\mu_t(x_t, x_0), \tilde\beta_t I)$ is
 #    known in closed form (eqs. 6-7; lesson 06 derives it). With $p_\theta(x_{t-1} \mid x_t) = \mathcal{N}(\mu_\theta(x_t, t), \sigma_t^2 I)$,
 #    each KL is a squared distance between means (eq. 8):
@@ -296,7 +300,7 @@ with torch.no_grad():
     library_loss = diffusion_loss(model, schedule, batch, generator=torch.Generator().manual_seed(1)).item()
 print(f"UNet with {count_parameters(model):,} parameters; loss before training: {untrained_loss:.3f} (predicting 0 scores 1.000)")
 print(f"course_lib.diffusion_loss on the same batch and seed: {library_loss:.3f}")
-assert untrained_loss == library_loss
+assert untrained_loss == library_loss or (not bit_exact and abs(untrained_loss - library_loss) < 1e-5)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Algorithm 1: training, written out
@@ -333,7 +337,7 @@ def train_by_hand(model: nn.Module, steps: int, lr: float = 2e-3, batch_size: in
 # batch is noisy, because each batch draws new timesteps, so we print means over windows of steps:
 
 # %%
-hand_steps = fast_or_full(50, 500)
+hand_steps = 50
 hand_model = copy.deepcopy(model)  # same initial weights as `model`
 hand_losses = train_by_hand(hand_model, hand_steps)
 window = hand_steps // 5
@@ -346,7 +350,7 @@ for start in range(0, hand_steps, window):
 #
 # `course_lib.train_diffusion` is the library's version of the same loop, which the later lessons
 # use. It adds a progress bar, an EMA of the weights (section 7) and a `callback`, which we use to
-# keep the weights every `hand_steps` steps and to draw a few samples with the current weights
+# keep the weights after `hand_steps` steps and to draw a few samples with the current weights
 # three times during training. To keep these cheap we sample with DDIM in 25 steps (lesson 08)
 # rather than all 500 DDPM steps, from the same starting noise each time.
 
@@ -358,8 +362,9 @@ weights_at, snapshots = {}, {}
 
 
 def snapshot(step: int, current_model: nn.Module) -> None:
-    """Keep the weights; at 0, 1/3, 2/3 and all of the steps also 25-step DDIM samples from seed 2."""
-    weights_at[step] = copy.deepcopy(current_model.state_dict())
+    """At `hand_steps` keep the weights; at 0, 1/3, 2/3 and all of the steps also 25-step DDIM samples from seed 2."""
+    if step == hand_steps or step % (steps // 3) == 0:
+        weights_at[step] = copy.deepcopy(current_model.state_dict())
     if step % (steps // 3) == 0:
         snapshots[step] = sample(current_model, snapshot_sampler, (num_snapshot_samples, 1, 16, 16),
                                  generator=torch.Generator().manual_seed(2), progress=False).cpu()
@@ -373,14 +378,15 @@ print(f"{steps} steps in {result.seconds:.0f} s; mean loss of the last {len(last
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Same initial weights, same seed, so the same data order, timesteps, noises and optimiser: the
-# first `hand_steps` losses and the weights after them must be *identical* to our loop's.
+# first `hand_steps` losses and the weights after them must be *identical* to our loop's (bit for
+# bit on a CPU; to rounding on a GPU, whose kernels are not bit-reproducible).
 
 # %%
-same_losses = result.losses[:hand_steps] == hand_losses
-largest_weight_difference = max((hand_model.state_dict()[name] - value).abs().max().item()
-                                for name, value in weights_at[hand_steps].items())
-print(f"first {hand_steps} losses identical: {same_losses}; largest weight difference after them: {largest_weight_difference:.1e}")
-assert same_losses and largest_weight_difference == 0.0
+loss_difference = max(abs(mine - library) for mine, library in zip(hand_losses, result.losses[:hand_steps]))
+weight_difference = max((hand_model.state_dict()[name] - value).abs().max().item()
+                        for name, value in weights_at[hand_steps].items())
+print(f"first {hand_steps} steps: largest loss difference {loss_difference:.1e}, largest weight difference {weight_difference:.1e}")
+assert loss_difference == weight_difference == 0.0 or (not bit_exact and max(loss_difference, weight_difference) < 1e-3)
 
 # %% slideshow={"slide_type": "subslide"}
 plot_losses(result.losses, smooth=25, title=f"Simplified DDPM loss, UNet trained from scratch ({steps} steps)")
@@ -402,7 +408,7 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. EMA: averaging the weights
 #
-# Every shipped model of the course is not the trained network itself but an **exponential
+# Every shipped diffusion model of the course is not the trained network itself but an **exponential
 # moving average** (EMA) of its weights, updated after every optimiser step:
 #
 # $$
@@ -589,13 +595,8 @@ mistakes = {"(1 - abar_t) eps: the noise's variance used as its scale": noised_w
 
 
 # %%
-def check_my_add_noise() -> bool:
-    return check(lambda: my_add_noise(x0_check, eps_check, t_check), schedule.add_noise(x0_check, eps_check, t_check),
-                 name="my_add_noise", mistakes=mistakes)
-
-
-if check_my_add_noise():
-    print("Well done: your forward process is the library's.")
+expected_check = schedule.add_noise(x0_check, eps_check, t_check)  # the library's x_t, (8, 1, 16, 16)
+check(lambda: my_add_noise(x0_check, eps_check, t_check), expected_check, name="my_add_noise", mistakes=mistakes)
 
 # %% tags=["solution"]
 def my_add_noise(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -604,7 +605,7 @@ def my_add_noise(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.
     return abar.sqrt() * x0 + (1 - abar).sqrt() * eps  # Ho et al. 2020, eq. 4
 
 
-assert check_my_add_noise()
+assert check(lambda: my_add_noise(x0_check, eps_check, t_check), expected_check, name="my_add_noise", mistakes=mistakes)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
@@ -618,7 +619,7 @@ assert check_my_add_noise()
 # - Training is regression: noise an image to a random $t$, predict the noise, minimise the
 #   squared error (Ho et al. 2020, eq. 14 and Algorithm 1). $L_\text{simple}$ is the variational
 #   bound with its per-step weights $\lambda_t$ set to 1, which moves the effort away from the first steps.
-# - Our short loop and `train_diffusion` compute the same losses and weights, bit for bit.
+# - Our short loop and `train_diffusion` compute the same losses and weights, bit for bit on a CPU.
 # - The shipped models are an EMA of the trained weights. A few hundred steps on a CPU give
 #   blurry blobs; the shipped model's 10,000 steps give digits the judge scores close to real
 #   ones (section 8's table).
