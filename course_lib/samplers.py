@@ -1,4 +1,5 @@
-"""Reverse-process samplers: DDPM (Ho et al. 2020) and DDIM (Song, Meng & Ermon 2020).
+"""Reverse-process samplers: DDPM (Ho et al. 2020), DDIM (Song, Meng & Ermon 2020) and
+DPM-Solver++(2M) (Lu et al. 2022b).
 
 Each sampler follows diffusers' scheduler conventions so that the diffusers lesson can map
 one onto the other line by line:
@@ -126,35 +127,76 @@ class DDPMSampler:
         return mean + variance.sqrt() * z
 
 
+SPACINGS = ("leading", "trailing", "linspace")
+"""The timestep spacings of Lin et al. 2024, Table 2, as diffusers names them."""
+
+
+def _check_spacing(spacing: object) -> str:
+    if spacing not in SPACINGS:
+        raise InvalidArgument("timestep_spacing", f"timestep_spacing must be one of {', '.join(map(repr, SPACINGS))}; "
+                                                  f"got {spacing!r}")
+    return spacing
+
+
+def _trailing(num_timesteps: int, num_inference_steps: int) -> np.ndarray:
+    """round(T - k T / n) - 1 for k = 0..n-1, with numpy's float rounding as diffusers has it; for some n (500
+    and 61, say) the float arange overshoots to an (n+1)-th value, -1 after the shift, which diffusers keeps and we drop."""
+    trailing = np.round(np.arange(num_timesteps, 0, -num_timesteps / num_inference_steps)).astype(np.int64) - 1
+    return trailing[:num_inference_steps]
+
+
+def ddim_timesteps(num_timesteps: int, num_inference_steps: int, spacing: str) -> Tensor:
+    """The timesteps DDIM visits, largest first, as diffusers' ``DDIMScheduler`` lists them (``steps_offset=0``).
+
+    * "leading": i * (T // n) for i = n-1, ..., 0; starts at T - T // n, never at T - 1 (unless n = T).
+    * "trailing": round(T - k T / n) - 1 for k = 0, ..., n-1; starts at T - 1.
+    * "linspace": n points from T - 1 to 0, evenly spaced and rounded; starts at T - 1 and ends at 0.
+
+    Returns a long tensor of shape (n,), strictly decreasing, in [0, T-1].
+    """
+    if spacing == "leading":
+        return torch.arange(num_inference_steps).flip(0) * (num_timesteps // num_inference_steps)
+    if spacing == "trailing":
+        return torch.from_numpy(_trailing(num_timesteps, num_inference_steps))
+    linspace = np.linspace(0, num_timesteps - 1, num_inference_steps).round()[::-1].astype(np.int64)
+    return torch.from_numpy(linspace.copy())
+
+
+DEFAULT_DDIM_SPACING = "leading"
+"""DDIMSampler's default spacing."""
+
+
 class DDIMSampler:
     """Deterministic (eta = 0) or stochastic DDIM sampling over a subset of the timesteps.
 
     The n = ``num_inference_steps`` timesteps, visited from largest to smallest, are spaced as
-    diffusers' ``DDIMScheduler`` spaces them (with ``steps_offset=0``); Lin et al. 2024, Table 2:
+    diffusers' ``DDIMScheduler`` spaces them (with ``steps_offset=0``), see :func:`ddim_timesteps`
+    (Lin et al. 2024, Table 2):
 
-    * ``"leading"`` (the default): t_i = i * (T // n) for i = n-1, ..., 0. The first step is at
-      T - T // n, not T - 1; with n = 1 the only step is t = 0, which returns its input.
+    * ``"leading"``: t_i = i * (T // n) for i = n-1, ..., 0. The first step is at T - T // n,
+      not T - 1; with n = 1 the only step is t = 0, which returns its input; with n between
+      T/2 and T the first step is at n - 1 (steps = 251 of T = 500 starts at t = 250).
     * ``"trailing"``: round(T - i * T / n) - 1 for i = 0, ..., n-1: the first step is at T - 1.
+    * ``"linspace"``: n timesteps evenly spaced from T - 1 down to 0, rounded.
 
     Each step goes to the next timestep in the list and the last one to alpha_bar = 1 (clean
     data). For "leading", and for "trailing" when n divides T, this is what diffusers does; for
-    "trailing" with n not dividing T diffusers steps by T // n instead, which misses the listed
-    timesteps (diffusers issue #9261), and this sampler does not follow it there.
+    "trailing" with n not dividing T, and for "linspace", diffusers steps by T // n instead,
+    which misses the listed timesteps (diffusers issue #9261), and this sampler does not follow it there.
 
     Args:
         schedule: the noise schedule the model was trained with.
         num_inference_steps: how many network evaluations, 1..T.
         eta: 0 gives DDIM, 1 gives a DDPM-like amount of noise (Song et al. 2020, eq. 16).
         clip_sample: clip the predicted x_0 to [-1, 1].
-        timestep_spacing: "leading" or "trailing", as above.
+        timestep_spacing: "leading", "trailing" or "linspace", as above.
     """
 
     def __init__(self, schedule: NoiseSchedule, num_inference_steps: int = 50, eta: float = 0.0, clip_sample: bool = False,
-                 timestep_spacing: str = "leading") -> None:
+                 timestep_spacing: str = DEFAULT_DDIM_SPACING) -> None:
         T = _check_schedule(schedule).num_timesteps
         num_inference_steps = check_int("num_inference_steps", num_inference_steps, 1, T)
-        if timestep_spacing not in ("leading", "trailing"):
-            raise ValueError(f"timestep_spacing must be 'leading' or 'trailing'; got {timestep_spacing!r}")
+        _check_spacing(timestep_spacing)
         _check_eta(eta)
         self.schedule = schedule
         self.num_inference_steps = num_inference_steps
@@ -162,18 +204,13 @@ class DDIMSampler:
         self.clip_sample = clip_sample
         self.timestep_spacing = timestep_spacing
         self.step_ratio = T // num_inference_steps
-        if timestep_spacing == "leading":
-            self.timesteps = torch.arange(num_inference_steps).flip(0) * self.step_ratio
-        else:  # as diffusers, numpy's float rounding included; for some n (500 and 61, say) the float
-            # arange overshoots to an (n+1)-th value, -1 after the shift, which diffusers keeps and we drop.
-            trailing = np.round(np.arange(T, 0, -T / num_inference_steps)).astype(np.int64) - 1
-            self.timesteps = torch.from_numpy(trailing[:num_inference_steps])
+        self.timesteps = ddim_timesteps(T, num_inference_steps, timestep_spacing)
 
     def previous_timestep(self, timestep: int) -> int:
         """The timestep a step from ``timestep`` lands on; -1 stands for alpha_bar = 1 (clean data).
 
-        "leading": ``timestep - T // n`` (diffusers' rule). "trailing": the largest timestep of
-        ``self.timesteps`` below ``timestep``, or -1 if there is none.
+        "leading": ``timestep - T // n`` (diffusers' rule). "trailing" and "linspace": the largest
+        timestep of ``self.timesteps`` below ``timestep``, or -1 if there is none.
         """
         t = int(timestep)
         if self.timestep_spacing == "leading":
@@ -218,6 +255,133 @@ class DDIMSampler:
         return prev_sample
 
 
+def dpm_timesteps(num_timesteps: int, num_inference_steps: int, spacing: str) -> Tensor:
+    """The timesteps DPM-Solver++ visits, largest first, as diffusers' ``DPMSolverMultistepScheduler`` lists them.
+
+    Its last step always lands on clean data, so "leading" and "linspace" space n + 1 points
+    and drop the last (t = 0), unlike :func:`ddim_timesteps`:
+
+    * "linspace": n + 1 points evenly spaced from T - 1 down to 0, rounded, without the 0; starts at T - 1.
+    * "leading": i * (T // (n + 1)) for i = n, ..., 1 (``steps_offset=0``); starts at n (T // (n + 1)), below T - 1.
+    * "trailing": as :func:`ddim_timesteps`, round(T - k T / n) - 1 for k = 0, ..., n-1; starts at T - 1.
+
+    Returns a long tensor of shape (n,), strictly decreasing, in [0, T-1].
+    """
+    if spacing == "trailing":
+        return torch.from_numpy(_trailing(num_timesteps, num_inference_steps))
+    if spacing == "leading":
+        points = np.arange(num_inference_steps + 1) * (num_timesteps // (num_inference_steps + 1))
+    else:
+        points = np.linspace(0, num_timesteps - 1, num_inference_steps + 1).round()
+    return torch.from_numpy(points[::-1][:-1].astype(np.int64).copy())
+
+
+DEFAULT_DPM_SPACING = "linspace"
+"""DPMSolverSampler's default spacing."""
+
+
+class DPMSolverSampler:
+    """DPM-Solver++(2M): the multistep second-order solver of the probability-flow ODE (Lu et al. 2022b).
+
+    In log-SNR time lambda_t = log(alpha_t / sigma_t), with alpha_t = sqrt(alpha_bar_t) and
+    sigma_t = sqrt(1 - alpha_bar_t), the ODE's solution is exact up to an integral of the
+    network's data prediction x_0(x_t, t) (their eq. 9). A step s -> t with h = lambda_t - lambda_s
+    approximates that prediction by a line through the last two (their Algorithm 2):
+
+        x_t = (sigma_t / sigma_s) x_s - alpha_t (exp(-h) - 1) D,
+        D = (1 + 1 / (2 r)) x0_s - 1 / (2 r) x0_prev,   r = h_prev / h,
+
+    where x0_prev and h_prev belong to the step before. The first step has no previous
+    prediction and uses D = x0_s (DPM-Solver++(1), which is DDIM with eta = 0).
+
+    The sampler keeps the previous step's prediction, so its steps must be taken in the order
+    of ``timesteps`` on one chain. It forgets it at the first timestep of the list and in
+    :meth:`reset`; a step whose previous listed timestep was not the last one taken (an
+    interleaved chain, a skipped step) also falls back to the first-order update.
+
+    Matches diffusers' ``DPMSolverMultistepScheduler(algorithm_type="dpmsolver++",
+    solver_order=2, solver_type="midpoint")`` with the same ``timestep_spacing``,
+    ``final_sigmas_type`` and ``lower_order_final``.
+
+    Args:
+        schedule: the noise schedule the model was trained with.
+        num_inference_steps: how many network evaluations, 1..T-1.
+        timestep_spacing: "linspace", "leading" or "trailing", see :func:`dpm_timesteps`.
+        final_sigmas_type: "zero": the last step lands on clean data (alpha_bar = 1) and is first
+            order; "sigma_min": it lands on the noise level of t = 0.
+        lower_order_final: with fewer than 15 steps, take the last step with the first-order
+            update (more stable; diffusers' default).
+    """
+
+    def __init__(self, schedule: NoiseSchedule, num_inference_steps: int = 20, timestep_spacing: str = DEFAULT_DPM_SPACING,
+                 final_sigmas_type: str = "zero", lower_order_final: bool = True) -> None:
+        T = _check_schedule(schedule).num_timesteps
+        self.num_inference_steps = check_int("num_inference_steps", num_inference_steps, 1, T - 1)
+        self.timestep_spacing = _check_spacing(timestep_spacing)
+        if final_sigmas_type not in ("zero", "sigma_min"):
+            raise InvalidArgument("final_sigmas_type", f"final_sigmas_type must be 'zero' or 'sigma_min'; got {final_sigmas_type!r}")
+        self.schedule, self.final_sigmas_type, self.lower_order_final = schedule, final_sigmas_type, bool(lower_order_final)
+        self.timesteps = dpm_timesteps(T, num_inference_steps, timestep_spacing)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous step's prediction: the next step is first order."""
+        self._previous: tuple[int, Tensor] | None = None  # (timestep, x_0 prediction) of the last step taken
+
+    def previous_timestep(self, timestep: int) -> int:
+        """The timestep a step from ``timestep`` lands on: the next listed one; after the last, -1
+        (clean data) with ``final_sigmas_type="zero"``, 0 with "sigma_min"."""
+        below = self.timesteps[self.timesteps < int(timestep)]
+        if len(below):
+            return int(below.max())
+        return -1 if self.final_sigmas_type == "zero" else 0
+
+    def _alpha_sigma_lambda(self, timestep: int) -> tuple[Tensor, Tensor, Tensor]:
+        """alpha_t = sqrt(alpha_bar), sigma_t = sqrt(1 - alpha_bar), lambda_t = log(alpha_t / sigma_t), in float64."""
+        if timestep < 0:  # clean data: alpha = 1, sigma = 0, lambda = +inf
+            return torch.tensor(1.0, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64), torch.tensor(float("inf"))
+        alpha_bar = self.schedule.alphas_cumprod[timestep].double()
+        alpha, sigma = alpha_bar.sqrt(), (1 - alpha_bar).sqrt()
+        return alpha, sigma, alpha.log() - sigma.log()
+
+    def step(self, model_output: Tensor, timestep: int, sample: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """One DPM-Solver++(2M) step x_s -> x_t, from ``timestep`` s to :meth:`previous_timestep` t.
+
+        Args:
+            model_output: predicted noise epsilon_theta(x_s, s), shape (N, ...).
+            timestep: s, one of ``self.timesteps``.
+            sample: x_s, same shape as ``model_output``.
+            generator: unused (the solver is deterministic); accepted for :func:`sample`'s loop.
+
+        Returns:
+            x_t, same shape as ``sample``.
+        """
+        s = _check_step_inputs(self.schedule, model_output, timestep, sample, None)
+        listed = self.timesteps.tolist()
+        if s not in listed:
+            raise ValueError(f"timestep {s} is not one of this sampler's timesteps ({listed[0]}, {listed[1] if len(listed) > 1 else ''}...)")
+        index = listed.index(s)
+        t = self.previous_timestep(s)
+        alpha_s, sigma_s, lambda_s = self._alpha_sigma_lambda(s)
+        alpha_t, sigma_t, lambda_t = self._alpha_sigma_lambda(t)
+        x0 = (sample - sigma_s.float() * model_output) / alpha_s.float()  # the data prediction (Ho et al. 2020, eq. 15)
+        last = index == len(listed) - 1
+        first_order = (index == 0 or self._previous is None or self._previous[0] != listed[index - 1]
+                       or self._previous[1].shape != x0.shape
+                       or (last and (self.final_sigmas_type == "zero" or (self.lower_order_final and len(listed) < 15))))
+        if first_order:
+            d = x0
+        else:
+            h_prev = lambda_s - self._alpha_sigma_lambda(self._previous[0])[2]
+            r = (h_prev / (lambda_t - lambda_s)).float()
+            d = (1 + 1 / (2 * r)) * x0 - 1 / (2 * r) * self._previous[1]  # Lu et al. 2022b, Algorithm 2
+        self._previous = (s, x0)
+        if t < 0:  # clean data: sigma_t = 0, exp(-h) = 0, so x_t = D
+            return d
+        h = lambda_t - lambda_s
+        return (sigma_t / sigma_s).float() * sample - (alpha_t * torch.expm1(-h)).float() * d
+
+
 def _check_eta(eta: float) -> float:
     return check_number("eta", eta, 0.0, 1.0)
 
@@ -250,7 +414,7 @@ def predict_noise(model: nn.Module, x: Tensor, timestep: int, context: Tensor | 
 @torch.no_grad()
 def sample(
     model: nn.Module,
-    sampler: DDPMSampler | DDIMSampler,
+    sampler: DDPMSampler | DDIMSampler | DPMSolverSampler,
     shape: tuple[int, ...],
     *,
     context: Tensor | None = None,
@@ -265,7 +429,7 @@ def sample(
 
     Args:
         model: a denoiser called as ``model(x_t, t, context)`` returning predicted noise.
-        sampler: a :class:`DDPMSampler` or :class:`DDIMSampler`.
+        sampler: a :class:`DDPMSampler`, :class:`DDIMSampler` or :class:`DPMSolverSampler`.
         shape: (N, C, H, W) for images or (N, 2) for points.
         context: optional (N, context_dim) float context (one-hot labels, multi-hot attributes).
         guidance: classifier-free guidance weight w >= 0 (needs ``context``).
@@ -285,8 +449,9 @@ def sample(
         raise InvalidArgument("guidance_fn", f"guidance_fn must be callable; got {type(guidance_fn).__name__}")
     if not isinstance(model, nn.Module):
         raise InvalidArgument("model", f"model must be a torch.nn.Module denoiser; got {type(model).__name__}")
-    if not isinstance(sampler, (DDPMSampler, DDIMSampler)):
-        raise InvalidArgument("sampler", f"sampler must be a DDPMSampler or DDIMSampler; got {type(sampler).__name__}")
+    if not isinstance(sampler, (DDPMSampler, DDIMSampler, DPMSolverSampler)):
+        raise InvalidArgument("sampler", f"sampler must be a DDPMSampler or DDIMSampler (or a "
+                                         f"DPMSolverSampler); got {type(sampler).__name__}")
     shape = check_shape("shape", shape)
     if device is None:
         device = next(model.parameters()).device

@@ -1,14 +1,15 @@
-"""DDPM and DDIM samplers against diffusers' schedulers, against the exact answer for Gaussian data,
-and their input checks."""
+"""DDPM, DDIM and DPM-Solver++(2M) samplers against diffusers' schedulers, against the exact answer for
+Gaussian data, and their input checks."""
 
 import math
+import warnings
 
 import pytest
 import torch
-from diffusers import DDIMScheduler, DDPMScheduler
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 from torch import nn
 
-from course_lib.samplers import DDIMSampler, DDPMSampler, predict_noise, sample
+from course_lib.samplers import DDIMSampler, DDPMSampler, DPMSolverSampler, predict_noise, sample
 from course_lib.schedules import NoiseSchedule
 
 T = 1000
@@ -401,10 +402,242 @@ def test_sample_ddim_trailing_equals_diffusers_loop():
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("spacing", ["linspace", "Trailing", "", None, 1])
+@pytest.mark.parametrize("spacing", ["Linspace", "Trailing", "", None, 1])
 def test_ddim_bad_timestep_spacing(spacing):
     with pytest.raises(ValueError, match="timestep_spacing"):
         DDIMSampler(_schedule("linear"), 10, timestep_spacing=spacing)
+
+
+# --- DDIM, linspace timestep spacing -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("num_timesteps", [500, T])
+@pytest.mark.parametrize("num_inference_steps", [1, 2, 3, 5, 7, 10, 13, 25, 50, 61, 251, 499, 500])
+def test_ddim_linspace_timesteps_match_diffusers(num_timesteps, num_inference_steps):
+    ours = DDIMSampler(_schedule("linear", num_timesteps), num_inference_steps, timestep_spacing="linspace")
+    ref = DDIMScheduler(num_train_timesteps=num_timesteps, timestep_spacing="linspace")
+    ref.set_timesteps(num_inference_steps)
+    assert torch.equal(ours.timesteps, ref.timesteps)
+    assert len(ours.timesteps) == num_inference_steps and (ours.timesteps.diff() < 0).all()
+    if num_inference_steps > 1:
+        assert ours.timesteps[0] == num_timesteps - 1 and ours.timesteps[-1] == 0
+
+
+def test_ddim_linspace_steps_to_the_next_listed_timestep():
+    """diffusers' DDIMScheduler steps from a linspace timestep by T // n, off the list (499 -> 449 with
+    n = 10 of 500, where 444 is listed); ours lands on the next listed timestep, checked against eq. 12
+    of Song et al. 2020 in float64, and the last step (from t = 0) on clean data."""
+    sched = _schedule("linear", 500)
+    sampler = DDIMSampler(sched, 10, eta=0.5, timestep_spacing="linspace")
+    listed = sampler.timesteps.tolist()
+    assert listed[:3] == [499, 444, 388]
+    abar = sched.alphas_cumprod.double()
+    for t, prev in zip(listed, listed[1:] + [-1]):
+        assert sampler.previous_timestep(t) == prev
+        model_output, x = _random_inputs(t, shape=(8, 2))
+        noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(t))
+        ab, ab_prev = abar[t], (abar[prev] if prev >= 0 else torch.tensor(1.0, dtype=torch.float64))
+        x0 = (x.double() - (1 - ab).sqrt() * model_output.double()) / ab.sqrt()
+        sigma = 0.5 * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()  # eq. 16
+        expected = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma**2).sqrt() * model_output.double() + sigma * noise.double()
+        torch.testing.assert_close(sampler.step(model_output, t, x, noise=noise).double(), expected, atol=1e-5, rtol=1e-5)
+
+
+# --- DPM-Solver++(2M) --------------------------------------------------------------------------------
+
+
+def _dpm_ref(name: str, num_inference_steps: int, num_timesteps: int = T, **config) -> DPMSolverMultistepScheduler:
+    ref = DPMSolverMultistepScheduler(
+        num_train_timesteps=num_timesteps,
+        beta_schedule={"linear": "linear", "cosine": "squaredcos_cap_v2"}[name],
+        algorithm_type="dpmsolver++",
+        solver_order=2,
+        **config,
+    )
+    with warnings.catch_warnings():  # diffusers' own np.array(tensor, copy=False) under NumPy 2
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ref.set_timesteps(num_inference_steps)
+    return ref
+
+
+def _run_chain(sampler, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A whole chain with step() (course sampler) or step().prev_sample (diffusers scheduler)."""
+    with torch.no_grad():
+        for t in sampler.timesteps.tolist():
+            out = sampler.step(model(x, torch.full((x.shape[0],), t)), t, x)
+            x = out if isinstance(out, torch.Tensor) else out.prev_sample
+    return x
+
+
+@pytest.mark.parametrize("num_timesteps", [500, T])
+@pytest.mark.parametrize("spacing", ["linspace", "leading", "trailing"])
+@pytest.mark.parametrize("num_inference_steps", [1, 2, 5, 10, 14, 15, 20, 50, 61, 251, 499])
+def test_dpm_timesteps_match_diffusers(num_timesteps, spacing, num_inference_steps):
+    ours = DPMSolverSampler(_schedule("linear", num_timesteps), num_inference_steps, timestep_spacing=spacing)
+    ref = _dpm_ref("linear", num_inference_steps, num_timesteps, timestep_spacing=spacing)
+    assert ours.timesteps.dtype == torch.long
+    assert torch.equal(ours.timesteps, ref.timesteps[:num_inference_steps])  # trailing's extra -1: as DDIM above
+    assert len(ours.timesteps) == num_inference_steps and (ours.timesteps.diff() < 0).all() and ours.timesteps[-1] >= 0
+    if spacing != "leading":
+        assert ours.timesteps[0] == num_timesteps - 1
+
+
+@pytest.mark.parametrize("num_timesteps", [500, T])
+@pytest.mark.parametrize("spacing", ["linspace", "leading", "trailing"])
+@pytest.mark.parametrize(("final_sigmas_type", "lower_order_final"), [("zero", True), ("sigma_min", True), ("sigma_min", False)])
+@pytest.mark.parametrize("num_inference_steps", [2, 3, 5, 10, 14, 15, 20, 50])
+def test_dpm_whole_chain_matches_diffusers(num_timesteps, spacing, final_sigmas_type, lower_order_final, num_inference_steps):
+    """Whole chains with the exact noise prediction of Gaussian data (outputs of data scale, so an
+    absolute tolerance means something): diffusers' DPMSolverMultistepScheduler within 1e-5. One
+    exception: two steps from t = 999 of T = 1000 (sqrt(abar) = 6e-3) with a second-order last step,
+    which extrapolates the first x_0's float32 rounding (magnified 1/6e-3 times): 3e-5 measured, 1e-4 allowed."""
+    sched = _schedule("linear", num_timesteps)
+    config = dict(timestep_spacing=spacing, final_sigmas_type=final_sigmas_type, lower_order_final=lower_order_final)
+    ours = DPMSolverSampler(sched, num_inference_steps, **config)
+    ref = _dpm_ref("linear", num_inference_steps, num_timesteps, **config)
+    model = GaussianDenoiser(sched, GAUSS_MU, GAUSS_S)
+    x_T = torch.randn(256, 2, generator=torch.Generator().manual_seed(num_inference_steps))
+    got, expected = _run_chain(ours, model, x_T), _run_chain(ref, model, x_T)
+    ill_conditioned = num_timesteps == T and num_inference_steps == 2 and not lower_order_final
+    torch.testing.assert_close(got, expected, atol=1e-4 if ill_conditioned else 1e-5, rtol=0)
+    assert (got - x_T).abs().mean() > 0.1  # the chain did move
+
+
+def _dpm_float64(schedule: NoiseSchedule, timesteps: list[int], model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """DPM-Solver++(2M) to clean data written out in float64 from Lu et al. 2022b, Algorithm 2 (last step first order)."""
+    abar = schedule.alphas_cumprod.double()
+    x, previous = x.double(), None
+    for i, t in enumerate(timesteps):
+        alpha, sigma = abar[t].sqrt(), (1 - abar[t]).sqrt()
+        x0 = (x - sigma * model(x.float(), torch.full((x.shape[0],), t)).double()) / alpha
+        if i == len(timesteps) - 1:
+            return x0
+        alpha_next, sigma_next = abar[timesteps[i + 1]].sqrt(), (1 - abar[timesteps[i + 1]]).sqrt()
+        lam, lam_next = torch.log(alpha / sigma), torch.log(alpha_next / sigma_next)
+        h = lam_next - lam
+        d = x0 if previous is None else x0 + (x0 - previous[1]) * h / (2 * (lam - previous[0]))
+        x = sigma_next / sigma * x - alpha_next * torch.expm1(-h) * d
+        previous = (lam, x0)
+
+
+@pytest.mark.parametrize("num_timesteps", [500, T])
+@pytest.mark.parametrize("num_inference_steps", [1, 5, 10, 20])
+def test_dpm_cosine_chain_against_float64(num_timesteps, num_inference_steps):
+    """At t = T - 1 of the cosine schedule sqrt(abar) ~ 5e-5: x_0 = (x - sigma eps) / alpha magnifies
+    float32 rounding ~2e4 times. Our chain stays within 5e-4 of the same algorithm in float64 (measured:
+    2e-4 at one step, 2e-5 at ten); diffusers, which goes through float32 sigmas = sqrt((1 - abar) / abar),
+    lands up to 1e-2 away there (measured 1e-2 at one step, 8e-4 at ten), so against it the tolerance is 2e-2."""
+    sched = _schedule("cosine", num_timesteps)
+    model = GaussianDenoiser(sched, GAUSS_MU, GAUSS_S)
+    x_T = torch.randn(256, 2, generator=torch.Generator().manual_seed(0))
+    ours = DPMSolverSampler(sched, num_inference_steps)
+    got = _run_chain(ours, model, x_T)
+    with torch.no_grad():
+        exact = _dpm_float64(sched, ours.timesteps.tolist(), model, x_T)
+    torch.testing.assert_close(got.double(), exact, atol=5e-4, rtol=0)
+    expected = _run_chain(_dpm_ref("cosine", num_inference_steps, num_timesteps), model, x_T)
+    torch.testing.assert_close(got, expected, atol=2e-2, rtol=0)
+
+
+def test_dpm_sample_on_images_equals_diffusers_loop():
+    """sample() with the toy network on image-shaped batches, against diffusers' loop from the same x_T."""
+    model = ToyDenoiser(500)
+    shape = (4, 2, 8, 8)
+    got = sample(model, DPMSolverSampler(_schedule("linear", 500), 10), shape, generator=torch.Generator().manual_seed(2),
+                 progress=False)
+    expected = _run_chain(_dpm_ref("linear", 10, 500), model, torch.randn(shape, generator=torch.Generator().manual_seed(2)))
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_dpm_first_step_is_ddim():
+    """With no previous prediction DPM-Solver++ is first order, which is DDIM with eta = 0 (Lu et al. 2022b,
+    section 4.1): the first step, and any step after reset(), equals DDIMSampler's step to the same timestep."""
+    sched = _schedule("linear", 500)
+    dpm, ddim = DPMSolverSampler(sched, 10, timestep_spacing="trailing"), DDIMSampler(sched, 10, timestep_spacing="trailing")
+    assert torch.equal(dpm.timesteps, ddim.timesteps)
+    model_output, x = _random_inputs(0, shape=(8, 2))
+    for t in dpm.timesteps.tolist()[:3]:
+        dpm.reset()
+        torch.testing.assert_close(dpm.step(model_output, t, x), ddim.step(model_output, t, x), atol=1e-5, rtol=1e-5)
+
+
+def test_dpm_second_step_uses_the_previous_prediction():
+    """After a step at the previous listed timestep the update is second order: it differs from the
+    first-order (DDIM) step by alpha_t (exp(-h) - 1) (x0_s - x0_prev) / (2 r) exactly."""
+    sched = _schedule("linear", 500)
+    sampler = DPMSolverSampler(sched, 10, timestep_spacing="trailing")
+    t0, t1, t2 = sampler.timesteps.tolist()[:3]
+    eps0, x = _random_inputs(1, shape=(8, 2))
+    eps1 = torch.randn(8, 2, generator=torch.Generator().manual_seed(9))
+    x1 = sampler.step(eps0, t0, x)
+    second = sampler.step(eps1, t1, x1)
+    first = DDIMSampler(sched, 10, timestep_spacing="trailing").step(eps1, t1, x1)
+    abar = sched.alphas_cumprod.double()
+    lam = {t: 0.5 * torch.log(abar[t] / (1 - abar[t])) for t in (t0, t1, t2)}
+    x0_prev = (x.double() - (1 - abar[t0]).sqrt() * eps0.double()) / abar[t0].sqrt()
+    x0_now = (x1.double() - (1 - abar[t1]).sqrt() * eps1.double()) / abar[t1].sqrt()
+    h, r = lam[t2] - lam[t1], (lam[t1] - lam[t0]) / (lam[t2] - lam[t1])
+    correction = -abar[t2].sqrt() * torch.expm1(-h) * (x0_now - x0_prev) / (2 * r)
+    torch.testing.assert_close((second - first).double(), correction, atol=1e-5, rtol=1e-4)
+    assert correction.abs().max() > 1e-3
+    # Out of order (t1 again, whose previous listed timestep t0 was not the last step taken): first order.
+    torch.testing.assert_close(sampler.step(eps1, t1, x1), first, atol=1e-5, rtol=1e-5)
+
+
+def test_dpm_state_is_reset_at_the_first_timestep():
+    """Two chains one after the other with one sampler give the same result as with two fresh samplers."""
+    sched = _schedule("linear", 500)
+    model = GaussianDenoiser(sched, GAUSS_MU, GAUSS_S)
+    sampler = DPMSolverSampler(sched, 8)
+    a = sample(model, sampler, (64, 2), generator=torch.Generator().manual_seed(0), progress=False)
+    b = sample(model, sampler, (64, 2), generator=torch.Generator().manual_seed(0), progress=False)
+    c = sample(model, DPMSolverSampler(sched, 8), (64, 2), generator=torch.Generator().manual_seed(0), progress=False)
+    assert torch.equal(a, b) and torch.equal(a, c)
+
+
+def test_dpm_is_second_order_on_gaussian_data():
+    """With the exact noise prediction of Gaussian data the probability-flow ODE maps x_T (at t = T - 1)
+    to mu + s (x_T - sqrt(abar) mu) / sqrt(abar s^2 + 1 - abar). DPM-Solver++(2M)'s error falls about
+    4x when the steps double (second order; measured 3.6x and 5.6x from 10 to 20 to 40), DDIM's about
+    2x (first order), and DPM-Solver++ is the closer of the two at every step count."""
+    sched = NoiseSchedule.linear(500, 1e-4, 0.02)
+    model = GaussianDenoiser(sched, GAUSS_MU, GAUSS_S)
+    x_T = torch.randn(1000, 2, generator=torch.Generator().manual_seed(0))
+    ab = sched.alphas_cumprod[-1].double()
+    mu, s = GAUSS_MU.double(), GAUSS_S.double()
+    exact = mu + s * (x_T.double() - ab.sqrt() * mu) / (ab * s**2 + 1 - ab).sqrt()
+    error = {}
+    for n in (10, 20, 40):
+        for name, sampler in [("dpm", DPMSolverSampler(sched, n, timestep_spacing="trailing")),
+                              ("ddim", DDIMSampler(sched, n, timestep_spacing="trailing"))]:
+            error[name, n] = (_run_chain(sampler, model, x_T).double() - exact).abs().max().item()
+        assert error["dpm", n] < error["ddim", n] / 1.5, error
+    for n in (10, 20):
+        assert error["dpm", n] / error["dpm", 2 * n] > 3, error
+        assert 1.5 < error["ddim", n] / error["ddim", 2 * n] < 2.5, error
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    (dict(num_inference_steps=0), "num_inference_steps"),
+    (dict(num_inference_steps=T), "num_inference_steps"),
+    (dict(num_inference_steps=2.5), "num_inference_steps"),
+    (dict(timestep_spacing="Linspace"), "timestep_spacing"),
+    (dict(final_sigmas_type="sigma_max"), "final_sigmas_type"),
+])
+def test_dpm_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DPMSolverSampler(_schedule("linear"), **{"num_inference_steps": 10, **kwargs})
+
+
+def test_dpm_step_bad_inputs():
+    sampler = DPMSolverSampler(_schedule("linear", 500), 10)
+    model_output, x = _random_inputs(0, shape=(4, 2))
+    with pytest.raises(ValueError, match="not one of this sampler's timesteps"):
+        sampler.step(model_output, 450, x)  # 10 linspace steps of 500: 499, 449.1 -> 449, ...
+    with pytest.raises(ValueError, match="model_output"):
+        sampler.step(model_output[:3], 499, x)
+    with pytest.raises(FloatingPointError, match="model_output"):
+        sampler.step(model_output * float("nan"), 499, x)
 
 
 # --- exact answer for Gaussian data ------------------------------------------------------------------
