@@ -418,20 +418,28 @@ class TrainOptions:
     cpu: bool = False
 
 
-def train(data: ImageData, settings: RunSettings, options: TrainOptions) -> dict:
-    """Train (or continue) the run in ``options.out`` up to ``options.steps`` and export it; returns the card dict.
-
-    Launched by ``accelerate launch``, every process runs this function on the same data;
-    process 0 writes the files. See the module docstring for how the batch is shared out.
-    """
+def make_accelerator(mixed_precision: str, grad_accum: int, cpu: bool = False):
+    """The ``accelerate.Accelerator`` of a run (joins the processes that ``accelerate launch`` started)."""
     from accelerate import Accelerator
-    from accelerate.utils import broadcast
 
     # Several processes without a GPU (torchrun, or accelerate launch without --cpu) need cpu=True
     # for Accelerate to join them with the gloo backend rather than run each one alone.
     several = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    accelerator = Accelerator(mixed_precision=settings.mixed_precision, gradient_accumulation_steps=settings.grad_accum,
-                              cpu=options.cpu or (several and not torch.cuda.is_available()))
+    return Accelerator(mixed_precision=mixed_precision, gradient_accumulation_steps=grad_accum,
+                       cpu=cpu or (several and not torch.cuda.is_available()))
+
+
+def train(data: ImageData, settings: RunSettings, options: TrainOptions, accelerator=None) -> dict:
+    """Train (or continue) the run in ``options.out`` up to ``options.steps`` and export it; returns the card dict.
+
+    Launched by ``accelerate launch``, every process runs this function on the same data;
+    process 0 writes the files. See the module docstring for how the batch is shared out.
+    ``accelerator`` defaults to :func:`make_accelerator` with the run's settings.
+    """
+    from accelerate.utils import broadcast
+
+    if accelerator is None:
+        accelerator = make_accelerator(settings.mixed_precision, settings.grad_accum, options.cpu)
     processes, rank = accelerator.num_processes, accelerator.process_index
     share = settings.batch_size // (processes * settings.grad_accum)
     if share * processes * settings.grad_accum != settings.batch_size:
@@ -662,8 +670,8 @@ def add_subcommand(subparsers) -> argparse.ArgumentParser:
                    help="steps between sample grids and loss curves (default 500)")
     p.add_argument("--checkpoint-every", type=_typed("--checkpoint-every", lambda n, v: check_int(n, v)), default=None,
                    help="steps between checkpoints (default: --sample-every)")
-    p.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no",
-                   help="Accelerate's mixed precision (fp16 needs a GPU; default no)")
+    p.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default=None,
+                   help="mixed precision (fp16 needs a GPU); default: what `accelerate config` chose, else no")
     p.add_argument("--grad-accum", type=_typed("--grad-accum", lambda n, v: check_int(n, v)), default=1,
                    help="micro-steps per optimiser step (memory: the batch is split into this many parts)")
     p.add_argument("--mode", choices=["auto", "gray", "rgb"], default="auto", help="default: gray if every image is")
@@ -686,8 +694,10 @@ def settings_from_args(args: argparse.Namespace, data: ImageData) -> RunSettings
     """The :class:`RunSettings` that ``args`` ask for, with the defaults that depend on the data filled in."""
     unet = unet_config(args.size, data.images.shape[1], args.channels)
     lr = args.lr if args.lr is not None else (1e-3 if args.size <= 16 else 2e-4)
+    # accelerate launch passes its configured precision to the processes in ACCELERATE_MIXED_PRECISION
+    precision = args.mixed_precision or os.environ.get("ACCELERATE_MIXED_PRECISION") or "no"
     return RunSettings(data.source, data.fingerprint(), len(data.images), args.size, data.mode, unet, args.timesteps,
-                       args.batch_size, lr, args.warmup, args.ema, args.seed, args.grad_accum, args.mixed_precision)
+                       args.batch_size, lr, args.warmup, args.ema, args.seed, args.grad_accum, precision)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -700,9 +710,12 @@ def run(args: argparse.Namespace) -> None:
     out = Path(args.out)
     _check_out(out, args.resume)
     unet_config(args.size, 1, args.channels)  # a bad --size or --channels fails before the images are read
-    data = load_images(args.data, args.size, args.mode, args.data_root, args.allow_upscale)
-    if len(data.images) < 1:
-        raise ValueError(f"--data: {args.data} holds no images")
+    # Every process passes the checks above before any of them gets past this line (creating the
+    # Accelerator joins the processes), so none sees a folder that process 0 has just created.
+    precision = args.mixed_precision or os.environ.get("ACCELERATE_MIXED_PRECISION") or "no"
+    accelerator = make_accelerator(precision, args.grad_accum, args.cpu)
+    with accelerator.main_process_first():  # process 0 downloads mnist & co., the others then read its copy
+        data = load_images(args.data, args.size, args.mode, args.data_root, args.allow_upscale)
     settings = settings_from_args(args, data)
     if args.resume:  # compare before any output is touched
         _check_same_run(load_checkpoint(out / CHECKPOINT)["settings"], settings, out)
@@ -718,7 +731,7 @@ def run(args: argparse.Namespace) -> None:
     if main:
         print(f"{len(data.images)} images of {data.source}, {args.size}x{args.size} {data.mode}"
               + "".join(f"; {note}" for note in notes))
-    card = train(data, settings, options)
+    card = train(data, settings, options, accelerator)
     if main:
         print(f"{card['steps']} steps in {card['seconds']} s on {card['processes']} process(es), {card['hardware']}; "
               f"final loss {card['final_loss']} -> {out} (DDPMPipeline.from_pretrained loads it)")

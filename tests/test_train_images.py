@@ -256,6 +256,17 @@ def test_two_processes_train_the_model_one_process_trains_with_the_same_global_b
         torch.testing.assert_close(two["model"][name], value, rtol=0, atol=1e-4, msg=name)
 
 
+def test_gradient_accumulation_takes_the_same_steps_as_one_big_batch(tmp_path):
+    """--grad-accum 2 splits the batch of 8 into two micro-batches of 4: same losses (1e-5) and weights (1e-4)."""
+    settings = ["--data", str(make_folder(tmp_path / "data")), *TINY, "--steps", "3", "--sample-every", "1000"]
+    assert train_cli("--out", str(tmp_path / "whole"), *settings) == 0
+    assert train_cli("--out", str(tmp_path / "split"), *settings, "--grad-accum", "2") == 0
+    whole, split = load_checkpoint(tmp_path / "whole" / CHECKPOINT), load_checkpoint(tmp_path / "split" / CHECKPOINT)
+    torch.testing.assert_close(torch.tensor(split["losses"]), torch.tensor(whole["losses"]), rtol=1e-5, atol=0)
+    for name, value in whole["model"].items():
+        torch.testing.assert_close(split["model"][name], value, rtol=0, atol=1e-4, msg=name)
+
+
 # ------------------------------------------------------------------------------- the result
 
 
