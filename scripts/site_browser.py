@@ -126,8 +126,12 @@ CONTRAST_JS = """(selector) => {
     }
     return [255, 255, 255];
   };
-  return Array.from(document.querySelectorAll(selector)).map(el => {
-    const [a, b] = [lum(rgb(getComputedStyle(el).color).slice(0, 3)), lum(background(el))];
+  // Text only; a heading's permalink is shown on hover, at full contrast.
+  return Array.from(document.querySelectorAll(selector)).filter(el => el.textContent.trim() && !el.matches('.headerlink')).map(el => {
+    const behind = background(el);
+    const [red, green, blue, alpha = 1] = rgb(getComputedStyle(el).color);  // translucent text: blended over what is behind
+    const text = [red, green, blue].map((v, i) => alpha * v + (1 - alpha) * behind[i]);
+    const [a, b] = [lum(text), lum(behind)];
     return {text: el.textContent.trim().slice(0, 40), ratio: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)};
   });
 }"""
