@@ -3,12 +3,8 @@
 Every check takes the argument's ``name`` and its ``value``, returns the value (converted
 where that is harmless, e.g. a NumPy integer to ``int``) and otherwise raises
 :class:`InvalidArgument`, whose message names the argument, says what was expected and shows
-what was given::
-
-    >>> check_int("steps", 0)
-    Traceback (most recent call last):
-    ...
-    course_lib.validation.InvalidArgument: steps must be a positive int; got 0
+what was given: ``check_int("steps", 0)`` raises ``InvalidArgument("steps must be a positive
+int; got 0")``.
 
 The checks live where values enter (constructors, the entry points, the command line), not
 in every step of a loop.
