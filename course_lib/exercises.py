@@ -7,8 +7,9 @@ A lesson's exercise gives a stub to fill in, then a check cell::
 
 ``check`` never raises on the learner's behalf: it prints one line that says whether the two
 agree and, when they don't, what differs (not written yet, an exception, the shape, NaNs, a
-constant scale factor, the sign, or one of the named ``mistakes``), and returns ``True`` only
-on a match, so a worked solution can ``assert check(...)``.
+constant scale factor, the sign, or one of the named ``mistakes``), and returns a result that
+is true only on a match, so a worked solution can ``assert check(...)``; the notebook shows the
+printed line once, not the result after it.
 """
 
 from __future__ import annotations
@@ -68,9 +69,26 @@ def diagnose(yours: Result, expected: Result, *, rtol: float = 1e-4, atol: float
     return f"it differs by up to {error:.3g} (tolerance {atol:g} + {rtol:g}·|expected|)"
 
 
+class CheckResult:
+    """The verdict of :func:`check`: true on a match; ``message`` is the line it printed."""
+
+    def __init__(self, matches: bool, message: str) -> None:
+        self.matches = matches
+        self.message = message
+
+    def __bool__(self) -> bool:
+        return self.matches
+
+    def __repr__(self) -> str:
+        return f"CheckResult({self.message!r})"
+
+    def _ipython_display_(self) -> None:
+        """Show nothing as a cell's last value: ``check`` has printed the line already."""
+
+
 def check(yours: Result | Callable[[], Result], expected: Result, *, name: str = "your result",
-          rtol: float = 1e-4, atol: float = 1e-5, mistakes: Mapping[str, Result] | None = None) -> bool:
-    """Print whether the learner's result matches the library's, and why not; ``True`` on a match.
+          rtol: float = 1e-4, atol: float = 1e-5, mistakes: Mapping[str, Result] | None = None) -> CheckResult:
+    """Print whether the learner's result matches the library's, and why not; the result is true on a match.
 
     Args:
         yours: the learner's result, or a function of no arguments that computes it (its
@@ -82,15 +100,16 @@ def check(yours: Result | Callable[[], Result], expected: Result, *, name: str =
         try:
             yours = yours()
         except NotImplementedError:
-            print(f"✗ {name}: not written yet (it raises NotImplementedError)")
-            return False
+            return _verdict(False, f"✗ {name}: not written yet (it raises NotImplementedError)")
         except Exception as error:  # the learner's bug, reported in one line
-            print(f"✗ {name} raised {type(error).__name__}: {error}")
-            return False
+            return _verdict(False, f"✗ {name} raised {type(error).__name__}: {error}")
     problem = diagnose(yours, expected, rtol=rtol, atol=atol, mistakes=mistakes)
     if problem is None:
         error = (_as_tensor(yours) - _as_tensor(expected)).abs().max().item()
-        print(f"✓ {name} matches the library (largest difference {error:.2g})")
-        return True
-    print(f"✗ {name} does not match: {problem}")
-    return False
+        return _verdict(True, f"✓ {name} matches the library (largest difference {error:.2g})")
+    return _verdict(False, f"✗ {name} does not match: {problem}")
+
+
+def _verdict(matches: bool, message: str) -> CheckResult:
+    print(message)
+    return CheckResult(matches, message)

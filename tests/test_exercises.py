@@ -46,3 +46,10 @@ def test_numbers_compare_like_tensors():
     assert "opposite sign" in diagnose(-2.0, 2.0)
     with pytest.raises(ValueError, match="expected must be"):
         diagnose(1.0, None)
+
+
+def test_the_verdict_is_truthy_only_on_a_match_and_a_notebook_shows_only_the_printed_line(capsys):
+    good, bad = check(EXPECTED, EXPECTED), check(-EXPECTED, EXPECTED)
+    assert good and not bad
+    assert bad.message == capsys.readouterr().out.splitlines()[-1]
+    assert good._ipython_display_() is None  # IPython calls this instead of showing "True"/"False"
