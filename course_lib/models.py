@@ -26,9 +26,10 @@ def sinusoidal_embedding(t: Tensor, dim: int) -> Tensor:
     """Sinusoidal embedding of timesteps (Vaswani et al. 2017, section 3.5; Ho et al. 2020, appendix B).
 
     Frequencies are w_i = 10000^(-i / (dim/2 - 1)) for i = 0..dim/2-1, and the embedding is
-    [sin(t w_0), ..., sin(t w_{dim/2-1}), cos(t w_0), ..., cos(t w_{dim/2-1})]: the layout of
-    Ho et al.'s code and of diffusers' ``get_timestep_embedding`` (Vaswani et al. interleave sin
-    and cos instead; the two differ by a fixed permutation of the features).
+    [sin(t w_0), ..., sin(t w_{dim/2-1}), cos(t w_0), ..., cos(t w_{dim/2-1})]: the variant of
+    Ho et al.'s code, diffusers' ``get_timestep_embedding(..., downscale_freq_shift=1)``.
+    Vaswani et al. differ twice: they interleave sin and cos, and their frequencies are
+    10000^(-2i / dim), so the two are not a permutation of one another (lesson 03 shows both).
 
     Args:
         t: timesteps, shape (N,), integer or float.
