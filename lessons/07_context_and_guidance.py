@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# # Controlling generation: context and classifier-free guidance
+# # Controlling generation: context and guidance
 #
 # The models of the last two lessons draw *a* digit, whichever one the noise leads to. Most
 # uses of generative models need more: *this* digit, *a red circle facing left*, *a photo of
@@ -19,7 +19,9 @@
 # (a **context** vector fed to the network), how one network learns both to follow the
 # context and to ignore it (**context dropout**), and how the two modes are combined at
 # sampling time to follow the context more strictly (**classifier-free guidance**), at a
-# measurable price in diversity.
+# measurable price in diversity. Then two ways to steer a model **without retraining it**:
+# by the gradient of any differentiable loss on the predicted clean image, and by a separate
+# noise-aware classifier (**classifier guidance**).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Learning objectives.** By the end of this lesson you can
@@ -30,13 +32,16 @@
 # - write the classifier-free guidance formula, in the course's and in diffusers' convention,
 #   and say what its reading in terms of scores does and does not promise;
 # - measure the trade-off the guidance scale controls: judge accuracy against diversity and FID;
-# - predict and check what happens when contexts are mixed (two colours, a missing attribute).
+# - predict and check what happens when contexts are mixed (two colours, a missing attribute);
+# - steer an unconditional model with a loss on the predicted $\hat x_0$, and with a noise-aware
+#   classifier (Dhariwal & Nichol 2021), and compare classifier with classifier-free guidance.
 #
-# **Estimated time:** 75 minutes (45 of reading and running, 30 for the exercises).
+# **Estimated time:** 105 minutes (60 of reading and running, 45 for the exercises).
 
 # %% slideshow={"slide_type": "skip"}
 import itertools
 import math
+import time
 
 import matplotlib.pyplot as plt
 import torch
@@ -47,12 +52,12 @@ from course_lib.config import fast_or_full, seed_everything
 from course_lib.data import ATTRIBUTE_NAMES, COLOURS, FACINGS, SHAPES, attributes_to_context, caption, load_digits, make_sprites
 from course_lib.evaluation import print_table
 from course_lib.exercises import check
+from course_lib.guidance import ClassifierGuidance, LossGuidance, NoisyClassifier, predicted_x0, train_noisy_classifier
 from course_lib.metrics import class_entropy, frechet_distance
-from course_lib.models import UNet, sinusoidal_embedding, to_context
+from course_lib.models import UNet, count_parameters, sinusoidal_embedding, to_context
 from course_lib.plotting import show_images
 from course_lib.samplers import DDIMSampler, DDPMSampler, predict_noise, sample
 from course_lib.training import train_diffusion
-
 seed_everything(0)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -581,6 +586,251 @@ assert abs(fills["red circle+square"] - fills["red square"]) < abs(fills["red ci
 assert mix_results["red circle+square"]["shapes"][0] >= 0.9 * num_mix  # "nearly all circles", says the judge
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ## 8. Guidance by any differentiable loss
+#
+# Classifier-free guidance needs a model trained with the context. Often we want something
+# the model was never trained on: "keep the right half empty", "brighter", "this colour".
+# If we can write it as a **differentiable loss** $L$ on an image, we can steer an existing
+# model with no retraining. At step $t$ the network's noise prediction gives the predicted
+# clean image (Ho et al. 2020, eq. 15)
+#
+# $$
+# \hat x_0(x_t) = \frac{x_t - \sqrt{1 - \bar\alpha_t}\,\epsilon_\theta(x_t, t)}{\sqrt{\bar\alpha_t}},
+# $$
+#
+# on which the loss makes sense even when $x_t$ is mostly noise. Treat $-L(\hat x_0)$ as a
+# log-probability to add, and use the score reading of section 4 (as Dhariwal & Nichol 2021,
+# eq. 14, do with a classifier): the noise prediction becomes
+#
+# $$
+# \hat\epsilon = \epsilon_\theta(x_t, t) + s\,\sqrt{1 - \bar\alpha_t}\;\nabla_{x_t} L\big(\hat x_0(x_t)\big),
+# $$
+#
+# with a **scale** $s$ as the knob. We hold $\epsilon_\theta$ fixed when differentiating (no
+# gradient through the network: cheap), so $\nabla_{x_t} L = \nabla_{\hat x_0} L / \sqrt{\bar\alpha_t}$.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The loss: "no ink in the right half". Digits are $-1$ on the background, so we penalise
+# the squared distance of the right half's pixels from $-1$, one value per image, **summed**
+# over the batch (each image's gradient is then its own, whatever the batch size).
+
+# %%
+def right_half_ink(x0_hat: torch.Tensor) -> torch.Tensor:
+    """Scalar loss: sum over images of the mean of (pixel + 1)^2 over the right half; x0_hat (N, 1, 16, 16)."""
+    right = x0_hat[..., 8:]  # (N, 1, 16, 8): columns 8-15
+    return ((right + 1) ** 2).mean(dim=(1, 2, 3)).sum()
+
+
+def left_share(images: torch.Tensor) -> torch.Tensor:
+    """(N,) share of each image's ink (pixels mapped from [-1, 1] to [0, 1]) that lies in its left half."""
+    ink = (images.clamp(-1, 1) + 1) / 2
+    return ink[..., :8].sum(dim=(1, 2, 3)) / ink.sum(dim=(1, 2, 3)).clamp(min=1e-6)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The guided noise prediction, and a DDIM loop that uses it on the **unconditional** model
+# `digits` (no context at all):
+
+# %%
+def loss_guided_noise(x_t: torch.Tensor, t: int, eps: torch.Tensor, loss_fn, scale: float) -> torch.Tensor:
+    """eps + s sqrt(1 - abar_t) grad_{x_t} loss(x0_hat), eps held fixed; x_t, eps (N, C, H, W)."""
+    alpha_bar = schedule.alphas_cumprod[t]
+    with torch.enable_grad():  # sampling runs without gradients; this one step needs them
+        x = x_t.detach().requires_grad_(True)
+        x0_hat = (x - (1 - alpha_bar).sqrt() * eps) / alpha_bar.sqrt()  # Ho et al. 2020, eq. 15
+        (grad,) = torch.autograd.grad(loss_fn(x0_hat), x)  # (N, C, H, W)
+    return eps + scale * (1 - alpha_bar).sqrt() * grad  # Dhariwal & Nichol 2021, eq. 14 with log p = -L
+
+
+# %%
+def sample_loss_guided(model: UNet, loss_fn, scale: float, num: int, generator: torch.Generator) -> torch.Tensor:
+    """num digits (num, 1, 16, 16) by DDIM in 25 steps, each noise prediction loss-guided."""
+    sampler = DDIMSampler(schedule, 25)
+    x = torch.randn((num, 1, 16, 16), generator=generator)  # x_T
+    for t in sampler.timesteps.tolist():
+        with torch.no_grad():
+            eps = model(x, torch.full((num,), t))  # (num, 1, 16, 16)
+        x = sampler.step(loss_guided_noise(x, t, eps, loss_fn, scale), t, x)
+    return x
+
+# %% slideshow={"slide_type": "subslide"}
+free_model, _ = load_pretrained("digits")
+num_guided = fast_or_full(64, 256)
+loss_rows, loss_examples = {}, {}
+for scale in [0.0, 3.0, 10.0, 30.0, 100.0]:
+    images = sample_loss_guided(free_model, right_half_ink, scale, num_guided, seed_everything(9))
+    probs, _ = predict(judge, images)
+    loss_rows[f"{scale:g}"] = {"left share of ink": left_share(images).mean().item(), "mean pixel": images.mean().item(),
+                               "max |pixel|": images.abs().max().item(),
+                               "judge conf. > 0.9": (probs.max(dim=1).values > 0.9).float().mean().item(),
+                               "judged a 1": (probs.argmax(dim=1) == 1).float().mean().item()}
+    loss_examples[scale] = images[:8]
+print_table(loss_rows, label="scale s", formats={"max |pixel|": ".3g"},
+            title=f"{num_guided} digits from the unconditional model per scale, DDIM 25 steps, loss: ink in the right half")
+
+# %% [markdown] slideshow={"slide_type": "skip"}
+# The library's `LossGuidance` is the same callback, and `sample(..., guidance_fn=...)` runs
+# the same loop: equal noise predictions on one batch, and equal samples from the same seed.
+
+# %% slideshow={"slide_type": "skip"}
+x_probe = schedule.add_noise(test_images[:8], noise, torch.full((8,), 300))  # eight digits at t = 300
+with torch.no_grad():
+    eps_probe = free_model(x_probe, torch.full((8,), 300))
+ours = loss_guided_noise(x_probe, 300, eps_probe, right_half_ink, 10.0)
+assert torch.allclose(ours, LossGuidance(schedule, right_half_ink, 10.0)(x_probe, 300, eps_probe), atol=1e-6)
+assert not torch.allclose(ours, eps_probe, atol=1e-3)  # the guidance does move the prediction
+library = sample(free_model, DDIMSampler(schedule, 25), (num_guided, 1, 16, 16), generator=seed_everything(9),
+                 guidance_fn=LossGuidance(schedule, right_half_ink, 10.0), progress=False)
+by_hand = sample_loss_guided(free_model, right_half_ink, 10.0, num_guided, seed_everything(9))
+assert torch.allclose(library, by_hand, atol=1e-5)
+shares = [row["left share of ink"] for row in loss_rows.values()]
+assert abs(shares[0] - 0.5) < 0.1 and shares[2] > 0.85 and shares[1] < shares[2]
+assert loss_rows["0"]["max |pixel|"] < 1.5 and loss_rows["10"]["max |pixel|"] < 1.5 and loss_rows["100"]["max |pixel|"] > 10
+assert loss_rows["10"]["judged a 1"] > 0.6 and loss_rows["0"]["judged a 1"] < 0.3
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Eight samples per scale, from the same starting noise:
+
+# %%
+show_images(torch.cat([loss_examples[s].clamp(-1, 1) for s in [0.0, 3.0, 10.0, 30.0]]), nrow=8,
+            title="Loss guidance 'no ink on the right': s = 0, 3, 10, 30 (one row each)")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# What the table shows:
+#
+# - Without guidance about half the ink is on the left, as in real digits. A modest scale
+#   moves nearly all of it there, with pixels still in range: the model was never told
+#   about halves, yet it obeys.
+# - It obeys **its own way**: most of the guided samples are judged to be ones. Among the
+#   images the model can draw, a thin stroke on the left is the cheapest way to leave the
+#   right half empty. A loss says what to avoid, not what to draw instead.
+# - Too large a scale breaks sampling: at $s = 100$ the pixels run off to huge values. The
+#   step $s\sqrt{1 - \bar\alpha_t}/\sqrt{\bar\alpha_t}\,\nabla_{\hat x_0} L$ is largest at the
+#   noisiest steps, where $\sqrt{\bar\alpha_t}$ is small, and overshoots.
+#
+# The Hugging Face diffusion course (unit 2) guides colour the same way; Bansal et al.
+# (2023) extend the idea to any off-the-shelf network as the loss ("universal guidance").
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 9. Classifier guidance
+#
+# Before classifier-free guidance, Dhariwal & Nichol (2021) steered an **unconditional**
+# model towards a class $y$ with a separate classifier $p_\phi(y \mid x_t, t)$. Bayes' rule
+# again: $\nabla \log p_t(x \mid y) = \nabla \log p_t(x) + \nabla \log p_t(y \mid x)$, so
+# (their eq. 14 and Algorithm 2)
+#
+# $$
+# \hat\epsilon = \epsilon_\theta(x_t, t) - s\,\sqrt{1 - \bar\alpha_t}\;\nabla_{x_t} \log p_\phi(y \mid x_t, t).
+# $$
+#
+# The same shape as section 8, with $\log p_\phi$ in place of $-L$. The catch: the classifier
+# must read **noisy** images $x_t$, so the course judge (trained on clean digits) will not
+# do. We train a small **noise-aware classifier** on digits noised to a random $t$, with $t$
+# as a second input (`NoisyClassifier`: three conv blocks, the time embedding added after
+# the first).
+
+# %% slideshow={"slide_type": "subslide"}
+noisy_classifier = NoisyClassifier(in_channels=1, num_classes=10, width=16)
+classifier_losses = train_noisy_classifier(noisy_classifier, schedule, load_digits(split="train"),
+                                           steps=fast_or_full(400, 3000), seed=0, progress=False)
+noisy_accuracy = {}
+with torch.no_grad():
+    for t_probe in [0, 100, 200, 300, 400, 499]:
+        noisy = schedule.add_noise(test_images, torch.randn(test_images.shape, generator=seed_everything(10)),
+                                   torch.full((len(test_images),), t_probe))
+        logits = noisy_classifier(noisy, torch.full((len(test_images),), t_probe))
+        noisy_accuracy[f"t = {t_probe}"] = (logits.argmax(dim=1) == test_labels).float().mean().item()
+print(f"{len(classifier_losses)} training steps; accuracy on the {len(test_images)} held-out digits noised to t:")
+print(", ".join(f"{k}: {v:.2f}" for k, v in noisy_accuracy.items()))
+
+# %% slideshow={"slide_type": "skip"}
+assert noisy_accuracy["t = 0"] > 0.85 and noisy_accuracy["t = 499"] < 0.3
+assert noisy_accuracy["t = 0"] > noisy_accuracy["t = 300"] > noisy_accuracy["t = 499"]
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Near $t = 0$ it reads digits well; at $t = 499$ nothing is left to read and it is near
+# chance (0.1), as it should be: there its gradient is gentle. The guided noise prediction
+# in code:
+
+# %%
+def classifier_guided_noise(classifier: NoisyClassifier, x_t: torch.Tensor, t: int, eps: torch.Tensor,
+                            labels: torch.Tensor, scale: float) -> torch.Tensor:
+    """eps - s sqrt(1 - abar_t) grad_{x_t} log p(y | x_t, t) (Dhariwal & Nichol 2021, Algorithm 2); labels (N,)."""
+    alpha_bar = schedule.alphas_cumprod[t]
+    with torch.enable_grad():
+        x = x_t.detach().requires_grad_(True)
+        log_probs = classifier(x, torch.full((len(x),), t)).log_softmax(dim=1)  # (N, 10)
+        chosen = log_probs[torch.arange(len(x)), labels].sum()  # sum over images: each gradient is its image's own
+        (grad,) = torch.autograd.grad(chosen, x)  # (N, C, H, W)
+    return eps - scale * (1 - alpha_bar).sqrt() * grad
+
+# %% slideshow={"slide_type": "skip"}
+ours = classifier_guided_noise(noisy_classifier, x_probe, 300, eps_probe, test_labels[:8], 3.0)
+library = ClassifierGuidance(noisy_classifier, schedule, test_labels[:8], 3.0)(x_probe, 300, eps_probe)
+assert torch.allclose(ours, library, atol=1e-6) and not torch.allclose(ours, eps_probe, atol=1e-3)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Classifier guidance against classifier-free guidance
+#
+# The same ten classes, the same number of samples per class, judged by the same course
+# judge: accuracy, FID on the judge's features against held-out digits, and the time per
+# sample on this machine. Classifier guidance runs the unconditional `digits` model with
+# the library's `ClassifierGuidance` callback; classifier-free guidance runs `digits-cond`.
+
+# %%
+per_class_cg = fast_or_full(10, 50)
+asked_cg = torch.arange(10).repeat_interleave(per_class_cg)  # (10 * per_class_cg,)
+methods = {"unconditional, no guidance": (free_model, {})}
+methods |= {f"classifier guidance s = {s:g}": (free_model, {"guidance_fn": ClassifierGuidance(
+    noisy_classifier, schedule, asked_cg, s)}) for s in [3.0, 10.0, 30.0]}
+methods |= {f"classifier-free w = {w:g}": (digits_model, {"context": one_hot(asked_cg, 10), "guidance": w}) for w in [0.0, 1.0]}
+cg_rows = {}
+for name, (model, options) in methods.items():
+    start = time.perf_counter()
+    images = sample(model, DDIMSampler(schedule, 25), (len(asked_cg), 1, 16, 16), generator=seed_everything(11),
+                    progress=False, **options)
+    seconds = time.perf_counter() - start
+    probs, features = predict(judge, images)
+    cg_rows[name] = {"accuracy": (probs.argmax(dim=1) == asked_cg).float().mean().item(),
+                     "FID": frechet_distance(features, held_out_features), "ms / sample": 1000 * seconds / len(asked_cg)}
+
+# %% slideshow={"slide_type": "subslide"}
+print_table(cg_rows, label="method", formats={"accuracy": ".3f", "FID": ".2f", "ms / sample": ".2f"},
+            title=f"{len(asked_cg)} digits per method ({per_class_cg} per class), DDIM 25 steps, the judge's FID "
+                  f"against {len(held_out_features)} held-out digits")
+print(f"Per step, classifier guidance: one UNet pass ({count_parameters(free_model):,} parameters) and the classifier's "
+      f"forward and backward passes ({count_parameters(noisy_classifier):,} parameters); classifier-free: one UNet "
+      f"pass on twice the batch ({count_parameters(digits_model):,} parameters).")
+
+# %% slideshow={"slide_type": "skip"}
+cg_accuracy = [cg_rows[f"classifier guidance s = {s:g}"]["accuracy"] for s in [3.0, 10.0, 30.0]]
+assert cg_rows["unconditional, no guidance"]["accuracy"] < 0.25 < cg_accuracy[0] < cg_accuracy[1]
+cg_fid = [cg_rows[f"classifier guidance s = {s:g}"]["FID"] for s in [3.0, 10.0, 30.0]]
+assert cg_accuracy[1] < cg_accuracy[2] and cg_fid[0] < cg_fid[1] < cg_fid[2]
+assert max(cg_accuracy) < cg_rows["classifier-free w = 0"]["accuracy"] < cg_rows["classifier-free w = 1"]["accuracy"]
+assert max(cg_rows["classifier-free w = 0"]["FID"], cg_rows["classifier-free w = 1"]["FID"]) < min(cg_fid)
+assert count_parameters(noisy_classifier) < count_parameters(free_model) / 10
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Reading the table:
+#
+# - Classifier guidance turns an unconditional model into a conditional one without
+#   touching its weights: accuracy climbs from chance with the scale $s$, and the FID rises
+#   with it, the same trade-off as $w$ in section 5.
+# - On this small problem it reaches neither the accuracy nor the FID of the conditional
+#   model, which is right nearly always already at $w = 0$. Our noise-aware classifier was
+#   trained for a few hundred steps on a CPU; its gradients are only as good as it is, and a
+#   gradient that raises $p_\phi(y \mid x_t)$ need not make a better digit (adversarial
+#   directions exist; exercise 4). That weakness, and the need for a second network, is why
+#   Ho & Salimans (2022) removed the classifier.
+# - Cost: each step adds the classifier's forward **and backward** pass to one UNet pass;
+#   classifier-free guidance runs the UNet on twice the batch instead. Here the classifier
+#   is more than ten times smaller than the UNet; the times are this machine's, from one
+#   run each (a loaded machine makes them noisy: rerun to see).
+# - Its advantage remains: the classifier can be trained, or swapped, after the diffusion
+#   model, for labels the diffusion model never saw.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
 # ### Exercise 1: write it yourself, guidance as diffusers computes it
@@ -677,6 +927,105 @@ plt.show()
 #
 # </details>
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 3: write it yourself, a target brightness
+#
+# Write the loss `my_brightness_loss(x0_hat, target)` for loss guidance towards a **mean
+# brightness**: for each image, the squared difference between its mean pixel value and
+# `target`, **summed** over the batch (a scalar). The check compares its value on the eight
+# predicted digits of section 8 with the library's answer; then sample with it.
+
+# %%
+def my_brightness_loss(x0_hat: torch.Tensor, target: float) -> torch.Tensor:
+    """Scalar: sum over images of (mean pixel of the image - target)^2; x0_hat (N, C, H, W)."""
+    raise NotImplementedError  # your code here
+
+
+# %% slideshow={"slide_type": "subslide"}
+x0_probe = predicted_x0(schedule, x_probe, 300, eps_probe)  # (8, 1, 16, 16), the section 8 batch at t = 300
+image_means = x0_probe.mean(dim=(1, 2, 3))  # (8,)
+check(lambda: my_brightness_loss(x0_probe, -0.5), ((image_means + 0.5) ** 2).sum(), name="my_brightness_loss",
+      mistakes={"the mean over the batch, not the sum (each image's pull divided by N)": ((image_means + 0.5) ** 2).mean(),
+                "the mean of per-pixel squared differences, not the square of the mean":
+                    ((x0_probe + 0.5) ** 2).mean(dim=(1, 2, 3)).sum(),
+                "|mean - target| instead of its square": (image_means + 0.5).abs().sum()})
+
+# %% tags=["solution"]
+def my_brightness_loss(x0_hat: torch.Tensor, target: float) -> torch.Tensor:
+    """Scalar: sum over images of (mean pixel of the image - target)^2; x0_hat (N, C, H, W)."""
+    return ((x0_hat.mean(dim=(1, 2, 3)) - target) ** 2).sum()
+
+
+assert check(lambda: my_brightness_loss(x0_probe, -0.5), ((image_means + 0.5) ** 2).sum(), name="my_brightness_loss")
+brightness = {}
+for target in [-0.75, -0.25]:
+    guide = LossGuidance(schedule, lambda x0_hat: my_brightness_loss(x0_hat, target), scale=30.0)
+    images = sample(free_model, DDIMSampler(schedule, 25), (num_guided, 1, 16, 16), guidance_fn=guide,
+                    generator=seed_everything(9), progress=False)
+    brightness[target] = images.mean().item()
+print(f"mean brightness without guidance: {loss_rows['0']['mean pixel']:.3f}")
+print(", ".join(f"target {target:g}: mean {mean:.3f}" for target, mean in brightness.items()))
+assert brightness[-0.75] < -0.5 < brightness[-0.25]
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4: guiding with the judge
+#
+# Why train a noise-aware classifier when the course judge reads digits so well? Guide the
+# unconditional model with the judge on the predicted clean image: loss guidance with
+# $L = -\sum_i \log p_\text{judge}(y_i \mid \hat x_0^{(i)})$, towards the classes of section 9,
+# at a small scale ($s = 0.3$; try 1 too). Measure the accuracy twice: by the judge, and by
+# a second opinion, the noise-aware classifier read at $t = 0$. Do the same for the samples
+# of classifier guidance at $s = 10$. What do you conclude about measuring a method with the
+# network that steered it?
+
+# %%
+# Your code here.
+
+# %% tags=["solution"]
+def judge_loss(x0_hat: torch.Tensor) -> torch.Tensor:
+    """-sum_i log p_judge(y_i | x0_hat_i) for the classes asked_cg; x0_hat (N, 1, 16, 16)."""
+    return -judge(x0_hat).log_softmax(dim=1)[torch.arange(len(x0_hat)), asked_cg].sum()
+
+
+judge.eval()
+second_opinion = {}
+for name, guide in [("judge on x0_hat, s = 0.3", LossGuidance(schedule, judge_loss, 0.3)),
+                    ("judge on x0_hat, s = 1", LossGuidance(schedule, judge_loss, 1.0)),
+                    ("noise-aware classifier, s = 10", ClassifierGuidance(noisy_classifier, schedule, asked_cg, 10.0))]:
+    images = sample(free_model, DDIMSampler(schedule, 25), (len(asked_cg), 1, 16, 16), guidance_fn=guide,
+                    generator=seed_everything(11), progress=False)
+    with torch.no_grad():
+        by_noisy = noisy_classifier(images, torch.zeros(len(images), dtype=torch.long)).argmax(dim=1)
+    by_judge = predict(judge, images)[0].argmax(dim=1)
+    second_opinion[name] = {"judge's accuracy": (by_judge == asked_cg).float().mean().item(),
+                            "noise-aware's accuracy": (by_noisy == asked_cg).float().mean().item(),
+                            "max |pixel|": images.abs().max().item()}
+
+# %% tags=["solution"]
+print_table(second_opinion, label="guided by", formats={"judge's accuracy": ".3f", "noise-aware's accuracy": ".3f"},
+            title=f"{len(asked_cg)} digits each; the noise-aware classifier read at t = 0")
+by_judge_row, by_noisy_row = second_opinion["judge on x0_hat, s = 0.3"], second_opinion["noise-aware classifier, s = 10"]
+assert by_judge_row["judge's accuracy"] > by_judge_row["noise-aware's accuracy"] + 0.15
+assert by_noisy_row["noise-aware's accuracy"] > by_noisy_row["judge's accuracy"]
+assert by_judge_row["max |pixel|"] < 2 < 10 < second_opinion["judge on x0_hat, s = 1"]["max |pixel|"]
+
+# %% [markdown]
+# <details class="solution"><summary>Solution</summary>
+#
+# Each method looks best to the network that steered it. Guided by the judge, the digits
+# satisfy the judge far more often than the independent noise-aware classifier agrees; guided
+# by the noise-aware classifier, the reverse. Guidance climbs the gradient of *its* network,
+# and part of what it finds are directions that fool that network rather than better digits
+# (adversarial directions). So a method must be measured by a network it was **not** guided
+# by: this lesson's judge never guides, except in this exercise.
+#
+# The judge also shows why Dhariwal & Nichol train a noise-aware classifier: read on
+# $\hat x_0$, which is a blur at the noisiest steps, a clean-image classifier gives large,
+# unreliable gradients there: at $s = 1$ sampling already runs off to pixels far outside
+# $[-1, 1]$ (the last column).
+#
+# </details>
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
@@ -693,6 +1042,14 @@ plt.show()
 #   the FID on the judge's features rises.
 # - Contexts outside the training distribution (mixed or missing attributes) are valid inputs
 #   whose result has to be checked, not assumed.
+# - Any differentiable loss on the predicted $\hat x_0$ steers a trained model without
+#   retraining: $\hat\epsilon = \epsilon + s\sqrt{1 - \bar\alpha_t}\,\nabla_{x_t} L(\hat x_0)$
+#   (`LossGuidance`). It obeys the loss in its own way, and too large a scale diverges.
+# - Classifier guidance puts $-\log p_\phi(y \mid x_t, t)$ of a **noise-aware** classifier
+#   in place of $L$ (`ClassifierGuidance`). It made our unconditional model conditional, but
+#   less accurately and with a worse FID than classifier-free guidance; and a method must be
+#   judged by a network it was not guided by.
+# - `sample(..., guidance_fn=guide)` accepts any callback `guide(x_t, t, eps) -> eps`.
 #
 # Next: sampling in 25 steps instead of 500, and why that works (DDIM).
 
@@ -709,6 +1066,11 @@ plt.show()
 #   [arXiv:2010.02502](https://arxiv.org/abs/2010.02502)
 # - Alex Nichol, Prafulla Dhariwal, Aditya Ramesh et al. (2021). *GLIDE: Towards Photorealistic
 #   Image Generation and Editing with Text-Guided Diffusion Models.* [arXiv:2112.10741](https://arxiv.org/abs/2112.10741)
+# - Arpit Bansal, Hong-Min Chu, Avi Schwarzschild et al. (2023). *Universal Guidance for
+#   Diffusion Models.* [arXiv:2302.07121](https://arxiv.org/abs/2302.07121)
+# - Hugging Face (2022). *Hugging Face Diffusion Models Course*,
+#   unit 2: fine-tuning and guidance.
+#   [github.com/huggingface/diffusion-models-class](https://github.com/huggingface/diffusion-models-class)
 # - Arwen Bradley and Preetum Nakkiran (2024). *Classifier-Free Guidance is a
 #   Predictor-Corrector.* [arXiv:2408.09000](https://arxiv.org/abs/2408.09000)
 # - Martin Heusel, Hubert Ramsauer, Thomas Unterthiner, Bernhard Nessler and Sepp Hochreiter
