@@ -285,7 +285,7 @@ class DPMSolverSampler:
 
     In log-SNR time lambda_t = log(alpha_t / sigma_t), with alpha_t = sqrt(alpha_bar_t) and
     sigma_t = sqrt(1 - alpha_bar_t), the ODE's solution is exact up to an integral of the
-    network's data prediction x_0(x_t, t) (their eq. 9). A step s -> t with h = lambda_t - lambda_s
+    network's data prediction x_0(x_t, t). A step s -> t with h = lambda_t - lambda_s
     approximates that prediction by a line through the last two (their Algorithm 2):
 
         x_t = (sigma_t / sigma_s) x_s - alpha_t (exp(-h) - 1) D,
