@@ -155,3 +155,49 @@ def test_guidance_does_not_sample_the_sharpened_distribution():
     for x in (ddim, ddpm):
         assert abs(x.std() - target_std) > 0.05 and abs(x.mean() - target_mean) > 0.05
     assert ddim.std() < ddpm.std() - 0.05
+
+
+def _left_share(images: torch.Tensor) -> torch.Tensor:
+    ink = (images.clamp(-1, 1) + 1) / 2
+    return ink[..., :8].sum(dim=(1, 2, 3)) / ink.sum(dim=(1, 2, 3)).clamp(min=1e-6)
+
+
+def test_loss_guidance_empties_the_right_half_and_diverges_at_a_large_scale():
+    """Lesson 07, section 8: the unconditional model, guided by 'no ink on the right'."""
+    from course_lib.guidance import LossGuidance
+
+    model, schedule = load_pretrained("digits", device="cpu")
+
+    def right_half_ink(x0_hat: torch.Tensor) -> torch.Tensor:
+        return ((x0_hat[..., 8:] + 1) ** 2).mean(dim=(1, 2, 3)).sum()
+
+    out = {}
+    for scale in [0.0, 10.0, 100.0]:
+        out[scale] = sample(model, DDIMSampler(schedule, 25), (32, 1, 16, 16), progress=False,
+                            guidance_fn=LossGuidance(schedule, right_half_ink, scale), generator=torch.Generator().manual_seed(0))
+    assert abs(_left_share(out[0.0]).mean() - 0.5) < 0.1 and _left_share(out[10.0]).mean() > 0.85
+    assert out[10.0].abs().max() < 1.5 < 10 < out[100.0].abs().max()
+
+
+@pytest.mark.slow
+def test_classifier_guidance_makes_the_unconditional_model_follow_a_class():
+    """Lesson 07, section 9: accuracy rises from chance with s, and stays below classifier-free guidance."""
+    from course_lib.guidance import ClassifierGuidance, NoisyClassifier, train_noisy_classifier
+
+    model, schedule = load_pretrained("digits", device="cpu")
+    cond, _ = load_pretrained("digits-cond", device="cpu")
+    judge, _ = load_pretrained("classifier-digits", device="cpu")
+    torch.manual_seed(0)
+    classifier = NoisyClassifier(width=16)
+    train_noisy_classifier(classifier, schedule, load_digits(split="train"), steps=400, seed=0, progress=False)
+    labels = torch.arange(10).repeat_interleave(5)
+
+    def accuracy(net, **options) -> float:
+        images = sample(net, DDIMSampler(schedule, 25), (50, 1, 16, 16), generator=torch.Generator().manual_seed(1),
+                        progress=False, **options)
+        return (predict(judge, images)[0].argmax(1) == labels).float().mean().item()
+
+    plain = accuracy(model)
+    guided = [accuracy(model, guidance_fn=ClassifierGuidance(classifier, schedule, labels, s)) for s in (3.0, 30.0)]
+    free = accuracy(cond, context=to_context(labels, 10))
+    assert plain < 0.25 < guided[0] < guided[1] < free
