@@ -281,6 +281,11 @@ def test_the_export_loads_offline_in_ddpm_pipeline_and_samples_what_course_lib_s
     card = (out / "README.md").read_text()
     assert "library_name: diffusers" in card and "| steps | 4, global batch 8" in card and "12 images" in card
 
+    snippet = card[card.index("```python") + 9:card.index("```", card.index("```python") + 9)]  # the card's own code
+    snippet = snippet.replace("path/to/this/folder", str(out)).replace("batch_size=16", "batch_size=1")
+    fresh = _run_in_subprocess("-c", snippet + "\nassert len(images) == 1 and images[0].size == (8, 8)")
+    assert fresh.wait(timeout=300) == 0, fresh.stdout.read()  # a new interpreter, offline, as a reader runs it
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     pipeline = DDPMPipeline.from_pretrained(out)
     pipeline.set_progress_bar_config(disable=True)
