@@ -6,7 +6,9 @@ judge classifier's confident fraction and class-histogram entropy, conditional a
 several guidance weights, FID on the judge's features against held-out real data (beside
 the real train-vs-test FID), and the nearest-training-image distance (memorisation). Lesson
 12's text-to-image model: the sprite judge's per-attribute agreement with seen and held-out
-captions, beside lesson 07's pixel-space sprites model.
+captions, beside lesson 07's pixel-space sprites model. Classifier guidance (lesson 07): the
+unconditional digits model steered by a noise-aware classifier trained on the spot, beside
+classifier-free guidance of the conditional model: accuracy, FID and seconds per sample.
 """
 
 from __future__ import annotations
@@ -156,6 +158,43 @@ def text_to_image(device: torch.device, n: int) -> None:
                 ["model", "captions", "guidance scale s = 1 + w", "shape", "colour", "facing", "all three", "seconds"], rows)
 
 
+def classifier_guidance(device: torch.device, n: int, classifier_steps: int = 1500) -> None:
+    """Lesson 07: classifier guidance (Dhariwal & Nichol 2021) against classifier-free guidance, on the judge."""
+    from .guidance import ClassifierGuidance, NoisyClassifier, train_noisy_classifier
+
+    try:
+        judge, _ = checkpoints.load_pretrained("classifier-digits", device=device)
+        free, schedule = checkpoints.load_pretrained("digits", device=device)
+        cond, _ = checkpoints.load_pretrained("digits-cond", device=device)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"\n(classifier-guidance table skipped: {e})")
+        return
+    torch.manual_seed(0)
+    classifier = NoisyClassifier(in_channels=1, num_classes=10, width=16)
+    start = time.perf_counter()
+    train_noisy_classifier(classifier, schedule, load_digits(16, "train"), steps=classifier_steps, seed=0, device=device,
+                           progress=False)
+    train_seconds = time.perf_counter() - start
+    _, test_feats = predict(judge, load_digits(16, "test").tensors[0])
+    labels = (torch.arange(n) % 10).to(device)
+    settings = [("digits, no guidance", free, {})]
+    settings += [(f"digits + classifier guidance s = {s:g}", free,
+                  {"guidance_fn": ClassifierGuidance(classifier, schedule, labels, s)}) for s in (3.0, 10.0, 30.0)]
+    context = torch.nn.functional.one_hot(labels, 10).float()
+    settings += [(f"digits-cond, classifier-free w = {w:g}", cond, {"context": context, "guidance": w}) for w in (0.0, 1.0)]
+    rows: list[list[object]] = []
+    for name, model, options in settings:
+        start = time.perf_counter()
+        x = sample(model, DDIMSampler(schedule, 25), (n, 1, 16, 16), generator=torch.Generator().manual_seed(0),
+                   device=device, progress=False, **options).cpu()
+        seconds = time.perf_counter() - start
+        probs, feats = predict(judge, x.clamp(-1, 1))
+        rows.append([name, (probs.argmax(1) == labels.cpu()).float().mean().item(), frechet_distance(feats, test_feats),
+                     1000 * seconds / n])
+    print_table(f"Classifier guidance ({n} samples per row, DDIM 25; noise-aware classifier: {classifier_steps} steps in "
+                f"{train_seconds:.0f} s; judge: classifier-digits)", ["model", "accuracy", "FID", "ms per sample"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m course_lib.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--device", default=None)
@@ -165,6 +204,7 @@ def main() -> None:
     speed(device)
     quality(device, args.n)
     text_to_image(device, args.n)
+    classifier_guidance(device, args.n)
 
 
 if __name__ == "__main__":

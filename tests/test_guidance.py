@@ -183,3 +183,15 @@ def test_noisy_classifier_shapes_training_and_seed():
     assert sum(runs[0][-10:]) < sum(runs[0][:10])
     with torch.no_grad():  # at t = 0 the two constant images are easy
         assert (net(images, torch.zeros(32, dtype=torch.long)).argmax(dim=1) == data.tensors[1]).float().mean() > 0.9
+
+
+def test_bench_prints_classifier_guidance_rows(capsys):
+    from course_lib import bench
+
+    bench.classifier_guidance(torch.device("cpu"), 10, classifier_steps=20)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| digits")]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| digits, no guidance", "| digits + classifier guidance s = 3", "| digits + classifier guidance s = 10",
+        "| digits + classifier guidance s = 30", "| digits-cond, classifier-free w = 0", "| digits-cond, classifier-free w = 1"]
+    accuracies = [float(row.split(" | ")[1]) for row in rows]
+    assert all(0 <= a <= 1 for a in accuracies) and accuracies[-1] > 0.8  # classifier-free guidance follows the class
