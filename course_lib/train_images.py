@@ -470,6 +470,8 @@ def train(data: ImageData, settings: RunSettings, options: TrainOptions, acceler
             ema.num_updates = state["ema_updates"]
         start_step, losses, seconds_before = state["step"], list(state["losses"]), state["seconds"]
         _restore_rng_states(state["rng"])
+        if accelerator.scaler is not None and state.get("scaler"):  # fp16's loss scale, where it is used
+            accelerator.scaler.load_state_dict(state["scaler"])
     if main:
         (out / "samples").mkdir(parents=True, exist_ok=True)
     model, optimiser = accelerator.prepare(model, optimiser)
@@ -490,17 +492,21 @@ def train(data: ImageData, settings: RunSettings, options: TrainOptions, acceler
             state = {"format": 1, "settings": asdict(settings), "step": step, "losses": losses, "seconds": seconds,
                      "model": accelerator.unwrap_model(model).state_dict(), "optimiser": optimiser.state_dict(),
                      "ema": ema.model.state_dict() if ema is not None else {},
-                     "ema_updates": ema.num_updates if ema is not None else 0, "rng": _rng_states()}
+                     "ema_updates": ema.num_updates if ema is not None else 0, "rng": _rng_states(),
+                     "scaler": accelerator.scaler.state_dict() if accelerator.scaler is not None else {}}
             try:
                 save_checkpoint(out / CHECKPOINT, state)
             except OSError as e:
                 error = e
         if not all_ok(error is None):
             reason = (error.strerror or str(error)) if error is not None else "process 0 could not write it"
-            kept = (f"the checkpoint of step {last_saved[0]} is intact: free some space and continue with --resume"
-                    if last_saved[0] is not None else "no earlier checkpoint exists")
-            raise OSError(f"could not write {out / CHECKPOINT} at step {step} ({reason}); {kept}")
+            raise OSError(f"could not write {out / CHECKPOINT} at step {step} ({reason}); {kept_checkpoint('free some space and ')}")
         last_saved[0] = step
+
+    def kept_checkpoint(advice: str = "") -> str:
+        if last_saved[0] is None:
+            return "no checkpoint was written yet"
+        return f"the checkpoint of step {last_saved[0]} is intact: {advice}continue with --resume"
 
     def snapshot(step: int) -> None:
         if main:
@@ -514,7 +520,7 @@ def train(data: ImageData, settings: RunSettings, options: TrainOptions, acceler
     start = time.perf_counter()
     bar = tqdm(total=options.steps, initial=start_step, unit="step", desc="train-images",
                disable=not (options.progress and accelerator.is_local_main_process))
-    for step in range(start_step + 1, options.steps + 1):
+    def train_step(step: int) -> None:
         x0, t, eps = global_batch(data, schedule, settings, step)
         for group in optimiser.param_groups:  # linear warm-up, a function of the step alone
             group["lr"] = settings.lr * min(1.0, step / settings.warmup) if settings.warmup else settings.lr
@@ -535,7 +541,7 @@ def train(data: ImageData, settings: RunSettings, options: TrainOptions, acceler
         mean_loss = accelerator.reduce(step_loss, "mean").item() if processes > 1 else step_loss.item()
         if not math.isfinite(mean_loss):
             raise FloatingPointError(f"the loss is {mean_loss} at step {step}: try a smaller --lr (now {settings.lr:g}); "
-                                     f"the last checkpoint is intact")
+                                     f"{kept_checkpoint()}")
         losses.append(mean_loss)
         if ema is not None:
             ema.update(accelerator.unwrap_model(model))
@@ -548,7 +554,15 @@ def train(data: ImageData, settings: RunSettings, options: TrainOptions, acceler
             snapshot(step)
         if step % checkpoint_every == 0 or step == options.steps:
             write_checkpoint(step, seconds)
-    bar.close()
+
+    step = start_step
+    try:
+        for step in range(start_step + 1, options.steps + 1):
+            train_step(step)
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback
+        raise RuntimeError(f"interrupted at step {step}; {kept_checkpoint()}") from None
+    finally:
+        bar.close()
     seconds = seconds_before + time.perf_counter() - start if options.steps > start_step else seconds_before
     card = _card(data, settings, options, losses, seconds, accelerator, max(options.steps, start_step))
     if main:
@@ -680,7 +694,7 @@ def add_subcommand(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=_typed("--checkpoint-every", lambda n, v: check_int(n, v)), default=None,
                    help="steps between checkpoints (default: --sample-every)")
     p.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default=None,
-                   help="mixed precision (fp16 needs a GPU); default: what `accelerate config` chose, else no")
+                   help="mixed precision (faster on a GPU; runs on a CPU too); default: what `accelerate config` chose, else no")
     p.add_argument("--grad-accum", type=_typed("--grad-accum", lambda n, v: check_int(n, v)), default=1,
                    help="micro-steps per optimiser step (memory: the batch is split into this many parts)")
     p.add_argument("--mode", choices=["auto", "gray", "rgb"], default="auto", help="default: gray if every image is")

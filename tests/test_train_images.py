@@ -191,6 +191,21 @@ def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tmp_path,
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_ctrl_c_stops_with_one_line_that_names_the_checkpoint_kept(tmp_path, capsys, monkeypatch):
+    real_batch = train_images.global_batch
+
+    def interrupted_at_step_3(data, schedule, settings, step):
+        if step == 3:
+            raise KeyboardInterrupt
+        return real_batch(data, schedule, settings, step)
+
+    monkeypatch.setattr(train_images, "global_batch", interrupted_at_step_3)
+    err = _one_line_error(capsys, "--data", str(make_folder(tmp_path / "data")), "--out", str(tmp_path / "run"), *TINY,
+                          "--steps", "6", "--checkpoint-every", "2")
+    assert "interrupted at step 3; the checkpoint of step 2 is intact: continue with --resume" in err
+    assert load_checkpoint(tmp_path / "run" / CHECKPOINT)["step"] == 2
+
+
 # ------------------------------------------------------------------- resume and processes
 
 
