@@ -50,6 +50,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -62,6 +63,9 @@ from .samplers import DDIMSampler, sample
 from .schedules import NoiseSchedule
 from .training import EMA
 from .validation import InvalidArgument, check_int, check_number, check_seed
+
+if TYPE_CHECKING:  # imported when used: `sample` and `doctor` should not wait for Accelerate
+    from accelerate import Accelerator
 
 ONLINE_SOURCES = {"mnist": ("MNIST", 1), "fashion-mnist": ("FashionMNIST", 1), "cifar10": ("CIFAR10", 3)}
 """``--data`` names that torchvision downloads (once, into ``--data-root``): torchvision class, channels."""
@@ -425,7 +429,7 @@ class TrainOptions:
     cpu: bool = False
 
 
-def make_accelerator(mixed_precision: str, grad_accum: int, cpu: bool = False):
+def make_accelerator(mixed_precision: str, grad_accum: int, cpu: bool = False) -> Accelerator:
     """The ``accelerate.Accelerator`` of a run (joins the processes that ``accelerate launch`` started)."""
     from accelerate import Accelerator
 
@@ -436,7 +440,7 @@ def make_accelerator(mixed_precision: str, grad_accum: int, cpu: bool = False):
                        cpu=cpu or (several and not torch.cuda.is_available()))
 
 
-def train(data: ImageData, settings: RunSettings, options: TrainOptions, accelerator=None) -> dict:
+def train(data: ImageData, settings: RunSettings, options: TrainOptions, accelerator: Accelerator | None = None) -> dict:
     """Train (or continue) the run in ``options.out`` up to ``options.steps`` and export it; returns the card dict.
 
     Launched by ``accelerate launch``, every process runs this function on the same data;
@@ -573,7 +577,7 @@ def train(data: ImageData, settings: RunSettings, options: TrainOptions, acceler
 
 
 def _card(data: ImageData, settings: RunSettings, options: TrainOptions, losses: list[float], seconds: float,
-          accelerator, steps: int) -> dict:
+          accelerator: Accelerator, steps: int) -> dict:
     tail = losses[-100:]
     return {
         "data": data.source, "images": len(data.images), "skipped_files": data.skipped,
@@ -670,7 +674,7 @@ def _typed(name: str, check, parse=int):
     return convert
 
 
-def add_subcommand(subparsers) -> argparse.ArgumentParser:
+def add_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``train-images`` to the command line's sub-commands; :func:`run` is what it runs."""
     p = subparsers.add_parser("train-images", help="train the course UNet on a folder of your images (Accelerate)",
                               description="Train an unconditional DDPM on your own images; "

@@ -150,6 +150,30 @@ def test_online_sources_fail_offline_naming_the_folder_option(tmp_path, capsys, 
         assert not (tmp_path / name).exists()
 
 
+def test_downloaded_sets_are_resized_and_converted(tmp_path, monkeypatch):
+    import torchvision
+
+    class FakeMNIST:  # torchvision's layout once downloaded: .data is (N, 28, 28) uint8
+        def __init__(self, root, train, download):
+            assert train and download and root == str(tmp_path)
+            self.data = torch.full((5, 28, 28), 90, dtype=torch.uint8)
+
+    class FakeCIFAR10:  # (N, 32, 32, 3) uint8, a NumPy array
+        def __init__(self, root, train, download):
+            self.data = np.tile(np.array([200, 100, 50], np.uint8), (4, 32, 32, 1))
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", FakeMNIST)
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
+    mnist = train_images.load_images("mnist", 16, root=tmp_path)
+    assert mnist.mode == "gray" and mnist.images.shape == (5, 1, 16, 16) and torch.all(mnist.images == 90)
+    cifar = train_images.load_images("cifar10", 8, root=tmp_path)
+    assert cifar.mode == "rgb" and cifar.images.shape == (4, 3, 8, 8)
+    assert cifar.images[:, :, 3, 3].tolist() == [[200, 100, 50]] * 4
+    gray = train_images.load_images("cifar10", 8, mode="gray", root=tmp_path)
+    assert gray.images.shape == (4, 1, 8, 8) and torch.all(gray.images == 124)  # 0.299 R + 0.587 G + 0.114 B = 124.2
+    assert train_images.load_images("mnist", 16, mode="rgb", root=tmp_path).images.shape == (5, 3, 16, 16)
+
+
 def test_an_output_folder_holding_something_else_is_refused(tmp_path, capsys):
     data = str(make_folder(tmp_path / "data"))
     (tmp_path / "busy").mkdir()
