@@ -24,7 +24,7 @@ import torch
 
 from . import checkpoints, train_images
 from .config import get_device
-from .samplers import DDIMSampler, DDPMSampler, sample
+from .samplers import DDIMSampler, DDPMSampler, DPMSolverSampler, sample
 from .validation import InvalidArgument, check_int, check_number, check_seed
 
 DEFAULT_GUIDANCE = 2.0
@@ -65,9 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", required=True, help="a shipped model, e.g. digits, digits-cond, sprites, toy2d")
     s.add_argument("--n", type=_count, default=64, help=f"how many samples, 1..{MAX_SAMPLES} (default 64)")
     s.add_argument("--seed", type=_seed, default=0, help="random seed, 0..2**64-1 (default 0)")
-    s.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddim", help="default ddim")
+    s.add_argument("--sampler", choices=["ddpm", "ddim", "dpm"], default="ddim",
+                   help="ddpm (all T steps), ddim or dpm (DPM-Solver++(2M), 'trailing' timesteps); default ddim")
     s.add_argument("--steps", type=_steps, default=None,
-                   help=f"DDIM steps, 1..T (default {DEFAULT_STEPS}); not for ddpm, which uses all T")
+                   help=f"DDIM or DPM-Solver++ steps (default {DEFAULT_STEPS}): ddim 1..T, dpm 1..T-1; not for ddpm, "
+                        f"which uses all T")
     s.add_argument("--eta", type=float, default=None, help="DDIM eta in [0, 1] (default 0); not for ddpm")
     s.add_argument("--guidance", type=float, default=None,
                    help=f"classifier-free guidance weight w >= 0 (conditional models; default {DEFAULT_GUIDANCE})")
@@ -185,6 +187,8 @@ def run_sample(args: argparse.Namespace) -> None:
         raise ValueError(f"--model: no generative model named {args.model!r}; available: {', '.join(samplers) or '(none)'}")
     if args.sampler == "ddpm" and (args.steps is not None or args.eta is not None):
         raise ValueError("--steps and --eta are DDIM settings; --sampler ddpm always takes all T steps with full noise")
+    if args.sampler == "dpm" and args.eta is not None:
+        raise ValueError("--eta is a DDIM setting; --sampler dpm is deterministic")
     eta = check_number("--eta", 0.0 if args.eta is None else args.eta, 0.0, 1.0)
     if args.guidance is not None:
         check_number("--guidance", args.guidance, 0.0)
@@ -196,7 +200,8 @@ def run_sample(args: argparse.Namespace) -> None:
     model, schedule = checkpoints.load_pretrained(args.model, device=args.device)
     steps = DEFAULT_STEPS if args.steps is None else args.steps
     try:
-        sampler = DDPMSampler(schedule) if args.sampler == "ddpm" else DDIMSampler(schedule, steps, eta=eta)
+        sampler = {"ddpm": lambda: DDPMSampler(schedule), "ddim": lambda: DDIMSampler(schedule, steps, eta=eta),
+                   "dpm": lambda: DPMSolverSampler(schedule, steps)}[args.sampler]()
     except InvalidArgument as e:
         raise ValueError(f"--steps: {e}") from None
     shape = (args.n, *entry["image_shape"]) if "image_shape" in entry else (args.n, entry["model_config"]["data_dim"])

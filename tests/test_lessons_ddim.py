@@ -26,7 +26,7 @@ def digits():
 def test_leading_spacing_never_visits_the_last_timestep(digits):
     _, schedule, _, _ = digits
     T = schedule.num_timesteps
-    first = {s: DDIMSampler(schedule, s).timesteps[0].item() for s in range(1, T)}
+    first = {s: DDIMSampler(schedule, s, timestep_spacing="leading").timesteps[0].item() for s in range(1, T)}
     assert first[1] == 0 and first[2] == 250 and first[25] == 480
     assert max(first.values()) < T - 1
     assert all(DDIMSampler(schedule, s, timestep_spacing="trailing").timesteps[0] == T - 1 for s in range(1, T + 1))

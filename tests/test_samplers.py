@@ -145,7 +145,7 @@ def test_ddpm_without_noise_term_is_deterministic_and_wrong():
 @pytest.mark.parametrize("num_inference_steps", [10, 25, 50, 30])
 @pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
 def test_ddim_step_matches_diffusers(name, num_inference_steps, eta):
-    ours = DDIMSampler(_schedule(name), num_inference_steps=num_inference_steps, eta=eta)
+    ours = DDIMSampler(_schedule(name), num_inference_steps=num_inference_steps, eta=eta, timestep_spacing="leading")
     ref = _ddim_ref(name, num_inference_steps)
     assert ours.timesteps.dtype == torch.long
     assert torch.equal(ours.timesteps, ref.timesteps)
@@ -158,7 +158,7 @@ def test_ddim_step_matches_diffusers(name, num_inference_steps, eta):
 
 
 def test_ddim_step_with_generator_matches_diffusers():
-    ours = DDIMSampler(_schedule("linear"), num_inference_steps=20, eta=0.7)
+    ours = DDIMSampler(_schedule("linear"), num_inference_steps=20, eta=0.7, timestep_spacing="leading")
     ref = _ddim_ref("linear", 20)
     model_output, x = _random_inputs(5, shape=(32, 2))
     for t in [950, 500, 0]:
@@ -171,7 +171,7 @@ def test_ddim_step_with_generator_matches_diffusers():
 def test_ddim_clip_sample_matches_diffusers(eta):
     """With clipping, our DDIM re-derives eps from the clipped x_0 (as GLIDE and guided-diffusion do):
     diffusers' ``use_clipped_model_output=True``."""
-    ours = DDIMSampler(_schedule("linear"), num_inference_steps=25, eta=eta, clip_sample=True)
+    ours = DDIMSampler(_schedule("linear"), num_inference_steps=25, eta=eta, clip_sample=True, timestep_spacing="leading")
     ref = _ddim_ref("linear", 25, clip_sample=True)
     for i, t in enumerate(ours.timesteps.tolist()):
         model_output, x = _random_inputs(i, shape=(3, 2, 4, 4))
@@ -181,7 +181,7 @@ def test_ddim_clip_sample_matches_diffusers(eta):
 
 
 def test_ddim_eta_argument_of_step_overrides():
-    ours = DDIMSampler(_schedule("linear"), num_inference_steps=10, eta=0.0)
+    ours = DDIMSampler(_schedule("linear"), num_inference_steps=10, eta=0.0, timestep_spacing="leading")
     ref = _ddim_ref("linear", 10)
     model_output, x = _random_inputs(0)
     noise = torch.randn_like(x)
@@ -237,7 +237,7 @@ def test_sample_ddpm_equals_diffusers_loop(shape):
 @pytest.mark.parametrize("eta", [0.0, 0.5])
 def test_sample_ddim_equals_diffusers_loop(eta):
     model = ToyDenoiser()
-    sampler = DDIMSampler(_schedule("cosine"), num_inference_steps=25, eta=eta)
+    sampler = DDIMSampler(_schedule("cosine"), num_inference_steps=25, eta=eta, timestep_spacing="leading")
     shape = (4, 2, 8, 8)
     got = sample(model, sampler, shape, generator=torch.Generator().manual_seed(1), progress=False)
     expected = _diffusers_loop(model, _ddim_ref("cosine", 25), shape, seed=1, eta=eta)
@@ -321,12 +321,17 @@ def _ddim_trailing_ref(name: str, num_inference_steps: int, num_timesteps: int =
     return ref
 
 
-def test_ddim_default_spacing_is_leading():
-    """The shipped results and the CLI were made with the leading spacing; the default must not move."""
-    sampler = DDIMSampler(_schedule("linear", 500), num_inference_steps=1)
-    assert sampler.timestep_spacing == "leading"
-    assert sampler.timesteps.tolist() == [0]  # one leading step visits t = 0 only
-    assert DDIMSampler(_schedule("linear", 500), 2).timesteps.tolist() == [250, 0]
+def test_default_spacings():
+    """DDIMSampler keeps diffusers' "leading" (the lessons' quoted figures use it); DPMSolverSampler defaults to
+    "trailing", chosen by measurement, which starts at T - 1 for every step count, including those between
+    T/2 and T, where leading starts at n - 1 (251 steps of 500 start at 250)."""
+    sched = _schedule("linear", 500)
+    assert DDIMSampler(sched, 1).timesteps.tolist() == [0] and DDIMSampler(sched, 2).timesteps.tolist() == [250, 0]
+    assert DDIMSampler(sched, 251).timesteps[0] == 250
+    assert DPMSolverSampler(sched, 1).timesteps.tolist() == [499]
+    for n in range(1, 500):
+        assert DPMSolverSampler(sched, n).timesteps[0] == 499
+        assert DDIMSampler(sched, n, timestep_spacing="trailing").timesteps[0] == 499
 
 
 @pytest.mark.parametrize("num_timesteps", [500, T])
@@ -545,7 +550,8 @@ def test_dpm_sample_on_images_equals_diffusers_loop():
     shape = (4, 2, 8, 8)
     got = sample(model, DPMSolverSampler(_schedule("linear", 500), 10), shape, generator=torch.Generator().manual_seed(2),
                  progress=False)
-    expected = _run_chain(_dpm_ref("linear", 10, 500), model, torch.randn(shape, generator=torch.Generator().manual_seed(2)))
+    ref = _dpm_ref("linear", 10, 500, timestep_spacing="trailing")
+    expected = _run_chain(ref, model, torch.randn(shape, generator=torch.Generator().manual_seed(2)))
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
 
@@ -783,3 +789,24 @@ def test_sampling_on_cuda_equals_cpu(make_sampler):
         assert x.device.type == device
         runs.append(x.cpu())
     torch.testing.assert_close(runs[1], runs[0], atol=1e-4, rtol=1e-4)
+
+
+# --- the command line --------------------------------------------------------------------------------
+
+
+def test_cli_dpm_sampler_equals_the_library(tmp_path):
+    """``python -m course_lib sample --sampler dpm`` samples what DPMSolverSampler samples; --eta is refused."""
+    import numpy as np
+
+    from course_lib.__main__ import main
+    from course_lib.checkpoints import load_pretrained
+
+    out = tmp_path / "dpm.npz"
+    assert main(["sample", "--model", "digits", "--n", "3", "--sampler", "dpm", "--steps", "7", "--seed", "5",
+                 "--device", "cpu", "--no-progress", "--out", str(out)]) == 0
+    model, schedule = load_pretrained("digits", device="cpu")
+    expected = sample(model, DPMSolverSampler(schedule, 7), (3, 1, 16, 16), generator=torch.Generator().manual_seed(5),
+                      progress=False)
+    torch.testing.assert_close(torch.from_numpy(np.load(out)["images"]), expected)
+    assert main(["sample", "--model", "digits", "--sampler", "dpm", "--eta", "0.5", "--out", str(tmp_path / "x.png")]) == 2
+    assert not (tmp_path / "x.png").exists()
