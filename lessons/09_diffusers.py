@@ -27,9 +27,11 @@
 # - configure `DDPMScheduler` and `DDIMScheduler` to reproduce the course's samplers exactly;
 # - write the diffusers training loop for a `UNet2DModel`, and sample it with a pipeline;
 # - put any denoiser (here the course's UNet) inside a diffusers pipeline, and save it in the Hub's folder format;
-# - swap schedulers, and find your way in diffusers' source (`prediction_type`, `variance_type`).
+# - swap schedulers, and find your way in diffusers' source (`prediction_type`, `variance_type`);
+# - fine-tune a trained model on a small new data set, and measure what it gains over training
+#   from scratch and what it forgets.
 #
-# **Estimated time:** 60 minutes (40 of reading and running, 20 for the exercises).
+# **Estimated time:** 80 minutes (50 of reading and running, 30 for the exercises).
 
 # %% slideshow={"slide_type": "skip"}
 import inspect
@@ -43,14 +45,14 @@ import torch
 import torch.nn.functional as F
 from tqdm import TqdmWarning
 
-# diffusers (which course_lib.hf imports) loads tqdm.auto, which warns without ipywidgets; bars are off here.
-warnings.filterwarnings("ignore", category=TqdmWarning)
-from course_lib import (DDIMSampler, DDPMSampler, NoiseSchedule, fast_or_full, load_pretrained, sample,  # noqa: E402
-                        seed_everything)
+warnings.filterwarnings("ignore", category=TqdmWarning)  # diffusers' tqdm.auto warns without ipywidgets; bars are off
+from course_lib import (DDIMSampler, DDPMSampler, NoiseSchedule, UNet, fast_or_full, load_pretrained, sample,  # noqa: E402
+                        seed_everything, train_diffusion)
 from course_lib.classifier import predict  # noqa: E402
 from course_lib.data import load_digits  # noqa: E402
+from course_lib.evaluation import print_table  # noqa: E402
 from course_lib.hf import CoursePipeline, CourseUNet2DModel  # noqa: E402
-from course_lib.metrics import confident_fraction  # noqa: E402
+from course_lib.metrics import confident_fraction, frechet_distance  # noqa: E402
 from course_lib.plotting import plot_losses, show_images  # noqa: E402
 
 # %% slideshow={"slide_type": "skip"}
@@ -99,7 +101,7 @@ assert "prompt" in call_arguments(StableDiffusionPipeline) and "batch_size" not 
 # | `schedule.betas`, `.alphas`, `.alphas_cumprod` | `scheduler.betas`, `.alphas`, `.alphas_cumprod` |
 # | `schedule.add_noise(x0, noise, t)` | `scheduler.add_noise(x0, noise, t)` |
 # | `DDPMSampler(schedule)` | `DDPMScheduler(..., variance_type="fixed_small", clip_sample=False)` |
-# | `DDIMSampler(schedule, n, eta)` | `DDIMScheduler(..., set_alpha_to_one=True, steps_offset=0, timestep_spacing="leading", clip_sample=False)`, then `set_timesteps(n)` and `step(..., eta=eta)` |
+# | `DDIMSampler(schedule, n, eta, timestep_spacing="leading")` | `DDIMScheduler(..., set_alpha_to_one=True, steps_offset=0, timestep_spacing="leading", clip_sample=False)`, then `set_timesteps(n)` and `step(..., eta=eta)` |
 # | `sampler.timesteps` | `scheduler.timesteps` |
 # | `sampler.step(eps, t, x)` | `scheduler.step(eps, t, x).prev_sample` |
 # | $\hat x_0$ inside `step` | `scheduler.step(...).pred_original_sample` |
@@ -157,7 +159,7 @@ device = next(model.parameters()).device
 assert torch.equal(shipped_schedule.alphas_cumprod, schedule.alphas_cumprod)
 
 ddpm_ours = DDPMSampler(schedule)
-ddim_ours = DDIMSampler(schedule, num_inference_steps=25)
+ddim_ours = DDIMSampler(schedule, num_inference_steps=25, timestep_spacing="leading")  # diffusers' default spacing
 ddim_hf = DDIMScheduler(num_train_timesteps=T, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
                         clip_sample=False, set_alpha_to_one=True, steps_offset=0, timestep_spacing="leading")
 ddim_hf.set_timesteps(25)
@@ -194,7 +196,7 @@ assert max(d for *_, d in rows) < 1e-5
 # %%
 n = 16
 with torch.no_grad():
-    ours = sample(model, DDIMSampler(schedule, 25), (n, 1, 16, 16), generator=torch.Generator().manual_seed(1), progress=False)
+    ours = sample(model, ddim_ours, (n, 1, 16, 16), generator=torch.Generator().manual_seed(1), progress=False)
 
     x = torch.randn((n, 1, 16, 16), generator=torch.Generator().manual_seed(1))
     for timestep in ddim_hf.timesteps:          # the diffusers loop
@@ -320,7 +322,7 @@ cond_pipe.set_progress_bar_config(disable=True)
 wanted = torch.arange(10).repeat(4)
 context = F.one_hot(wanted, 10).float()
 guided = cond_pipe(len(wanted), 25, context=context, guidance_scale=3.0, generator=torch.Generator().manual_seed(0)).images.cpu() * 2 - 1
-reference = sample(cond_model, DDIMSampler(schedule, 25), guided.shape, context=context, guidance=2.0,
+reference = sample(cond_model, ddim_ours, guided.shape, context=context, guidance=2.0,
                    generator=torch.Generator().manual_seed(0), progress=False)
 with torch.no_grad():
     accuracy = (predict(judge, guided)[0].argmax(1) == wanted).float().mean().item()
@@ -430,6 +432,98 @@ print("config:", {k: ddpm_hf.config[k] for k in ["prediction_type", "variance_ty
 # - Then `pred_prev_sample` is the posterior mean, Ho et al. 2020 eq. 7, the formula in `DDPMSampler.step`.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ## 7. Fine-tuning a trained model
+#
+# Models are rarely trained from scratch: one starts from trained weights (for diffusers,
+# `UNet2DModel.from_pretrained(...)` from the Hub) and continues training on new data, as the
+# Hugging Face diffusion course does in its unit 2. The loop is the same training loop; only
+# the starting point changes. Our new data set is small on purpose: **32 sevens** from the
+# training split. Two questions, each with a number:
+#
+# - **Fine-tuning or from scratch?** The shipped unconditional `digits` model against a fresh
+#   UNet of the same architecture, trained on the same 32 sevens for the same steps and batch.
+# - **Forgetting.** The shipped model draws all ten digits. How much of that survives?
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# We measure a model by sampling it (DDIM, 25 steps) and asking the judge: the share of
+# sevens, the share of confidently read digits, the FID on the judge's features against the
+# held-out sevens, and the share of samples confidently read as *other* digits: the old
+# distribution that survives.
+
+# %%
+train_images, train_labels = load_digits(16, "train").tensors
+sevens = torch.utils.data.TensorDataset(train_images[train_labels == 7][:32])  # the new data: 32 sevens
+test_images, test_labels = load_digits(16, "test").tensors
+_, held_out_sevens = predict(judge, test_images[test_labels == 7])  # (M, 64) judge features
+num_judged = fast_or_full(64, 256)
+
+
+def judge_sevens(denoiser: torch.nn.Module) -> dict[str, float]:
+    """Sample num_judged digits from the same noise and read them with the judge: shares in [0, 1] and FID."""
+    digits = sample(denoiser, DDIMSampler(shipped_schedule, 25), (num_judged, 1, 16, 16),
+                    generator=torch.Generator().manual_seed(3), progress=False)
+    probs, features = predict(judge, digits)
+    read_as = probs.argmax(dim=1)
+    return {"sevens": (read_as == 7).float().mean().item(), "confident": confident_fraction(probs),
+            "FID to sevens": frechet_distance(features, held_out_sevens),
+            "other digits": ((read_as != 7) & (probs.max(dim=1).values > 0.9)).float().mean().item()}
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Both runs use the library's `train_diffusion` (Algorithm 1, the loop of section 3) with the
+# same steps, batch and seed; each has its usual learning rate: $2\times10^{-3}$ from
+# scratch (the course's default), $5\times10^{-4}$ for fine-tuning, which starts near a good
+# solution. A callback judges each model every few steps.
+
+# %%
+ft_steps, ft_every = fast_or_full(150, 600), fast_or_full(50, 200)
+runs = {"fine-tuned": (load_pretrained("digits")[0], 5e-4), "from scratch": (UNet(in_channels=1), 2e-3)}  # fresh copies
+snapshots, ft_losses = {("shipped model", 0): judge_sevens(model)}, {}
+for name, (denoiser, lr) in runs.items():
+    result = train_diffusion(denoiser, shipped_schedule, sevens, steps=ft_steps, batch_size=32, lr=lr, seed=0,
+                             progress=False, callback_every=ft_every,
+                             callback=lambda step, net, name=name: snapshots.update({(name, step): judge_sevens(net)}))
+    ft_losses[name] = result.losses
+print_table({f"{name}, step {step}": row for (name, step), row in snapshots.items()}, label="model",
+            formats={"FID to sevens": ".1f"},
+            title=f"{num_judged} samples each; training on {len(sevens)} sevens, batch 32")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The loss curves, and samples of the three models from the same noise:
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(8, 3), sharey=True, layout="constrained")
+for ax, (name, losses) in zip(axes, ft_losses.items()):
+    plot_losses(losses, smooth=10, ax=ax, title=f"{name}: loss on the sevens", log=True)
+plt.show()
+finals = [model] + [denoiser for denoiser, _ in runs.values()]
+show_images(torch.cat([sample(m, DDIMSampler(shipped_schedule, 25), (8, 1, 16, 16), progress=False,
+                              generator=torch.Generator().manual_seed(3)) for m in finals]), nrow=8,
+            title="Shipped model, fine-tuned, from scratch (one row each)")
+plt.show()
+
+# %% slideshow={"slide_type": "skip"}
+shipped, tuned, scratch = (snapshots[key] for key in [("shipped model", 0), ("fine-tuned", ft_steps), ("from scratch", ft_steps)])
+first_tuned = snapshots[("fine-tuned", ft_every)]
+assert shipped["sevens"] < 0.2 and tuned["sevens"] > 0.7 and first_tuned["sevens"] > max(0.5, scratch["sevens"])
+assert tuned["FID to sevens"] < scratch["FID to sevens"] < shipped["FID to sevens"]
+assert tuned["confident"] > scratch["confident"] and ft_losses["fine-tuned"][0] < ft_losses["from scratch"][0] / 5
+assert tuned["other digits"] < 0.3 < shipped["other digits"]
+assert sum(ft_losses["fine-tuned"][-20:]) < sum(ft_losses["from scratch"][-20:])
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# What the numbers say:
+#
+# - **Fine-tuning wins at equal budget.** Its loss starts where the shipped model left off,
+#   several times below the fresh network's, and after the first few dozen steps it already
+#   draws mostly sevens; the network from scratch is still learning what a stroke is, with
+#   fewer confident digits and a worse FID to the sevens at the end.
+# - **It forgets.** The shipped model drew all ten digits; after this short fine-tuning on
+#   sevens alone, the share of other digits collapses. Nothing in the loss asks the model to
+#   remember: that is **catastrophic forgetting**, and exercise 3 tries the simplest remedy.
+# - With 32 images, a long fine-tuning would memorise them (lesson 11's audit finds such
+#   copies); in practice one stops early, lowers the learning rate or trains fewer weights.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
 # ### Exercise 1: `v_prediction` is a change of variables
@@ -456,7 +550,7 @@ step_eps = ddim_hf.step(eps, timestep, x_t).prev_sample
 step_v = ddim_v.step(v, timestep, x_t).prev_sample
 print(f"max |step from eps - step from v| = {(step_eps - step_v).abs().max().item():.2e}")
 
-# %% [markdown] tags=["solution"]
+# %% [markdown]
 # <details class="solution"><summary>Why</summary>
 #
 # With $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon$, the scheduler recovers
@@ -488,7 +582,7 @@ with torch.no_grad():
     print(f"Euler, 10 steps: confident fraction {confident_fraction(predict(judge, out)[0]):.2f}")
 print(f"init_noise_sigma = {euler.init_noise_sigma:.1f}; timesteps {euler.timesteps.tolist()}")
 
-# %% [markdown] tags=["solution"]
+# %% [markdown]
 # <details class="solution"><summary>Why</summary>
 #
 # Euler-type schedulers work with the variance-exploding variable $y = x_t / \sqrt{\bar\alpha_t}$,
@@ -498,6 +592,39 @@ print(f"init_noise_sigma = {euler.init_noise_sigma:.1f}; timesteps {euler.timest
 # back the variable it knows. With `timestep_spacing="leading"` (inherited from the DDIM config) the
 # timesteps are integers; with `"linspace"` they would be fractional, and `CourseUNet2DModel` refuses
 # them rather than rounding silently, since the course UNet never saw fractional timesteps.
+#
+# </details>
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 3: fine-tuning without forgetting everything
+#
+# Fine-tune the shipped model again, with the same steps, batch, learning rate and seed as in
+# section 7, but on the 32 sevens **plus 32 other digits** from the training split (a "replay"
+# of old data). Judge it with `judge_sevens`. How many sevens, and how many other digits,
+# compared with fine-tuning on sevens alone?
+
+# %%
+# Your code here.
+
+# %% tags=["solution"]
+others = train_images[train_labels != 7][:32]  # 32 old digits, of every other class
+replay = torch.utils.data.TensorDataset(torch.cat([sevens.tensors[0], others]))
+with_replay, _ = load_pretrained("digits")  # the shipped weights again
+train_diffusion(with_replay, shipped_schedule, replay, steps=ft_steps, batch_size=32, lr=5e-4, seed=0, progress=False)
+replay_row = judge_sevens(with_replay)
+print_table({"sevens only": tuned, "sevens + 32 others": replay_row, "shipped model": shipped}, label="fine-tuned on",
+            formats={"FID to sevens": ".1f"})
+assert tuned["other digits"] < replay_row["other digits"] and shipped["sevens"] < replay_row["sevens"] < tuned["sevens"]
+
+# %% [markdown]
+# <details class="solution"><summary>Solution</summary>
+#
+# With half of each batch made of old digits, the model keeps drawing other digits while
+# drawing many more sevens than the shipped model did (the table): the data decide the
+# distribution it moves to, and a mixture of new and old data lands between the two.
+# Replaying old data is the simplest defence against catastrophic forgetting; others freeze
+# most weights and train a small part (adapters, LoRA), or pull the weights towards the
+# starting point.
 #
 # </details>
 
@@ -514,6 +641,9 @@ print(f"init_noise_sigma = {euler.init_noise_sigma:.1f}; timesteps {euler.timest
 # - diffusers' value is the breadth: many schedulers behind one interface, pipelines for published
 #   models, the Hub, and tooling for speed. Its source is readable: `scheduling_ddpm.py`'s `step` is
 #   the posterior mean of Ho et al. with switches for `prediction_type` and `variance_type`.
+# - Fine-tuning is the same loop started from trained weights: on 32 sevens it beat training from
+#   scratch at the same budget on every figure of the judge, and forgot most of the other digits
+#   unless old data was replayed.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## References
@@ -535,5 +665,11 @@ print(f"init_noise_sigma = {euler.init_noise_sigma:.1f}; timesteps {euler.timest
 # - Cheng Lu, Yuhao Zhou, Fan Bao, Jianfei Chen, Chongxuan Li and Jun Zhu (2022). *DPM-Solver++:
 #   Fast Solver for Guided Sampling of Diffusion Probabilistic Models.*
 #   [arXiv:2211.01095](https://arxiv.org/abs/2211.01095)
+# - Hugging Face (2022). *Hugging Face Diffusion Models Course*, unit 2: fine-tuning and guidance.
+#   [github.com/huggingface/diffusion-models-class](https://github.com/huggingface/diffusion-models-class)
+# - James Kirkpatrick, Razvan Pascanu, Neil Rabinowitz et al. (2017). *Overcoming catastrophic
+#   forgetting in neural networks.* [arXiv:1612.00796](https://arxiv.org/abs/1612.00796)
+# - Edward J. Hu, Yelong Shen, Phillip Wallis et al. (2021). *LoRA: Low-Rank Adaptation of Large
+#   Language Models.* [arXiv:2106.09685](https://arxiv.org/abs/2106.09685)
 # - Tero Karras, Miika Aittala, Timo Aila and Samuli Laine (2022). *Elucidating the Design Space of
 #   Diffusion-Based Generative Models.* [arXiv:2206.00364](https://arxiv.org/abs/2206.00364)
