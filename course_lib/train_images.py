@@ -154,9 +154,11 @@ def load_folder(folder: str | Path, size: int, mode: str = "auto", allow_upscale
     small = [(p, min(im.size)) for p, im in opened if min(im.size) < size]
     if small and not allow_upscale:
         smallest = min(side for _, side in small)
+        fits = _largest_size_within(smallest)
+        instead = f"choose --size {fits} or less, or pass" if fits else "pass"
         raise ValueError(f"--size {size}: {len(small)} of {len(opened)} images have a side shorter than {size} pixels "
-                         f"(e.g. {small[0][0].relative_to(folder)}, the smallest {smallest}); choose --size {smallest // 8 * 8 or 8} "
-                         f"or less, or pass --allow-upscale to enlarge them")
+                         f"(e.g. {small[0][0].relative_to(folder)}, the smallest {smallest}); {instead} --allow-upscale "
+                         f"to enlarge them")
     grays = sum(_is_gray(im) for _, im in opened)
     if mode == "auto":
         mode = "gray" if grays == len(opened) else "rgb"
@@ -167,6 +169,17 @@ def load_folder(folder: str | Path, size: int, mode: str = "auto", allow_upscale
         arrays.append(np.asarray(square, dtype=np.uint8).reshape(size, size, -1))
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     return ImageData(images, str(folder.resolve()), mode, skipped, converted)
+
+
+def _largest_size_within(side: int) -> int | None:
+    """The largest valid ``--size`` not above ``side`` pixels, or None if even the smallest (8) is larger."""
+    for size in range(min(side, MAX_SIZE), 7, -1):
+        try:
+            unet_config(size, 1)
+            return size
+        except ValueError:
+            continue
+    return None
 
 
 def load_online(name: str, size: int, root: str | Path, mode: str = "auto") -> ImageData:

@@ -123,13 +123,20 @@ def _one_line_error(capsys, *args) -> str:
     (lambda d: d.mkdir(), "no PNG or JPEG images"),
     (lambda d: (d.mkdir(), (d / "a.txt").write_text("x")), "no PNG or JPEG images"),
     (lambda d: (d.mkdir(), (d / "a.png").write_bytes(b"not a png")), "none of the 1 image files"),
-    (lambda d: make_folder(d, count=2, shape=(6, 30)), "2 of 2 images have a side shorter than 8.*--allow-upscale"),
+    (lambda d: make_folder(d, count=2, shape=(6, 30)), r"2 of 2 images have a side shorter than 8 .*smallest 6\); pass --allow-upscale"),
 ])
 def test_bad_folders_stop_with_one_line_and_write_nothing(tmp_path, capsys, setup, message):
     setup(tmp_path / "data")
     err = _one_line_error(capsys, "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), *TINY)
     assert re.search(message, err), err
     assert not (tmp_path / "run").exists()
+
+
+def test_images_smaller_than_size_are_refused_with_a_size_that_fits(tmp_path, capsys):
+    make_folder(tmp_path / "data", count=3, shape=(70, 80))
+    make_folder(tmp_path / "data" / "small", count=1, shape=(37, 60))
+    err = _one_line_error(capsys, "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), *TINY[2:], "--size", "64")
+    assert "1 of 4 images have a side shorter than 64 pixels (e.g. small/000.png, the smallest 37); choose --size 32 or less" in err
 
 
 def test_small_images_train_with_allow_upscale(tmp_path):
