@@ -9,6 +9,11 @@ the real train-vs-test FID), and the nearest-training-image distance (memorisati
 captions, beside lesson 07's pixel-space sprites model. Classifier guidance (lesson 07): the
 unconditional digits model steered by a noise-aware classifier trained on the spot, beside
 classifier-free guidance of the conditional model: accuracy, FID and seconds per sample.
+Samplers (lesson 08): the unconditional digits model's quality against network evaluations for
+DDPM (all T steps), DDIM, DPM-Solver++(2M) and the DDPM-like DDIM with eta = 1 at 5, 10, 20 and
+50 steps, and DDIM's timestep spacings ("leading", "trailing", "linspace"), 251 steps included.
+
+``--tables samplers`` (or any comma-separated subset) prints only those tables.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from .config import get_device
 from .data.digits import load_digits
 from .metrics import class_entropy, confident_fraction, frechet_distance, nearest_neighbour_distance
 from .models import UNet, count_parameters
-from .samplers import DDIMSampler, DDPMSampler, sample
+from .samplers import DDIMSampler, DDPMSampler, DPMSolverSampler, sample
 from .schedules import NoiseSchedule
 from .training import diffusion_loss
 
@@ -71,7 +76,7 @@ def speed(device: torch.device, n: int = 256) -> None:
     model.eval()
     for name, sampler in [("DDPM, 500 steps", DDPMSampler(schedule))] + [
         (f"DDIM, {k} steps", DDIMSampler(schedule, k)) for k in (10, 25, 50)
-    ]:
+    ] + [("DPM-Solver++(2M), 10 steps", DPMSolverSampler(schedule, 10))]:
         g = torch.Generator().manual_seed(0)
         seconds = _time(lambda: sample(model, sampler, (n, 1, 16, 16), generator=g, device=device, progress=False), repeats=1)
         rows.append([f"sample {n} digits, {name}", seconds])
@@ -103,8 +108,10 @@ def quality(device: torch.device, n: int) -> None:
         labels = torch.arange(n) % 10
         context = torch.nn.functional.one_hot(labels, 10).float() if model.context_dim else None
         settings = [("ddpm", DDPMSampler(schedule), 0.0)] + [(f"ddim {k}", DDIMSampler(schedule, k), 0.0) for k in (10, 25, 50)]
+        settings += [("dpm 10", DPMSolverSampler(schedule, 10), 0.0)]
         if context is not None:
             settings += [("ddim 25", DDIMSampler(schedule, 25), w) for w in (1.0, 3.0)]
+            settings += [("ddim 50", DDIMSampler(schedule, 50), 2.0), ("dpm 10", DPMSolverSampler(schedule, 10), 2.0)]
         for sampler_name, sampler, w in settings:
             g = torch.Generator().manual_seed(0)
             start = time.perf_counter()
@@ -195,16 +202,58 @@ def classifier_guidance(device: torch.device, n: int, classifier_steps: int = 15
                 f"{train_seconds:.0f} s; judge: classifier-digits)", ["model", "accuracy", "FID", "ms per sample"], rows)
 
 
+def samplers(device: torch.device, n: int, step_counts: tuple[int, ...] = (5, 10, 20, 50)) -> None:
+    """Lesson 08: the digits model's quality against network evaluations, per sampler and timestep spacing."""
+    try:
+        judge, _ = checkpoints.load_pretrained("classifier-digits", device=device)
+        model, schedule = checkpoints.load_pretrained("digits", device=device)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"\n(samplers table skipped: {e})")
+        return
+    _, test_feats = predict(judge, load_digits(16, "test").tensors[0])
+    T = schedule.num_timesteps
+    settings: list[tuple[str, str, object]] = [("DDPM", "all", DDPMSampler(schedule))]
+    for k in step_counts:
+        settings += [("DDIM", "trailing", DDIMSampler(schedule, k, timestep_spacing="trailing")),
+                     ("DPM-Solver++(2M)", "trailing", DPMSolverSampler(schedule, k, timestep_spacing="trailing")),
+                     ("DDPM-like (DDIM, eta = 1)", "trailing", DDIMSampler(schedule, k, eta=1.0, timestep_spacing="trailing"))]
+    for k in (*step_counts, T // 2 + 1):
+        settings += [("DDIM", spacing, DDIMSampler(schedule, k, timestep_spacing=spacing)) for spacing in ("leading", "linspace")]
+        settings += [("DPM-Solver++(2M)", spacing, DPMSolverSampler(schedule, k, timestep_spacing=spacing))
+                     for spacing in ("leading", "linspace") if k < T // 2]
+    settings.append(("DDIM", "trailing", DDIMSampler(schedule, T // 2 + 1, timestep_spacing="trailing")))
+    rows: list[list[object]] = []
+    for name, spacing, sampler in settings:
+        start = time.perf_counter()
+        x = sample(model, sampler, (n, 1, 16, 16), generator=torch.Generator().manual_seed(0), device=device,
+                   progress=False).cpu()
+        seconds = time.perf_counter() - start
+        probs, feats = predict(judge, x.clamp(-1, 1))
+        rows.append([name, spacing, len(sampler.timesteps), int(sampler.timesteps[0]), confident_fraction(probs),
+                     class_entropy(probs), frechet_distance(feats, test_feats), seconds])
+    print_table(f"Samplers: quality against network evaluations (digits, {n} samples per row, seed 0; judge: "
+                f"classifier-digits; FID against the held-out digits)",
+                ["sampler", "spacing", "network evaluations", "first t", "confident (>0.9)", "class entropy (nats)", "FID",
+                 "seconds"], rows)
+
+
+TABLES = {"speed": lambda device, n: speed(device), "quality": quality, "samplers": samplers,
+          "text-to-image": text_to_image, "classifier-guidance": classifier_guidance}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m course_lib.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--device", default=None)
     parser.add_argument("--n", type=int, default=500, help="samples per quality row")
+    parser.add_argument("--tables", default=",".join(TABLES), help=f"comma-separated subset of {', '.join(TABLES)} (default all)")
     args = parser.parse_args()
+    tables = args.tables.split(",")
+    unknown = [t for t in tables if t not in TABLES]
+    if unknown:
+        parser.error(f"--tables: unknown {', '.join(unknown)}; choose from {', '.join(TABLES)}")
     device = get_device(args.device)
-    speed(device)
-    quality(device, args.n)
-    text_to_image(device, args.n)
-    classifier_guidance(device, args.n)
+    for table in tables:
+        TABLES[table](device, args.n)
 
 
 if __name__ == "__main__":
