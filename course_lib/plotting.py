@@ -285,10 +285,11 @@ def animate_trajectory(
     html = re.sub(r'<link rel="stylesheet"\s+href="[^"]*font-awesome[^"]*">', "", html)
     for icon, text in _ICONS.items():
         html = html.replace(f'<i class="fa {icon}"></i>', text)
+    alt = f"Animation of {len(grids)} frames, {titles[0]} to {titles[-1]}, of a grid of {len(frames[0])} images"
     html = html.replace(
         '<img id="_anim_img',
         f'<img style="width:{width:.0f}px;max-width:100%;image-rendering:crisp-edges;image-rendering:pixelated" '
-        'id="_anim_img',
+        f'alt="{alt}" id="_anim_img',
     )
     return HTML(_FRAME.sub(_compact_frame, html))
 

@@ -172,6 +172,7 @@ def test_animation_is_self_contained_and_keeps_evenly_spaced_frames():
     assert "<link" not in html and re.search(r"<script[^>]*\bsrc=", html) is None
     assert 'class="fa' not in html  # no icon font left
     assert "image-rendering:pixelated" in html
+    assert 'alt="Animation of 4 frames, t = 7 to t = 1, of a grid of 3 images"' in html  # the page's alt text
     frames = _frames(html)
     assert len(frames) == 4
     # frames 0, 2, 4, 6 of 7, each drawn losslessly at one pixel per image pixel below the title
