@@ -1,4 +1,4 @@
-"""The measured claims of lessons 07 (context and guidance) and 08 (DDIM), on small samples.
+"""The measured claims of lessons 07 (context and guidance), 08 (DDIM) and 09 (fine-tuning), on small samples.
 
 Each test uses the shipped weights and checks a claim the lessons print, with budgets small
 enough for a CPU; the DDPM-vs-DDIM FID comparison needs 500-step sampling and is marked slow.
@@ -201,3 +201,30 @@ def test_classifier_guidance_makes_the_unconditional_model_follow_a_class():
     guided = [accuracy(model, guidance_fn=ClassifierGuidance(classifier, schedule, labels, s)) for s in (3.0, 30.0)]
     free = accuracy(cond, context=to_context(labels, 10))
     assert plain < 0.25 < guided[0] < guided[1] < free
+
+
+@pytest.mark.slow
+def test_fine_tuning_beats_training_from_scratch_and_forgets():
+    """Lesson 09, section 7: 100 steps on 32 sevens, from the shipped weights and from a fresh UNet."""
+    from course_lib.models import UNet
+    from course_lib.training import train_diffusion
+
+    judge, _ = load_pretrained("classifier-digits", device="cpu")
+    images, labels = load_digits(split="train").tensors
+    sevens = torch.utils.data.TensorDataset(images[labels == 7][:32])
+    read = {}
+    for name, lr in [("shipped", None), ("fine-tuned", 5e-4), ("scratch", 2e-3)]:
+        model, schedule = load_pretrained("digits", device="cpu")
+        if name == "scratch":
+            torch.manual_seed(0)
+            model = UNet(in_channels=1)
+        if lr is not None:
+            train_diffusion(model, schedule, sevens, steps=100, batch_size=32, lr=lr, seed=0, device="cpu", progress=False)
+        x = sample(model, DDIMSampler(schedule, 25), (48, 1, 16, 16), generator=torch.Generator().manual_seed(3),
+                   progress=False)
+        probs = predict(judge, x)[0]
+        read[name] = {"sevens": (probs.argmax(1) == 7).float().mean().item(),
+                      "others": ((probs.argmax(1) != 7) & (probs.max(1).values > 0.9)).float().mean().item()}
+    assert read["shipped"]["sevens"] < 0.2 < 0.7 < read["fine-tuned"]["sevens"]
+    assert read["scratch"]["sevens"] < read["fine-tuned"]["sevens"] - 0.3
+    assert read["fine-tuned"]["others"] < 0.3 < read["shipped"]["others"]  # forgetting
