@@ -140,33 +140,38 @@ def load_folder(folder: str | Path, size: int, mode: str = "auto", allow_upscale
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
     if not files:
         raise ValueError(f"--data: no PNG or JPEG images in {folder} (sub-folders included)")
-    opened, skipped = [], []
+    # One image at a time, kept only as its small square: a folder of phone photos fits in memory.
+    squares, grays, small, skipped = [], [], [], []
     for path in files:
         try:
             with Image.open(path) as image:
                 image.load()  # decode now: a truncated or corrupt file fails here, not mid-training
-                opened.append((path, ImageOps.exif_transpose(image)))
+                image = ImageOps.exif_transpose(image)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
             skipped.append((str(path.relative_to(folder)), str(e).splitlines()[0][:120] or type(e).__name__))
-    if not opened:
+            continue
+        gray = _is_gray(image)
+        if min(image.size) < size:
+            small.append((path, min(image.size)))
+        square = ImageOps.fit(_to_mode(image, "gray" if gray else "rgb"), (size, size), method=Image.Resampling.LANCZOS)
+        squares.append(square)
+        grays.append(gray)
+    if not squares:
         raise ValueError(f"--data: none of the {len(files)} image files in {folder} could be read "
                          f"(first: {skipped[0][0]}: {skipped[0][1]})")
-    small = [(p, min(im.size)) for p, im in opened if min(im.size) < size]
     if small and not allow_upscale:
         smallest = min(side for _, side in small)
         fits = _largest_size_within(smallest)
         instead = f"choose --size {fits} or less, or pass" if fits else "pass"
-        raise ValueError(f"--size {size}: {len(small)} of {len(opened)} images have a side shorter than {size} pixels "
+        raise ValueError(f"--size {size}: {len(small)} of {len(squares)} images have a side shorter than {size} pixels "
                          f"(e.g. {small[0][0].relative_to(folder)}, the smallest {smallest}); {instead} --allow-upscale "
                          f"to enlarge them")
-    grays = sum(_is_gray(im) for _, im in opened)
     if mode == "auto":
-        mode = "gray" if grays == len(opened) else "rgb"
-    converted = grays if mode == "rgb" else 0
-    arrays = []
-    for _, image in opened:
-        square = ImageOps.fit(_to_mode(image, mode), (size, size), method=Image.Resampling.LANCZOS)
-        arrays.append(np.asarray(square, dtype=np.uint8).reshape(size, size, -1))
+        mode = "gray" if all(grays) else "rgb"
+    converted = sum(grays) if mode == "rgb" else 0
+    # Gray to RGB repeats the channel; RGB to gray (asked with --mode gray) takes the luma of the square.
+    arrays = [np.asarray(square.convert("L" if mode == "gray" else "RGB"), dtype=np.uint8).reshape(size, size, -1)
+              for square in squares]
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     return ImageData(images, str(folder.resolve()), mode, skipped, converted)
 

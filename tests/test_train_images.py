@@ -80,6 +80,16 @@ def test_mixed_folder_trains_as_rgb_and_transparency_becomes_white(tmp_path):
     assert load_folder(tmp_path, 8, mode="gray").images.shape == (3, 1, 8, 8)
 
 
+def test_photos_are_turned_upright_by_their_exif_orientation(tmp_path):
+    half_dark = np.zeros((8, 16), np.uint8)
+    half_dark[:, 8:] = 255  # 8 high, 16 wide: the left half dark, the right half light
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display", as a phone held upright writes it
+    Image.fromarray(half_dark).save(tmp_path / "phone.png", exif=exif)
+    upright = load_folder(tmp_path, 8).images[0, 0]  # 16 high, 8 wide once turned; the centre 8x8 kept
+    assert torch.all(upright[:4] == 0) and torch.all(upright[4:] == 255)  # the left half went to the top
+
+
 def test_a_corrupt_file_among_good_ones_is_skipped_and_named(tmp_path):
     make_folder(tmp_path, count=3)
     good = (tmp_path / "000.png").read_bytes()
