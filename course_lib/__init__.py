@@ -8,7 +8,7 @@ The most used pieces are importable from the package itself::
 from .checkpoints import load_pretrained
 from .config import FAST, fast_or_full, get_device, seed_everything
 from .models import MLPDenoiser, UNet
-from .samplers import DDIMSampler, DDPMSampler, predict_noise, sample
+from .samplers import DDIMSampler, DDPMSampler, DPMSolverSampler, predict_noise, sample
 from .schedules import NoiseSchedule
 from .training import diffusion_loss, train_diffusion
 
@@ -18,6 +18,7 @@ __all__ = [
     "FAST",
     "DDIMSampler",
     "DDPMSampler",
+    "DPMSolverSampler",
     "MLPDenoiser",
     "NoiseSchedule",
     "UNet",
