@@ -420,7 +420,9 @@ def _check_out(out: Path, resume: bool) -> None:
 
 def _check_same_run(saved: dict, settings: RunSettings, out: Path) -> None:
     current = asdict(settings)
-    differ = [k for k in current if saved.get(k) != current[k]]
+    # Not the folder's path: the same images elsewhere (a laptop's run continued on a GPU machine)
+    # have the same fingerprint, and that is what decides.
+    differ = [k for k in current if k != "data" and saved.get(k) != current[k]]
     if differ:
         details = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {current[k]!r}" for k in differ[:3])
         raise ValueError(f"--resume: the checkpoint in {out} was made with other settings ({details}); "

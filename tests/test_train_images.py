@@ -214,6 +214,11 @@ def test_a_run_is_not_overwritten_and_resume_refuses_other_settings(tmp_path, ca
     err = _one_line_error(capsys, "--data", data, "--out", str(out), *TINY, "--steps", "3", "--resume")
     assert "data_fingerprint" in err and "num_images: checkpoint 12, now 13" in err
     assert tree(out) == before
+    (tmp_path / "data" / "new.png").unlink()
+    moved = tmp_path / "moved"
+    os.rename(data, moved)  # the same images in another folder: the run continues
+    assert train_cli("--data", str(moved), "--out", str(out), *TINY, "--steps", "3", "--resume") == 0
+    assert load_checkpoint(out / CHECKPOINT)["step"] == 3
 
 
 def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, capsys, monkeypatch):
