@@ -708,8 +708,9 @@ plt.show()
 #   step $s\sqrt{1 - \bar\alpha_t}/\sqrt{\bar\alpha_t}\,\nabla_{\hat x_0} L$ is largest at the
 #   noisiest steps, where $\sqrt{\bar\alpha_t}$ is small, and overshoots.
 #
-# The Hugging Face diffusion course (unit 2) guides colour the same way; Bansal et al.
-# (2023) extend the idea to any off-the-shelf network as the loss ("universal guidance").
+# The Hugging Face diffusion course (unit 2) steers towards a colour with a loss on
+# $\hat x_0$ too; Bansal et al. (2023) use any off-the-shelf network as the loss
+# ("universal guidance").
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 9. Classifier guidance
@@ -933,7 +934,8 @@ plt.show()
 # Write the loss `my_brightness_loss(x0_hat, target)` for loss guidance towards a **mean
 # brightness**: for each image, the squared difference between its mean pixel value and
 # `target`, **summed** over the batch (a scalar). The check compares its value on the eight
-# predicted digits of section 8 with the library's answer; then sample with it.
+# predicted digits of section 8 with the expected one and names the likely mistakes; the
+# solution then samples with it.
 
 # %%
 def my_brightness_loss(x0_hat: torch.Tensor, target: float) -> torch.Tensor:
