@@ -1,8 +1,9 @@
-"""Command line: ``python -m course_lib {sample,train,doctor} ...``.
+"""Command line: ``python -m course_lib {sample,train,train-images,doctor} ...``.
 
     python -m course_lib sample --model digits --n 64 --seed 0 --out digits.png
     python -m course_lib sample --model digits-cond --labels 3,3,7 --guidance 2 --out three.npz
     python -m course_lib train --model digits --out trained-weights
+    python -m course_lib train-images --data my_drawings/ --size 16 --out runs/drawings   (see course_lib.train_images)
     python -m course_lib doctor
 
 Errors (unknown model, bad counts, labels or seeds, missing or corrupted weights, an output
