@@ -2,7 +2,9 @@
 
 Lesson 08 says: one "leading" DDIM step visits t = 0 only and returns the starting noise; two
 start at t = 250 and 25 at t = 480, and t = T - 1 is never visited; "trailing" always starts at
-T - 1 and gives a lower FID on the judge's features at 2, 5 and 10 steps (Lin et al. 2024).
+T - 1 and gives a lower FID on the judge's features at 2, 5 and 10 steps (Lin et al. 2024). Sections 7
+and 9: toy2d's learned score is the exact score of its noised training set where noise dominates, and
+DPM-Solver++(2M) beats DDIM at 5 steps.
 """
 
 import pytest
@@ -59,3 +61,35 @@ def test_trailing_spacing_has_the_lower_fid_with_few_steps(digits):
     assert min(fid["leading", 1], fid["trailing", 1]) > 50, fid  # one step fails either way
     gaps = [fid["leading", s] - fid["trailing", s] for s in [2, 5, 10]]
     assert min(gaps) > 0, fid
+
+
+def test_toy2d_score_matches_the_exact_score_where_noise_dominates():
+    """Lesson 08, section 7: -eps_theta / sqrt(1 - abar) of the shipped toy2d model against the exact score of its
+    noised training set (a mixture of 8,192 Gaussians): within 5% where noise dominates, not near the data."""
+    from course_lib.data import GaussianMixture, make_moons
+    from course_lib.samplers import predict_noise
+
+    model, schedule = load_pretrained("toy2d", device="cpu")
+    points = make_moons(8192, seed=0)
+    abar = schedule.alphas_cumprod
+    generator, error = torch.Generator().manual_seed(21), {}
+    for t in [5, 100, 150, 199]:
+        signal, noise = abar[t].sqrt().item(), (1 - abar[t]).sqrt().item()
+        x_t = signal * points[torch.randint(0, 8192, (2000,), generator=generator)] + noise * torch.randn(2000, 2, generator=generator)
+        exact = GaussianMixture(points, torch.full((8192,), 1e-6)).noised(signal, noise).score(x_t)
+        with torch.no_grad():
+            learned = -predict_noise(model, x_t, t) / noise
+        error[t] = ((learned - exact).norm() / exact.norm()).item()
+    assert max(error[100], error[150], error[199]) < 0.05, error
+    assert error[5] > 0.2, error
+
+
+def test_dpm_solver_beats_ddim_at_five_steps(digits):
+    """Lesson 08, section 9: on the trailing timesteps, DPM-Solver++(2M) has the lower FID at 5 steps (another seed)."""
+    from course_lib.samplers import DPMSolverSampler
+
+    model, schedule, judge, held_out = digits
+    fid = {name: sample_and_judge(model, make(schedule, 5, timestep_spacing="trailing"), judge, held_out,
+                                  num_samples=256, seed=13)[1].fid
+           for name, make in [("ddim", DDIMSampler), ("dpm", DPMSolverSampler)]}
+    assert fid["dpm"] < fid["ddim"], fid
