@@ -274,6 +274,8 @@ def test_slide_deck(browser_site, deck):
     assert page.evaluate(IMAGES_JS) == [], f"{what}: images that did not load"
     assert page.locator("div.animation").count() == _animations(nb)
     assert page.locator("details.solution").count() == 0, f"{what}: shows a solution"
+    alts = page.evaluate(site_browser.ALT_TEXT_JS)
+    assert all(alt and "No description" not in alt for alt in alts), f"{what}: figures without alt text: {alts}"
 
     total = page.evaluate("Reveal.getTotalSlides()")
     kinds = [c.metadata.get("slideshow", {}).get("slide_type", "-") for c in build_slides.deck_cells(nb).cells]

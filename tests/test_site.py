@@ -625,6 +625,8 @@ def test_mini_deck_slides(mini_course):
     deck = _deck(mini_course, mini_course.lessons[0])
     assert "draw " in deck  # the executed output of the code cell
     assert "answer" not in deck and "Four, since" not in deck  # the two solutions
+    (figure,) = BeautifulSoup(deck, "html.parser").select(".jp-OutputArea-output img")
+    assert figure["alt"] == 'Figure: plot "Tiny loss" of loss against training step.'
 
 
 def test_a_solution_that_starts_a_slide_hands_the_start_on():
