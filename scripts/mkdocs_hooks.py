@@ -78,7 +78,8 @@ def _use_course_template() -> None:
     """Make mkdocs-jupyter render notebooks with CourseHTMLExporter, or stop the build if it cannot."""
     version = mkdocs_jupyter.__version__
     module = mkdocs_jupyter.nbconvert2
-    uses_global = "HTMLExporter" in getattr(getattr(module, "nb2html", None), "__code__", None).co_names
+    code = getattr(getattr(module, "nb2html", None), "__code__", None)
+    uses_global = code is not None and "HTMLExporter" in code.co_names
     if not version.startswith(SUPPORTED_MKDOCS_JUPYTER) or not uses_global:
         raise PluginError(
             f"mkdocs-jupyter {version} is not one that scripts/mkdocs_hooks.py knows how to give the course "
