@@ -49,6 +49,8 @@ class Recipe:
     extra: dict = field(default_factory=dict)
     # A recipe with its own training code: trainer(steps, seed, progress) -> (model, card items).
     trainer: Callable[[int, int, bool], tuple[nn.Module, dict]] | None = None
+    # Shipped models this recipe's trainer loads: train it after those are installed.
+    after: tuple[str, ...] = ()
 
 
 def _training_sprites() -> Dataset:
@@ -119,6 +121,7 @@ RECIPES: dict[str, Recipe] = {
         "TextToImageUNet", dict(), _training_sprites, steps=2000, schedule=IMAGE_SCHEDULE, batch_size=64,
         context_dropout=0.1, ema_decay=0.999,
         trainer=lambda steps, seed, progress: _train_text_to_image(steps, seed, progress),
+        after=("sprites-vae", "sprites-text-encoder"),
         extra={"latent_shape": [4, 8, 8], "held_out": [list(pair) for pair in text_to_image.HELD_OUT]},
     ),
 }
