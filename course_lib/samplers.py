@@ -313,7 +313,7 @@ class DPMSolverSampler:
 
     Args:
         schedule: the noise schedule the model was trained with.
-        num_inference_steps: how many network evaluations, 1..T-1.
+        num_inference_steps: how many network evaluations, 1..T ("trailing") or 1..T-1 (the others).
         timestep_spacing: "trailing" (the default, see :data:`DEFAULT_DPM_SPACING`), "linspace"
             (diffusers' default) or "leading", see :func:`dpm_timesteps`.
         final_sigmas_type: "zero": the last step lands on clean data (alpha_bar = 1) and is first
@@ -325,8 +325,10 @@ class DPMSolverSampler:
     def __init__(self, schedule: NoiseSchedule, num_inference_steps: int = 20, timestep_spacing: str = DEFAULT_DPM_SPACING,
                  final_sigmas_type: str = "zero", lower_order_final: bool = True) -> None:
         T = _check_schedule(schedule).num_timesteps
-        self.num_inference_steps = check_int("num_inference_steps", num_inference_steps, 1, T - 1)
         self.timestep_spacing = _check_spacing(timestep_spacing)
+        # n + 1 points of "leading" and "linspace" must fit in 0..T-1; "trailing" lists n of them.
+        self.num_inference_steps = check_int("num_inference_steps", num_inference_steps, 1,
+                                             T if timestep_spacing == "trailing" else T - 1)
         if final_sigmas_type not in ("zero", "sigma_min"):
             raise InvalidArgument("final_sigmas_type", f"final_sigmas_type must be 'zero' or 'sigma_min'; got {final_sigmas_type!r}")
         self.schedule, self.final_sigmas_type, self.lower_order_final = schedule, final_sigmas_type, bool(lower_order_final)

@@ -508,6 +508,16 @@ def test_dpm_whole_chain_matches_diffusers(num_timesteps, spacing, final_sigmas_
     assert (got - x_T).abs().mean() > 0.1  # the chain did move
 
 
+def test_dpm_trailing_with_every_timestep_matches_diffusers():
+    """n = T is allowed with "trailing" (timesteps T-1, ..., 0, then clean data), as in diffusers."""
+    sched = _schedule("linear", 500)
+    ours, ref = DPMSolverSampler(sched, 500), _dpm_ref("linear", 500, 500, timestep_spacing="trailing")
+    assert ours.timesteps.tolist() == list(range(499, -1, -1)) and torch.equal(ours.timesteps, ref.timesteps[:500])
+    model = GaussianDenoiser(sched, GAUSS_MU, GAUSS_S)
+    x_T = torch.randn(256, 2, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(_run_chain(ours, model, x_T), _run_chain(ref, model, x_T), atol=1e-5, rtol=0)
+
+
 def _dpm_float64(schedule: NoiseSchedule, timesteps: list[int], model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """DPM-Solver++(2M) to clean data written out in float64 from Lu et al. 2022b, Algorithm 2 (last step first order)."""
     abar = schedule.alphas_cumprod.double()
@@ -625,7 +635,9 @@ def test_dpm_is_second_order_on_gaussian_data():
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     (dict(num_inference_steps=0), "num_inference_steps"),
-    (dict(num_inference_steps=T), "num_inference_steps"),
+    (dict(num_inference_steps=T, timestep_spacing="linspace"), "num_inference_steps"),
+    (dict(num_inference_steps=T, timestep_spacing="leading"), "num_inference_steps"),
+    (dict(num_inference_steps=T + 1), "num_inference_steps"),
     (dict(num_inference_steps=2.5), "num_inference_steps"),
     (dict(timestep_spacing="Linspace"), "timestep_spacing"),
     (dict(final_sigmas_type="sigma_max"), "final_sigmas_type"),
