@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=_steps, default=None,
                    help=f"DDIM or DPM-Solver++ steps: ddim 1..T (default {DEFAULT_STEPS['ddim']}), dpm 1..T "
                         f"(default {DEFAULT_STEPS['dpm']}); not for ddpm, which uses all T")
-    s.add_argument("--eta", type=float, default=None, help="DDIM eta in [0, 1] (default 0); not for ddpm")
+    s.add_argument("--eta", type=float, default=None, help="DDIM eta in [0, 1] (default 0); not for ddpm or dpm")
     s.add_argument("--guidance", type=float, default=None,
                    help=f"classifier-free guidance weight w >= 0 (conditional models; default {DEFAULT_GUIDANCE})")
     s.add_argument("--labels", default=None,
