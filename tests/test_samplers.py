@@ -822,3 +822,18 @@ def test_cli_dpm_sampler_equals_the_library(tmp_path):
     torch.testing.assert_close(torch.from_numpy(np.load(out)["images"]), expected)
     assert main(["sample", "--model", "digits", "--sampler", "dpm", "--eta", "0.5", "--out", str(tmp_path / "x.png")]) == 2
     assert not (tmp_path / "x.png").exists()
+
+
+def test_bench_prints_the_samplers_table(capsys):
+    """``make bench``'s samplers table: every sampler and spacing, with the first timestep each visits."""
+    from course_lib import bench
+
+    bench.samplers(torch.device("cpu"), 4, step_counts=(2,))
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line]
+    rows = {tuple(c.strip() for c in line.strip("|").split("|")[:4]) for line in lines[1:]}
+    assert ("DDPM", "all", "500", "499") in rows
+    for name in ("DDIM", "DPM-Solver++(2M)", "DDPM-like (DDIM, eta = 1)"):
+        assert (name, "trailing", "2", "499") in rows
+    assert ("DDIM", "leading", "2", "250") in rows and ("DPM-Solver++(2M)", "leading", "2", "332") in rows
+    assert ("DDIM", "leading", "251", "250") in rows and ("DDIM", "trailing", "251", "499") in rows
+    assert len(rows) == 1 + 3 + 4 + 3
