@@ -219,12 +219,13 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Watching the noise turn into digits
 #
-# The trajectory holds $T + 1$ batches, $x_T$ (pure noise) to $x_0$. Forty evenly spaced frames
-# of the first 48 samples make a small animation (press play):
+# The trajectory holds $T + 1$ batches, $x_T$ (pure noise) to $x_0$. Thirty-two evenly spaced
+# frames of the first 36 samples make a small animation (press play):
 
 # %%
 labels = [T, *sampler.timesteps.tolist()]  # x_T, then x_{t} after each step, down to x_0
-animation = animate_trajectory([x[:48] for x in trajectory], nrow=12, num_frames=40, timesteps=labels, scale=4)
+animation = animate_trajectory([x[:36] for x in trajectory], nrow=12, num_frames=32,
+                               timesteps=labels, scale=4)
 print(f"animation size: {len(animation.data) / 1e6:.2f} MB")
 animation
 
