@@ -38,14 +38,8 @@ import torch
 from course_lib.config import fast_or_full, seed_everything
 from course_lib.data import GaussianMixture
 from course_lib.metrics import energy_distance
-from course_lib.physics import (
-    electric_field_2d,
-    euler_maruyama,
-    follow_field_lines,
-    heat_kernel,
-    langevin_sample,
-    random_walk,
-)
+from course_lib.physics import (electric_field_2d, euler_maruyama, follow_field_lines,
+                                heat_kernel, langevin_sample, random_walk)
 from course_lib.plotting import plot_points, plot_vector_field
 
 generator = seed_everything(0)
@@ -82,7 +76,8 @@ D, dt = 0.5, 0.01
 num_steps = 1000  # 10 seconds
 fig, axes = plt.subplots(1, 2, figsize=(8, 4), sharex=True, sharey=True, layout="constrained")
 for ax, lattice in zip(axes, [False, True]):
-    paths = random_walk(5, num_steps, dt, D, dim=2, lattice=lattice, generator=generator)  # (K+1, N, 2)
+    # (K+1, N, 2)
+    paths = random_walk(5, num_steps, dt, D, dim=2, lattice=lattice, generator=generator)
     for i in range(paths.shape[1]):
         ax.plot(paths[:, i, 0], paths[:, i, 1], linewidth=0.8)
         ax.plot(paths[-1, i, 0], paths[-1, i, 1], "o", color=ax.lines[-1].get_color())
@@ -147,7 +142,8 @@ for t in times:
 fig, axes = plt.subplots(1, len(times), figsize=(10, 3), sharey=True, layout="constrained")
 grid = torch.linspace(-4, 4, 200)
 for ax, t in zip(axes, times):
-    ax.hist(paths[round(t / dt), :, 0].numpy(), bins=60, range=(-4, 4), density=True, alpha=0.5, label="walkers")
+    ax.hist(paths[round(t / dt), :, 0].numpy(), bins=60, range=(-4, 4), density=True, alpha=0.5,
+            label="walkers")
     ax.plot(grid, heat_kernel(grid, t, D), "k", label="heat kernel")
     ax.set_title(f"t = {t}")
     ax.set_xlabel("position x")
@@ -228,17 +224,14 @@ beta, T_end, dt_sde = 1.0, 8.0, 0.01
 num_sde_steps = round(T_end / dt_sde)
 n_sde = 4000  # the energy distance below compares all pairs: keep it modest
 
-
 def noised_data(t: float) -> GaussianMixture:
     """p_t, the exact law of x_t under the VP SDE started from data_1d."""
     keep = math.exp(-beta * t / 2)
     return data_1d.noised(scale=keep, noise_std=math.sqrt(1 - keep**2))
 
-
 x0 = data_1d.sample(n_sde, generator=generator)  # (N, 1)
-forward = euler_maruyama(
-    lambda x, t: -0.5 * beta * x, math.sqrt(beta), x0, dt_sde, num_sde_steps, generator=generator, return_trajectory=True
-)  # (K+1, N, 1)
+forward = euler_maruyama(lambda x, t: -0.5 * beta * x, math.sqrt(beta), x0, dt_sde, num_sde_steps,
+                         generator=generator, return_trajectory=True)  # (K+1, N, 1)
 
 # %% [markdown]
 # The variance of the simulated particles against the exact variance of $p_t$:
@@ -249,17 +242,17 @@ def mixture_variance(mixture: GaussianMixture) -> float:
     w, m, s = mixture.weights, mixture.means[:, 0], mixture.stds
     return ((w * (s**2 + m**2)).sum() - (w * m).sum() ** 2).item()
 
-
 def std_error_of_variance(x: torch.Tensor) -> float:
-    """Standard error of the sample variance, sqrt((m4 - var^2) / N), estimated from the sample itself."""
+    """Standard error of the sample variance, sqrt((m4 - var^2) / N), estimated from the sample
+    itself."""
     centred = x - x.mean()
     return math.sqrt(((centred**4).mean() - centred.var() ** 2).item() / x.numel())
-
 
 print(f"{'t':>5} {'simulated variance':>19} {'std. error':>11} {'Fokker-Planck (exact)':>22}")
 for t in [0.0, 0.5, 1.0, 2.0, 8.0]:
     x_t = forward[round(t / dt_sde)]
-    print(f"{t:5.1f} {x_t.var().item():19.3f} {std_error_of_variance(x_t):11.3f} {mixture_variance(noised_data(t)):22.3f}")
+    print(f"{t:5.1f} {x_t.var().item():19.3f} {std_error_of_variance(x_t):11.3f}"
+          f" {mixture_variance(noised_data(t)):22.3f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The histograms: the two bumps of the data slide towards each other and melt into one
@@ -269,12 +262,14 @@ for t in [0.0, 0.5, 1.0, 2.0, 8.0]:
 fig, axes = plt.subplots(1, 5, figsize=(11, 2.8), sharey=True, layout="constrained")
 grid = torch.linspace(-4.5, 4.5, 300)[:, None]
 for ax, t in zip(axes, [0.0, 0.25, 1.0, 2.0, 8.0]):
-    ax.hist(forward[round(t / dt_sde), :, 0].numpy(), bins=60, range=(-4.5, 4.5), density=True, alpha=0.5)
+    ax.hist(forward[round(t / dt_sde), :, 0].numpy(), bins=60, range=(-4.5, 4.5), density=True,
+            alpha=0.5)
     ax.plot(grid[:, 0], noised_data(t).log_prob(grid).exp(), "k")
     ax.set_title(f"t = {t}")
     ax.set_xlabel("x")
 axes[0].set_ylabel("$p_t(x)$")
-fig.suptitle("Forward VP SDE: simulated particles (bars) and the exact Fokker-Planck solution (line)")
+fig.suptitle("Forward VP SDE: simulated particles (bars) and the exact Fokker-Planck solution "
+             "(line)")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -318,10 +313,11 @@ def reverse_drift(x: torch.Tensor, tau: float) -> torch.Tensor:
     t = T_end - tau
     return 0.5 * beta * x + beta * noised_data(t).score(x)
 
-
 x_T = torch.randn(n_sde, 1, generator=generator)  # start from the standard Gaussian
-with_score = euler_maruyama(reverse_drift, math.sqrt(beta), x_T, dt_sde, num_sde_steps, generator=generator)
-without_score = euler_maruyama(lambda x, tau: 0.5 * beta * x, math.sqrt(beta), x_T, dt_sde, num_sde_steps, generator=generator)
+with_score = euler_maruyama(reverse_drift, math.sqrt(beta), x_T, dt_sde, num_sde_steps,
+                            generator=generator)
+without_score = euler_maruyama(lambda x, tau: 0.5 * beta * x, math.sqrt(beta), x_T, dt_sde,
+                               num_sde_steps, generator=generator)
 
 # %%
 reference = data_1d.sample(n_sde, generator=generator)
@@ -329,18 +325,22 @@ distances = {
     "reverse SDE with the score": energy_distance(with_score, reference),
     "reverse SDE without the score": energy_distance(without_score, reference),
     "the starting noise x_T": energy_distance(x_T, reference),
-    "noise floor (fresh data)": energy_distance(data_1d.sample(n_sde, generator=generator), reference),
+    "noise floor (fresh data)": energy_distance(data_1d.sample(n_sde, generator=generator),
+                                                reference),
 }
 print(f"energy distance to the data ({n_sde} samples each):")
 for name, value in distances.items():
     print(f"  {name:30s} {value:.4f}")
-print(f"share of samples in the left bump: {(with_score < 0).float().mean().item():.3f} (data: {data_1d.weights[0].item():.1f})")
+print(f"share of samples in the left bump: {(with_score < 0).float().mean().item():.3f} (data:"
+      f" {data_1d.weights[0].item():.1f})")
 assert distances["reverse SDE with the score"] < 0.01 < distances["reverse SDE without the score"]
 
 # %% slideshow={"slide_type": "subslide"}
 fig, ax = plt.subplots(figsize=(6, 3), layout="constrained")
-ax.hist(with_score[:, 0].numpy(), bins=80, range=(-4.5, 4.5), density=True, alpha=0.5, label="reverse SDE with the score")
-ax.hist(x_T[:, 0].numpy(), bins=80, range=(-4.5, 4.5), density=True, histtype="step", label="starting noise $x_T$")
+ax.hist(with_score[:, 0].numpy(), bins=80, range=(-4.5, 4.5), density=True, alpha=0.5,
+        label="reverse SDE with the score")
+ax.hist(x_T[:, 0].numpy(), bins=80, range=(-4.5, 4.5), density=True, histtype="step",
+        label="starting noise $x_T$")
 ax.plot(grid[:, 0], data_1d.log_prob(grid).exp(), "k", label="data density $p_0$")
 ax.set_xlabel("x")
 ax.set_ylabel("density")
@@ -384,21 +384,22 @@ langevin = langevin_sample(ring.score, x_init, step_size, 500, generator)
 too_short = langevin_sample(ring.score, x_init, step_size, 20, generator)
 
 exact = ring.sample(n_langevin, generator=generator)
-distances = {
-    "Langevin, 500 steps": energy_distance(langevin, exact),
-    "Langevin, only 20 steps": energy_distance(too_short, exact),
-    "the initial noise (baseline)": energy_distance(x_init, exact),
-    "noise floor (exact vs exact)": energy_distance(ring.sample(n_langevin, generator=generator), exact),
-}
+exact_again = ring.sample(n_langevin, generator=generator)
+distances = {"Langevin, 500 steps": energy_distance(langevin, exact),
+             "Langevin, only 20 steps": energy_distance(too_short, exact),
+             "the initial noise (baseline)": energy_distance(x_init, exact),
+             "noise floor (exact vs exact)": energy_distance(exact_again, exact)}
 print(f"energy distance to exact samples of the mixture ({n_langevin} points each):")
 for name, value in distances.items():
     print(f"  {name:30s} {value:.4f}")
-assert distances["Langevin, 500 steps"] < distances["Langevin, only 20 steps"] < distances["the initial noise (baseline)"]
+ranked = list(distances.values())
+assert ranked[0] < ranked[1] < ranked[2]  # 500 steps < 20 steps < the initial noise
 
 # %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.8), layout="constrained")
 plot_points(exact, ax=axes[0], color="lightgray")
-plot_vector_field(ring.score, (-2.5, 2.5), (-2.5, 2.5), n=15, ax=axes[0], title="score (arrows), data (grey)", normalize=True)
+plot_vector_field(ring.score, (-2.5, 2.5), (-2.5, 2.5), n=15, ax=axes[0],
+                  title="score (arrows), data (grey)", normalize=True)
 plot_points(too_short, ax=axes[1], title="Langevin, 20 steps", color="tab:orange")
 plot_points(langevin, ax=axes[2], title="Langevin, 500 steps", color="tab:green")
 for ax in axes[1:]:
@@ -470,12 +471,13 @@ single = torch.tensor([[0.0, 0.0]])
 z_max = 40.0
 theta = torch.tensor([0.3, 1.0, 1.5, 2.5])
 start = torch.stack([z_max / theta.tan(), torch.full_like(theta, z_max)], dim=1)
-ray = follow_field_lines(lambda p: electric_field_2d(p, single, torch.tensor([1.0])), start, 1e-3, 40, return_trajectory=True)
+ray = follow_field_lines(lambda p: electric_field_2d(p, single, torch.tensor([1.0])), start, 1e-3,
+                         40, return_trajectory=True)
 slope = ray[..., 0] / ray[..., 1]  # x/z at every step of every path
 relative_change = ((slope - slope[0]).abs() / slope[0].abs()).max().item()
 print(f"largest relative change of x/z along the four paths: {relative_change:.1e}")
-print(f"distance of the end points from the charge: {[f'{d:.4f}' for d in ray[-1].norm(dim=1).tolist()]} "
-      f"(they stop at z = 0.001, on the ray)")
+print("distance of the end points from the charge:"
+      f" {[f'{d:.4f}' for d in ray[-1].norm(dim=1).tolist()]} (they stop at z = 0.001, on the ray)")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Now two charges, $0.75$ and $0.25$. Lines spread evenly in angle far away should split
@@ -490,7 +492,8 @@ theta = (torch.arange(n_lines) + 0.5) / n_lines * math.pi  # evenly spread angle
 start = torch.stack([z_max / theta.tan(), torch.full((n_lines,), z_max)], dim=1)
 landed = follow_field_lines(lambda p: electric_field_2d(p, pair, pair_charges), start, 1e-3, 40)
 share_left = (landed[:, 0] < 0.5).float().mean().item()
-print(f"share of field lines ending on the left charge: {share_left:.4f} (its share of the charge: 0.75)")
+print(f"share of field lines ending on the left charge: {share_left:.4f} (its share of the charge:"
+      " 0.75)")
 assert abs(share_left - 0.75) < 0.01
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -503,10 +506,8 @@ charge_x = data_1d.sample(n_charges, generator=generator)[:, 0]
 charges_xy = torch.stack([charge_x, torch.zeros(n_charges)], dim=1)
 charges_q = torch.full((n_charges,), 1.0 / n_charges)
 
-
 def data_field(points: torch.Tensor) -> torch.Tensor:
     return electric_field_2d(points, charges_xy, charges_q)
-
 
 theta = torch.rand(n_pfgm, generator=generator) * math.pi
 start = torch.stack([z_max / theta.tan(), torch.full((n_pfgm,), z_max)], dim=1)
@@ -517,11 +518,13 @@ reference = data_1d.sample(n_pfgm, generator=generator)
 print(f"energy distance to fresh data ({n_pfgm} samples):")
 print(f"  Poisson flow samples          {energy_distance(generated, reference):.4f}")
 print(f"  the charges themselves        {energy_distance(charge_x[:, None], reference):.4f}")
-print(f"  noise floor (fresh data)      {energy_distance(data_1d.sample(n_pfgm, generator=generator), reference):.4f}")
+print("  noise floor (fresh data)     "
+      f" {energy_distance(data_1d.sample(n_pfgm, generator=generator), reference):.4f}")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
-plot_vector_field(data_field, (-5, 5), (0.05, 5), n=20, ax=axes[0], title="field of the data charges, and field lines", normalize=True)
+plot_vector_field(data_field, (-5, 5), (0.05, 5), n=20, ax=axes[0],
+                  title="field of the data charges, and field lines", normalize=True)
 for i in range(0, n_pfgm, max(1, n_pfgm // 25)):
     axes[0].plot(flow[:, i, 0], flow[:, i, 1], color="tab:red", linewidth=0.8)
 axes[0].plot(charge_x, torch.zeros(n_charges), "|", color="k", markersize=4)
@@ -529,7 +532,8 @@ axes[0].set_xlim(-5, 5)
 axes[0].set_ylim(0, 5)
 axes[0].set_xlabel("x (the data coordinate)")
 axes[0].set_ylabel("z (the extra coordinate)")
-axes[1].hist(generated[:, 0].numpy(), bins=60, range=(-4.5, 4.5), density=True, alpha=0.5, label="Poisson flow samples")
+axes[1].hist(generated[:, 0].numpy(), bins=60, range=(-4.5, 4.5), density=True, alpha=0.5,
+             label="Poisson flow samples")
 axes[1].plot(grid[:, 0], data_1d.log_prob(grid).exp(), "k", label="data density")
 axes[1].set_xlabel("x")
 axes[1].set_ylabel("density")
@@ -558,12 +562,14 @@ plt.show()
 
 # %%
 mystery_D = 0.37  # pretend you cannot see this line
-mystery = random_walk(2000, 100, dt, mystery_D, dim=2, generator=generator)  # (101, 2000, 2), one row per dt
+# (101, 2000, 2), one row per dt
+mystery = random_walk(2000, 100, dt, mystery_D, dim=2, generator=generator)
 # Your code here: estimate D from `mystery` and `dt`.
 
 # %% tags=["solution"]
 t_grid = torch.arange(mystery.shape[0]) * dt  # (101,)
-msd = (mystery**2).mean(dim=1).mean(dim=1)  # per-coordinate mean squared displacement at each time, (101,)
+# per-coordinate mean squared displacement at each time, (101,)
+msd = (mystery**2).mean(dim=1).mean(dim=1)
 r2 = (mystery**2).sum(dim=2).mean(dim=1)  # mean squared distance |r|^2 = x^2 + y^2, (101,)
 # Least squares through the origin for msd = (2 D) t: slope = sum(t * msd) / sum(t^2).
 slope = (t_grid * msd).sum() / (t_grid**2).sum()
@@ -571,7 +577,8 @@ slope_r2 = (t_grid * r2).sum() / (t_grid**2).sum()  # |r|^2 = (4 D) t in two dim
 D_estimate, D_from_r2 = slope.item() / 2, slope_r2.item() / 4
 print(f"estimated D = {D_estimate:.4f} per coordinate (2Dt), {D_from_r2:.4f} from |r|^2 (4Dt); "
       f"true D = {mystery_D}; |r|^2 / msd = {slope_r2.item() / slope.item():.2f}")
-assert math.isclose(D_estimate, D_from_r2, rel_tol=1e-5) and abs(D_estimate - mystery_D) < 0.1 * mystery_D
+assert (math.isclose(D_estimate, D_from_r2, rel_tol=1e-5)
+        and abs(D_estimate - mystery_D) < 0.1 * mystery_D)
 
 fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
 ax.plot(t_grid, msd, label="measured")
@@ -599,16 +606,19 @@ two_modes = GaussianMixture(means=[[-2.0, 0.0], [2.0, 0.0]], stds=[0.4, 0.4], we
 n = 2000
 target = two_modes.sample(n, generator=generator)
 
-plain = langevin_sample(two_modes.score, 2 * torch.randn(n, 2, generator=generator), 0.01, 500, generator)
+plain = langevin_sample(two_modes.score, 2 * torch.randn(n, 2, generator=generator), 0.01, 500,
+                        generator)
 
 sigmas = torch.logspace(math.log10(5.0), math.log10(0.01), 10).tolist()  # from 5 down to 0.01
-annealed = sigmas[0] * torch.randn(n, 2, generator=generator)  # noise as broad as the noisiest level
+# noise as broad as the noisiest level
+annealed = sigmas[0] * torch.randn(n, 2, generator=generator)
 for sigma in sigmas:
-    annealed = langevin_sample(two_modes.noised(1.0, sigma).score, annealed, 0.1 * (sigma**2 + 0.4**2), 100, generator)
+    annealed = langevin_sample(two_modes.noised(1.0, sigma).score, annealed,
+                               0.1 * (sigma**2 + 0.4**2), 100, generator)
 
 for name, x in [("plain Langevin", plain), ("annealed Langevin", annealed)]:
-    print(f"{name:18s} share in the left mode {(x[:, 0] < 0).float().mean().item():.3f} (true 0.8), "
-          f"energy distance {energy_distance(x, target):.4f}")
+    print(f"{name:18s} share in the left mode {(x[:, 0] < 0).float().mean().item():.3f} (true "
+          f"0.8), energy distance {energy_distance(x, target):.4f}")
 
 # %% [markdown] tags=["solution"]
 # <details class="solution"><summary>Why</summary>
@@ -636,7 +646,8 @@ for name, x in [("plain Langevin", plain), ("annealed Langevin", annealed)]:
 for z_start in [1.0, 3.0, 10.0, 40.0]:
     begin = torch.stack([z_start / theta.tan(), torch.full((n_pfgm,), z_start)], dim=1)
     landed = follow_field_lines(data_field, begin, 1e-3, 40)
-    print(f"z_max = {z_start:4.0f}: energy distance to the data {energy_distance(landed[:, :1], reference):.4f}")
+    print(f"z_max = {z_start:4.0f}: energy distance to the data"
+          f" {energy_distance(landed[:, :1], reference):.4f}")
 
 # %% [markdown] tags=["solution"]
 # <details class="solution"><summary>Why</summary>

@@ -18,6 +18,8 @@
 # the same size. This lesson builds it up from its parts and trains one on a task where we
 # can check the answer exactly: finding the shape in a noisy sprite.
 #
+# <!-- subslide -->
+#
 # **Learning objectives.** By the end you can
 #
 # - compute the output size of a convolution from its kernel, padding and stride, and check it;
@@ -81,7 +83,8 @@ o, i, j = 2, 1, 4  # output channel and position
 by_hand = conv.bias[o] + (conv.weight[o] * x[0, :, i : i + 3, j : j + 3]).sum()
 print(f"PyTorch: {y[0, o, i, j].item():.6f}   by hand: {by_hand.item():.6f}")
 assert torch.allclose(y[0, o, i, j], by_hand, atol=1e-6)
-print(f"weights {tuple(conv.weight.shape)} + bias {tuple(conv.bias.shape)} = {count_parameters(conv)} parameters")
+print(f"weights {tuple(conv.weight.shape)} + bias {tuple(conv.bias.shape)} = "
+      f"{count_parameters(conv)} parameters")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Before any learning, a hand-made kernel already does something useful. The Sobel kernels
@@ -126,13 +129,15 @@ plt.show()
 
 # %%
 def conv_output_size(n: int, k: int, p: int, s: int) -> int:
-    """Side of a conv's output for an n x n input, kernel k, padding p, stride s (all >= 0, k <= n + 2p)."""
+    """Side of a conv's output for an n x n input, kernel k, padding p, stride s (all >= 0, k <= n +
+    2p)."""
     return (n + 2 * p - k) // s + 1  # Dumoulin & Visin 2016, relationship 6
 
-
 print(f"{'n':>3} {'k':>3} {'p':>3} {'s':>3} | {'formula':>7} {'torch':>6}")
-for n, k, p, s in [(16, 3, 0, 1), (16, 3, 1, 1), (16, 3, 1, 2), (16, 5, 2, 1), (15, 3, 1, 2), (16, 4, 1, 2), (32, 7, 3, 4)]:
-    measured = nn.Conv2d(1, 1, k, stride=s, padding=p)(torch.zeros(1, 1, n, n)).shape[-1]  # (1, 1, n_out, n_out)
+for n, k, p, s in [(16, 3, 0, 1), (16, 3, 1, 1), (16, 3, 1, 2), (16, 5, 2, 1), (15, 3, 1, 2),
+                   (16, 4, 1, 2), (32, 7, 3, 4)]:
+    # (1, 1, n_out, n_out)
+    measured = nn.Conv2d(1, 1, k, stride=s, padding=p)(torch.zeros(1, 1, n, n)).shape[-1]
     predicted = conv_output_size(n, k, p, s)
     assert measured == predicted
     print(f"{n:>3} {k:>3} {p:>3} {s:>3} | {predicted:>7} {measured:>6}")
@@ -173,7 +178,8 @@ print("average pool 2x2:\n", F.avg_pool2d(x, 2)[0, 0])
 
 # %%
 flat = torch.ones(1, 1, 8, 8)
-transposed = nn.ConvTranspose2d(1, 1, kernel_size=3, stride=2, padding=1, output_padding=1, bias=False)
+transposed = nn.ConvTranspose2d(1, 1, kernel_size=3, stride=2, padding=1, output_padding=1,
+                                bias=False)
 resize_conv = nn.Conv2d(1, 1, kernel_size=3, padding=1, bias=False)
 with torch.no_grad():
     transposed.weight.fill_(1.0)
@@ -189,7 +195,8 @@ assert up_transposed[inner].unique().numel() > 1 and up_resize[inner].unique().n
 
 # %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.4), layout="constrained")
-for ax, up, title in zip(axes, [up_transposed, up_resize], ["transposed conv (k=3, s=2)", "nearest x2 + 3x3 conv"]):
+for ax, up, title in zip(axes, [up_transposed, up_resize],
+                         ["transposed conv (k=3, s=2)", "nearest x2 + 3x3 conv"]):
     image = ax.imshow(up, cmap="viridis")
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("x (pixels)")
@@ -264,7 +271,8 @@ class Block(nn.Module):
 
 # %% slideshow={"slide_type": "subslide"}
 x = torch.randn(16, 8, 16, 16, generator=generator)
-print(f"{'depth':>5} | {'plain: grad norm of layer 1':>28} | {'residual: grad norm of layer 1':>31}")
+print(f"{'depth':>5} | {'plain: grad norm of layer 1':>28} | "
+      f"{'residual: grad norm of layer 1':>31}")
 plain_norms, residual_norms = [], []
 for depth in [4, 16, 32]:
     for residual, norms in [(False, plain_norms), (True, residual_norms)]:
@@ -273,7 +281,9 @@ for depth in [4, 16, 32]:
         stack(x).pow(2).mean().backward()
         norms.append(stack[0].conv.weight.grad.norm().item())
     print(f"{depth:>5} | {plain_norms[-1]:>28.2e} | {residual_norms[-1]:>31.2e}")
-assert plain_norms == sorted(plain_norms, reverse=True) and plain_norms[-1] < 1e-10 < residual_norms[0]
+assert (
+    plain_norms == sorted(plain_norms, reverse=True) and plain_norms[-1] < 1e-10 < residual_norms[0]
+)
 
 # %% [markdown]
 # The plain stack's first layer gets a gradient that vanishes as depth grows: it would not
@@ -298,11 +308,13 @@ class ResidualBlock(nn.Module):
         self.norm1, self.conv1 = nn.GroupNorm(groups, c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
         self.emb = nn.Linear(emb_dim, c_out)  # time embedding -> one shift per output channel
         self.norm2, self.conv2 = nn.GroupNorm(groups, c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
-        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()  # 1x1: match the channels
+        # 1x1: match the channels
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))  # (N, C_out, H, W)
-        h = h + self.emb(F.silu(emb))[:, :, None, None]  # (N, C_out, 1, 1), broadcast over the pixels
+        # (N, C_out, 1, 1), broadcast over the pixels
+        h = h + self.emb(F.silu(emb))[:, :, None, None]
         h = self.conv2(F.silu(self.norm2(h)))  # (N, C_out, H, W)
         return h + self.skip(x)  # the residual connection
 
@@ -316,15 +328,22 @@ class ResidualBlock(nn.Module):
 seed_everything(0)
 library_block = ResBlock(16, 32, emb_dim=64, num_groups=8)
 my_block = ResidualBlock(16, 32, emb_dim=64, groups=8)
-my_block.load_state_dict(library_block.state_dict())  # strict: the same parameters, by name and shape
-diffusers_block = ResnetBlock2D(in_channels=16, out_channels=32, temb_channels=64, groups=8, eps=1e-5)
-diffusers_block.load_state_dict({key.replace("emb.", "time_emb_proj.").replace("skip.", "conv_shortcut."): value
-                                 for key, value in library_block.state_dict().items()})  # its names for the same layers
-features, emb = torch.randn(4, 16, 8, 8, generator=generator), torch.randn(4, 64, generator=generator)
+# strict: the same parameters, by name and shape
+my_block.load_state_dict(library_block.state_dict())
+diffusers_block = ResnetBlock2D(in_channels=16, out_channels=32, temb_channels=64, groups=8,
+                                eps=1e-5)
+diffusers_block.load_state_dict(
+    {key.replace("emb.", "time_emb_proj.").replace("skip.", "conv_shortcut."): value
+     for key, value in library_block.state_dict().items()}
+)  # its names for the same layers
+features, emb = torch.randn(4, 16, 8, 8, generator=generator), torch.randn(4, 64,
+                                                                           generator=generator)
 with torch.no_grad():
-    mine, library, theirs = my_block(features, emb), library_block(features, emb), diffusers_block(features, emb)
+    mine, library, theirs = (my_block(features, emb), library_block(features, emb),
+                             diffusers_block(features, emb))
 assert torch.equal(mine, library) and torch.allclose(mine, theirs, atol=1e-5)
-print(f"ResidualBlock = course_lib ResBlock = diffusers ResnetBlock2D: {tuple(features.shape)} -> {tuple(mine.shape)}")
+print(f"ResidualBlock = course_lib ResBlock = diffusers ResnetBlock2D: {tuple(features.shape)} ->"
+      f" {tuple(mine.shape)}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The UNet
@@ -341,14 +360,18 @@ print(f"ResidualBlock = course_lib ResBlock = diffusers ResnetBlock2D: {tuple(fe
 # output channel (a per-pixel foreground logit), and follow a batch through it.
 
 # %% slideshow={"slide_type": "subslide"}
-model = UNet(in_channels=3, out_channels=1, base_channels=16, channel_mults=(1, 2, 2), time_embedding=False)
+model = UNet(in_channels=3, out_channels=1, base_channels=16, channel_mults=(1, 2, 2),
+             time_embedding=False)
 print(f"UNet with {count_parameters(model):,} parameters")
 
 shapes = []
 hooks = [
-    module.register_forward_hook(lambda m, args, out, name=name: shapes.append((name, tuple(out.shape))))
+    module.register_forward_hook(lambda m, args, out,
+                                 name=name: shapes.append((name, tuple(out.shape))))
     for name, module in model.named_modules()
-    if name in {"conv_in", "mid", "conv_out"} or name.count(".") == 1 and name.split(".")[0] in {"down", "downsample", "up", "upsample"}
+    if name in {"conv_in", "mid", "conv_out"}
+    or name.count(".") == 1
+    and name.split(".")[0] in {"down", "downsample", "up", "upsample"}
 ]
 with torch.no_grad():
     model(torch.zeros(2, 3, 16, 16))
@@ -374,7 +397,8 @@ for name, shape in shapes:
 
 # %%
 def unet_forward(unet: UNet, x: torch.Tensor, emb: torch.Tensor | None = None) -> torch.Tensor:
-    """x (N, C_in, H, W), emb (N, 4 * base_channels) or None -> (N, C_out, H, W), with unet's own layers."""
+    """x (N, C_in, H, W), emb (N, 4 * base_channels) or None -> (N, C_out, H, W), with unet's own
+    layers."""
     h, skips = unet.conv_in(x), []  # (N, base, H, W)
     for block, down in zip(unet.down, [*unet.downsample, nn.Identity()]):  # down path
         h = block(h, emb)
@@ -392,7 +416,8 @@ x = torch.randn(2, 3, 16, 16, generator=generator)  # (2, 3, 16, 16)
 with torch.no_grad():
     written, library = unet_forward(model, x), model(x)  # (2, 1, 16, 16) each
 assert torch.equal(written, library)
-print(f"unet_forward: {tuple(written.shape)}, exactly equal to UNet.forward: {torch.equal(written, library)}")
+print(f"unet_forward: {tuple(written.shape)}, exactly equal to UNet.forward:"
+      f" {torch.equal(written, library)}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A task with a known answer: segmenting sprites
@@ -407,18 +432,20 @@ noise_std = 1.0
 train_set = make_sprites(fast_or_full(1000, 4000), size=16, seed=1)
 test_set = make_sprites(fast_or_full(300, 1000), size=16, seed=2)
 not_black = (test_set.images > -1).any(dim=1, keepdim=True)
-print(f"'not black' rule on clean test sprites: IoU = {iou(not_black, test_set.masks).mean().item():.3f}")
-assert iou(not_black, test_set.masks).min() == 1.0
-
+not_black_iou = iou(not_black, test_set.masks)
+print(f"'not black' rule on clean test sprites: IoU = {not_black_iou.mean().item():.3f}")
+assert not_black_iou.min() == 1.0
 def mask_as_image(mask: torch.Tensor) -> torch.Tensor:
-    """(N, 1, H, W) mask in {0, 1} -> (N, 3, H, W) white-on-black image in [-1, 1], to show next to sprites."""
+    """(N, 1, H, W) mask in {0, 1} -> (N, 3, H, W) white-on-black image in [-1, 1]."""
     return (2 * mask.float() - 1).expand(-1, 3, -1, -1)
 
-
 noise_generator = torch.Generator().manual_seed(123)
-noisy_train = train_set.images + noise_std * torch.randn(train_set.images.shape, generator=noise_generator)
-noisy_test = test_set.images + noise_std * torch.randn(test_set.images.shape, generator=noise_generator)
-show_images(torch.cat([test_set.images[:8], noisy_test[:8], mask_as_image(test_set.masks[:8])]), nrow=8,
+train_noise = torch.randn(train_set.images.shape, generator=noise_generator)
+noisy_train = train_set.images + noise_std * train_noise
+test_noise = torch.randn(test_set.images.shape, generator=noise_generator)
+noisy_test = test_set.images + noise_std * test_noise
+clean_noisy_masks = [test_set.images[:8], noisy_test[:8], mask_as_image(test_set.masks[:8])]
+show_images(torch.cat(clean_noisy_masks), nrow=8,
             title="clean sprites, the same with noise (sigma = 1), and their masks")
 plt.show()
 
@@ -437,10 +464,11 @@ plt.show()
 def distance_from_black(images: torch.Tensor) -> torch.Tensor:
     return (images + 1).norm(dim=1, keepdim=True)  # (N, 1, H, W): colour distance to (-1, -1, -1)
 
-
 all_foreground_iou = iou(torch.ones_like(test_set.masks), test_set.masks).mean().item()
 thresholds = torch.linspace(0, 4, 81)
-train_scores = torch.stack([iou(distance_from_black(noisy_train) > th, train_set.masks).mean() for th in thresholds])
+train_scores = torch.stack(
+    [iou(distance_from_black(noisy_train) > th, train_set.masks).mean() for th in thresholds]
+)
 best_threshold = thresholds[train_scores.argmax()].item()
 threshold_iou = iou(distance_from_black(noisy_test) > best_threshold, test_set.masks).mean().item()
 print(f"all foreground:                    IoU = {all_foreground_iou:.3f}")
@@ -457,9 +485,11 @@ print(f"per-pixel threshold (d > {best_threshold:.2f}):    IoU = {threshold_iou:
 # %%
 steps = fast_or_full(150, 1500)
 seed_everything(0)
-model = UNet(in_channels=3, out_channels=1, base_channels=16, channel_mults=(1, 2, 2), time_embedding=False)
-losses = train_segmentation(model, train_set.images, train_set.masks, steps=steps, batch_size=fast_or_full(32, 64),
-                            lr=3e-3, noise_std=noise_std, seed=0, device=device)
+model = UNet(in_channels=3, out_channels=1, base_channels=16, channel_mults=(1, 2, 2),
+             time_embedding=False)
+losses = train_segmentation(model, train_set.images, train_set.masks, steps=steps,
+                            batch_size=fast_or_full(32, 64), lr=3e-3, noise_std=noise_std, seed=0,
+                            device=device)
 plot_losses(losses, smooth=20, title="UNet segmentation: binary cross-entropy")
 plt.show()
 
@@ -473,8 +503,11 @@ for name, value in [("all foreground", all_foreground_iou), ("per-pixel threshol
 assert unet_iou > threshold_iou > all_foreground_iou
 
 # %%
-show_images(torch.cat([noisy_test[:8], mask_as_image(test_set.masks[:8]), mask_as_image(predicted[:8])]), nrow=8,
-            title="noisy input, true mask, UNet's mask")
+show_images(
+    torch.cat([noisy_test[:8], mask_as_image(test_set.masks[:8]), mask_as_image(predicted[:8])]),
+    nrow=8,
+    title="noisy input, true mask, UNet's mask",
+)
 plt.show()
 
 # %% [markdown]
@@ -501,20 +534,23 @@ plt.show()
 
 # %%
 def time_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """Timesteps (N,) -> (N, dim) in [-1, 1]: sines, then cosines (the DDPM code's layout); dim even, >= 4."""
+    """Timesteps (N,) -> (N, dim) in [-1, 1]: sines, then cosines (the DDPM code's layout); dim
+    even, >= 4."""
     half = dim // 2
-    frequencies = torch.exp(-math.log(10000.0) * torch.arange(half) / (half - 1))  # 10000^(-i/(half-1)), (half,)
+    # 10000^(-i/(half-1)), (half,)
+    frequencies = torch.exp(-math.log(10000.0) * torch.arange(half) / (half - 1))
     angles = t.float()[:, None] * frequencies[None, :]  # (N, half)
     return torch.cat([angles.sin(), angles.cos()], dim=1)  # (N, dim)
 
-
 timesteps = torch.arange(500)
 embedding = time_embedding(timesteps, dim=32)  # (500, 32)
-print(f"embedding {tuple(embedding.shape)}, values in [{embedding.min():.2f}, {embedding.max():.2f}]")
+print(f"embedding {tuple(embedding.shape)}, values in [{embedding.min():.2f}, "
+      f"{embedding.max():.2f}]")
 
 # %% slideshow={"slide_type": "skip"}
 assert torch.equal(embedding, sinusoidal_embedding(timesteps, dim=32))  # course_lib
-diffusers_embedding = get_timestep_embedding(timesteps, 32, flip_sin_to_cos=False, downscale_freq_shift=1)
+diffusers_embedding = get_timestep_embedding(timesteps, 32, flip_sin_to_cos=False,
+                                             downscale_freq_shift=1)
 assert torch.allclose(embedding, diffusers_embedding, atol=1e-6)
 print("equal to course_lib's sinusoidal_embedding and to diffusers' get_timestep_embedding"
       "(flip_sin_to_cos=False, downscale_freq_shift=1)")
@@ -536,7 +572,8 @@ print("equal to course_lib's sinusoidal_embedding and to diffusers' get_timestep
 # %%
 ddpm_frequencies = torch.exp(-math.log(10000.0) * torch.arange(16) / 15)  # d = 32
 transformer_frequencies = 10000.0 ** (-torch.arange(0, 32, 2) / 32)
-print(f"d = 32, slowest frequency: DDPM code {ddpm_frequencies[-1]:.2e}, Transformer {transformer_frequencies[-1]:.2e}")
+print(f"d = 32, slowest frequency: DDPM code {ddpm_frequencies[-1]:.2e}, Transformer"
+      f" {transformer_frequencies[-1]:.2e}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Since $\sin a \sin b + \cos a \cos b = \cos(a - b)$, the cosine similarity of
@@ -560,8 +597,8 @@ axes[1].set_ylabel("timestep t'")
 axes[1].set_title("cosine similarity of emb(t) and emb(t')")
 fig.colorbar(image, ax=axes[1])
 plt.show()
-print(f"cosine similarity: t=100 vs 101: {similarity[100, 101]:.3f}, 100 vs 110: {similarity[100, 110]:.3f}, "
-      f"100 vs 400: {similarity[100, 400]:.3f}")
+print(f"cosine similarity: t=100 vs 101: {similarity[100, 101]:.3f}, 100 vs 110:"
+      f" {similarity[100, 110]:.3f}, 100 vs 400: {similarity[100, 400]:.3f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### How the UNet uses it
@@ -598,7 +635,8 @@ print(f"output shape {tuple(outputs[10].shape)}; mean |difference| between t=10 
 
 # %%
 def transformer_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """Timesteps (N,) -> (N, dim): sin(t nu_i) at feature 2i, cos(t nu_i) at 2i + 1, nu_i = 10000^(-2i/dim)."""
+    """Timesteps (N,) -> (N, dim): sin(t nu_i) at feature 2i, cos(t nu_i) at 2i + 1, nu_i =
+    10000^(-2i/dim)."""
     raise NotImplementedError  # your code here
 
 
@@ -607,32 +645,41 @@ def interleave(halves: torch.Tensor) -> torch.Tensor:
     """(N, dim) as [a_0..a_{dim/2-1}, b_0..b_{dim/2-1}] -> (N, dim) as [a_0, b_0, a_1, b_1, ...]."""
     return halves.unflatten(1, (2, -1)).transpose(1, 2).flatten(1)
 
-
 t_check = torch.tensor([0, 1, 10, 250, 499])
-sines_then_cosines = get_timestep_embedding(t_check, 32, downscale_freq_shift=0)  # (5, 32), frequencies nu_i
+# (5, 32), frequencies nu_i
+sines_then_cosines = get_timestep_embedding(t_check, 32, downscale_freq_shift=0)
 transformer_reference = interleave(sines_then_cosines)
 likely_mistakes = {
     "the DDPM code's layout (all sines, then all cosines)": sines_then_cosines,
-    "the DDPM code's frequencies 10000^(-i/(dim/2 - 1))": interleave(sinusoidal_embedding(t_check, 32)),
-    "cos and sin swapped": interleave(get_timestep_embedding(t_check, 32, True, downscale_freq_shift=0)),  # flip_sin_to_cos
+    "the DDPM code's frequencies 10000^(-i/(dim/2 - 1))": interleave(
+        sinusoidal_embedding(t_check, 32)
+    ),
+    # flip_sin_to_cos
+    "cos and sin swapped": interleave(
+        get_timestep_embedding(t_check, 32, True, downscale_freq_shift=0)
+    ),
 }
-check(lambda: transformer_embedding(t_check, 32), transformer_reference, name="transformer_embedding", atol=1e-4,
-      mistakes=likely_mistakes)
+check(lambda: transformer_embedding(t_check, 32), transformer_reference,
+      name="transformer_embedding", atol=1e-4, mistakes=likely_mistakes)
 
 # %% tags=["solution"]
 def transformer_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """Timesteps (N,) -> (N, dim): sin(t nu_i) at feature 2i, cos(t nu_i) at 2i + 1, nu_i = 10000^(-2i/dim)."""
+    """Timesteps (N,) -> (N, dim): sin(t nu_i) at feature 2i, cos(t nu_i) at 2i + 1.
+
+    nu_i = 10000^(-2i/dim)."""
     frequencies = 10000.0 ** (-torch.arange(0, dim, 2) / dim)  # nu_i, (dim/2,)
     angles = t.float()[:, None] * frequencies[None, :]  # (N, dim/2)
     embedding = torch.empty(len(t), dim)
-    embedding[:, 0::2], embedding[:, 1::2] = angles.sin(), angles.cos()  # even features, odd features
+    embedding[:, 0::2], embedding[:, 1::2] = angles.sin(), angles.cos()  # even, odd features
     return embedding
 
 
-assert check(lambda: transformer_embedding(t_check, 32), transformer_reference, name="transformer_embedding", atol=1e-4)
-gap = (interleave(time_embedding(t_check, 32)) - transformer_embedding(t_check, 32)).abs().max().item()
-print(f"the course's embedding, interleaved, still differs from the Transformer's by up to {gap:.2f}: "
-      "the frequencies differ too")
+assert check(lambda: transformer_embedding(t_check, 32), transformer_reference,
+             name="transformer_embedding", atol=1e-4)
+ours_interleaved = interleave(time_embedding(t_check, 32))
+gap = (ours_interleaved - transformer_embedding(t_check, 32)).abs().max().item()
+print(f"the course's embedding, interleaved, still differs from the Transformer's by up to "
+      f"{gap:.2f}: the frequencies differ too")
 assert gap > 0.1
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -678,14 +725,16 @@ assert sizes == measured
 # %% tags=["solution"]
 def smoothed_distance(images: torch.Tensor) -> torch.Tensor:
     # A 3x3 box filter; count_include_pad=False averages only the pixels inside the image.
-    return F.avg_pool2d(distance_from_black(images), kernel_size=3, stride=1, padding=1, count_include_pad=False)
+    return F.avg_pool2d(distance_from_black(images), kernel_size=3, stride=1, padding=1,
+                        count_include_pad=False)
 
-
-smooth_scores = torch.stack([iou(smoothed_distance(noisy_train) > th, train_set.masks).mean() for th in thresholds])
+smooth_scores = torch.stack(
+    [iou(smoothed_distance(noisy_train) > th, train_set.masks).mean() for th in thresholds]
+)
 smooth_threshold = thresholds[smooth_scores.argmax()].item()
 smooth_iou = iou(smoothed_distance(noisy_test) > smooth_threshold, test_set.masks).mean().item()
-for name, value in [("per-pixel threshold", threshold_iou), (f"3x3-smoothed (d > {smooth_threshold:.2f})", smooth_iou),
-                    ("UNet", unet_iou)]:
+for name, value in [("per-pixel threshold", threshold_iou),
+                    (f"3x3-smoothed (d > {smooth_threshold:.2f})", smooth_iou), ("UNet", unet_iou)]:
     print(f"  {name:<26} {value:.3f}")
 assert threshold_iou + 0.1 < smooth_iou < unet_iou
 
@@ -712,7 +761,8 @@ assert threshold_iou + 0.1 < smooth_iou < unet_iou
 batch_norm.eval()
 change = (batch_norm(batch_a)[0] - batch_norm(batch_b)[0]).abs().max().item()
 print(f"batch norm in eval mode: largest change in image 0's output = {change:.2e}")
-print(f"running mean of channel 0 = {batch_norm.running_mean[0]:.3f} (collected from the two training-mode calls)")
+print(f"running mean of channel 0 = {batch_norm.running_mean[0]:.3f} (collected from the two"
+      " training-mode calls)")
 batch_norm.train()
 assert change == 0.0
 

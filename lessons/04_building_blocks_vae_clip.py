@@ -41,15 +41,15 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from tqdm import TqdmWarning
-
 # diffusers imports tqdm.auto, which warns in a notebook without ipywidgets (lesson 09).
 warnings.filterwarnings("ignore", category=TqdmWarning)
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution  # noqa: E402
-
-from course_lib.clip import TinyCLIP, Vocabulary, clip_loss, train_clip, zero_shot_classify  # noqa: E402
+from course_lib.clip import (TinyCLIP, Vocabulary, clip_loss, train_clip,  # noqa: E402
+                             zero_shot_classify)
 from course_lib.config import fast_or_full, get_device, seed_everything  # noqa: E402
 from course_lib.data.digits import load_digits  # noqa: E402
-from course_lib.data.sprites import COLOURS, FACINGS, SHAPES, attributes_to_context, caption, make_sprites  # noqa: E402
+from course_lib.data.sprites import (COLOURS, FACINGS, SHAPES,  # noqa: E402
+                                     attributes_to_context, caption, make_sprites)
 from course_lib.exercises import check  # noqa: E402
 from course_lib.metrics import nearest_neighbour_distance  # noqa: E402
 from course_lib.plotting import plot_losses, show_images  # noqa: E402
@@ -77,7 +77,8 @@ print(f"running on {device}")
 train_digits = load_digits(16, "train")
 test_digits = load_digits(16, "test")
 test_images, test_labels = test_digits.tensors
-print(f"{len(train_digits)} training and {len(test_images)} held-out digits of shape {tuple(test_images.shape[1:])}")
+print(f"{len(train_digits)} training and {len(test_images)} held-out digits of shape"
+      f" {tuple(test_images.shape[1:])}")
 
 latent_dim = 8
 steps = fast_or_full(200, 3000)
@@ -181,7 +182,8 @@ plt.show()
 # %%
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, diag exp(logvar)) || N(0, I)) per row: mu, logvar (N, L) -> (N,), >= 0."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=1)  # Kingma & Welling 2013, appendix B
+    # Kingma & Welling 2013, appendix B
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=1)
 
 
 mu = torch.tensor([[0.8, -0.5, 1.5]])  # (1, 3)
@@ -209,7 +211,8 @@ assert abs(gaussian_kl(mu, logvar).item() - monte_carlo.item()) < 0.02
 # %%
 def reparameterised_sample(mu: torch.Tensor, logvar: torch.Tensor,
                            generator: torch.Generator | None = None) -> torch.Tensor:
-    """z ~ N(mu, diag exp(logvar)) as a differentiable function of mu and logvar: (N, L), (N, L) -> (N, L)."""
+    """z ~ N(mu, diag exp(logvar)) as a differentiable function of mu and logvar: (N, L), (N, L) ->
+    (N, L)."""
     eps = torch.randn(mu.shape, generator=generator)  # (N, L), independent of mu and logvar
     return mu + (0.5 * logvar).exp() * eps  # Kingma & Welling 2013, eq. 10
 
@@ -221,17 +224,22 @@ def reparameterised_sample(mu: torch.Tensor, logvar: torch.Tensor,
 # %%
 mu = torch.tensor([[1.5]], requires_grad=True)
 logvar = torch.tensor([[math.log(0.5)]], requires_grad=True)
-z = reparameterised_sample(mu.expand(100_000, 1), logvar.expand(100_000, 1), torch.Generator().manual_seed(0))
+z = reparameterised_sample(mu.expand(100_000, 1), logvar.expand(100_000, 1),
+                           torch.Generator().manual_seed(0))
 z.pow(2).mean().backward()
-print(f"gradient of E[z^2] with respect to mu: reparameterised estimate {mu.grad.item():.3f}, exact {2 * mu.item():.3f}")
+print(f"gradient of E[z^2] with respect to mu: reparameterised estimate {mu.grad.item():.3f}, exact"
+      f" {2 * mu.item():.3f}")
 assert abs(mu.grad.item() - 2 * mu.item()) < 0.02
 
 # %% slideshow={"slide_type": "skip"}
-mu, logvar = torch.randn(8, 4, generator=torch.Generator().manual_seed(3)).chunk(2, dim=1)  # (8, 2) each
-posterior = DiagonalGaussianDistribution(torch.cat([mu, logvar], dim=1)[:, :, None, None])  # diffusers: (N, 2L, H, W)
+# (8, 2) each
+mu, logvar = torch.randn(8, 4, generator=torch.Generator().manual_seed(3)).chunk(2, dim=1)
+# diffusers: (N, 2L, H, W)
+posterior = DiagonalGaussianDistribution(torch.cat([mu, logvar], dim=1)[:, :, None, None])
 mine = reparameterised_sample(mu, logvar, torch.Generator().manual_seed(1))
 assert torch.equal(mine, reparameterise(mu, logvar, torch.Generator().manual_seed(1)))  # course_lib
-assert torch.allclose(mine, posterior.sample(torch.Generator().manual_seed(1))[:, :, 0, 0])  # diffusers
+# diffusers
+assert torch.allclose(mine, posterior.sample(torch.Generator().manual_seed(1))[:, :, 0, 0])
 assert torch.allclose(gaussian_kl(mu, logvar), kl_divergence(mu, logvar))  # course_lib
 assert torch.allclose(gaussian_kl(mu, logvar), posterior.kl())  # diffusers
 print("reparameterised_sample and gaussian_kl equal course_lib's reparameterise and kl_divergence, "
@@ -247,8 +255,10 @@ print("reparameterised_sample and gaussian_kl equal course_lib's reparameterise 
 # %%
 def negative_elbo(x: torch.Tensor, x_hat: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
                   beta: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Images x, x_hat (N, C, H, W), latents mu, logvar (N, L) -> (total, reconstruction, KL), batch means."""
-    reconstruction = (x - x_hat).pow(2).flatten(1).sum(dim=1).mean()  # squared error summed over pixels
+    """Images x, x_hat (N, C, H, W), latents mu, logvar (N, L) -> (total, reconstruction, KL), batch
+    means."""
+    # squared error summed over pixels
+    reconstruction = (x - x_hat).pow(2).flatten(1).sum(dim=1).mean()
     kl = gaussian_kl(mu, logvar).mean()  # nats per image
     return reconstruction + beta * kl, reconstruction, kl
 
@@ -258,16 +268,21 @@ seed_everything(0)
 vae = VAE(latent_dim=latent_dim, base_channels=16)
 batch = train_digits.tensors[0][:64]  # (64, 1, 16, 16)
 with torch.no_grad():
-    x_hat, mu, logvar = vae(batch, generator=torch.Generator().manual_seed(0))  # z by the reparameterisation
+    # z by the reparameterisation
+    x_hat, mu, logvar = vae(batch, generator=torch.Generator().manual_seed(0))
     total, reconstruction, kl = negative_elbo(batch, x_hat, mu, logvar, beta=1.0)
     library = vae_loss(batch, x_hat, mu, logvar, beta=1.0)
-print(f"untrained VAE, 64 digits: loss {total:.2f} = reconstruction {reconstruction:.2f} + KL {kl:.4f} nats")
-assert all(torch.allclose(mine, theirs) for mine, theirs in zip((total, reconstruction, kl), library))
+print(f"untrained VAE, 64 digits: loss {total:.2f} = reconstruction {reconstruction:.2f} + KL"
+      f" {kl:.4f} nats")
+assert all(torch.allclose(mine, theirs) for mine,
+           theirs in zip((total, reconstruction, kl), library))
 print("equal to course_lib.vae.vae_loss (total, reconstruction, kl)")
 
 # %% slideshow={"slide_type": "subslide"}
-vae_losses = train_vae(vae, train_digits, steps=steps, batch_size=64, beta=1.0, seed=0, device=device)
-plot_losses(vae_losses, smooth=20, title="VAE: squared error + KL per image (negative ELBO, rescaled)")
+vae_losses = train_vae(vae, train_digits, steps=steps, batch_size=64, beta=1.0, seed=0,
+                       device=device)
+plot_losses(vae_losses, smooth=20,
+            title="VAE: squared error + KL per image (negative ELBO, rescaled)")
 plt.show()
 
 with torch.no_grad():
@@ -277,7 +292,8 @@ print("held-out reconstruction error (MSE per pixel):")
 print(f"  average training digit  {baseline_error:.4f}")
 print(f"  autoencoder             {ae_error:.4f}")
 print(f"  VAE                     {vae_error:.4f}")
-print(f"mean KL(q(z|x) || p(z)) on held-out digits: {gaussian_kl(vae_mu, vae_logvar).mean().item():.2f} nats")
+print("mean KL(q(z|x) || p(z)) on held-out digits:"
+      f" {gaussian_kl(vae_mu, vae_logvar).mean().item():.2f} nats")
 assert ae_error < vae_error < baseline_error
 
 # %% [markdown]
@@ -300,7 +316,8 @@ plt.show()
 
 many_z = torch.randn(500, latent_dim, generator=torch.Generator().manual_seed(2)).to(device)
 with torch.no_grad():
-    candidates = {"held-out real digits": test_images[:500], "VAE samples": vae.decode(many_z).cpu(),
+    candidates = {"held-out real digits": test_images[:500],
+                  "VAE samples": vae.decode(many_z).cpu(),
                   "autoencoder, random codes": autoencoder.decode(many_z).cpu()}
 print("RMS distance to the nearest training digit (lower = closer to real digits):")
 for name, images in candidates.items():
@@ -320,7 +337,9 @@ rows = []
 for model in (vae, autoencoder):
     with torch.no_grad():
         codes, _ = model.encode(test_images[[start, end]].to(device))
-        rows.append(model.decode((1 - weights.to(device)) * codes[0] + weights.to(device) * codes[1]).cpu())
+        rows.append(
+            model.decode((1 - weights.to(device)) * codes[0] + weights.to(device) * codes[1]).cpu()
+        )
 show_images(torch.cat(rows), nrow=10, title="from a 0 to a 6: VAE (top), autoencoder (bottom)")
 plt.show()
 
@@ -339,7 +358,8 @@ pixels = 512 * 512 * 3
 latents = 64 * 64 * 4
 print(f"image:  512 x 512 x 3 = {pixels:,} numbers")
 print(f"latent:  64 x  64 x 4 = {latents:,} numbers")
-print(f"compression: {pixels / latents:.0f}x fewer numbers, {(512 * 512) / (64 * 64):.0f}x fewer positions per conv layer")
+print(f"compression: {pixels / latents:.0f}x fewer numbers, {(512 * 512) / (64 * 64):.0f}x fewer"
+      " positions per conv layer")
 print(f"our digit VAE: {16 * 16} pixels -> {latent_dim} numbers, {16 * 16 / latent_dim:.0f}x")
 assert pixels / latents == 48
 
@@ -366,15 +386,18 @@ assert pixels / latents == 48
 
 # %% slideshow={"slide_type": "subslide"}
 def symmetric_info_nce(logits: torch.Tensor) -> torch.Tensor:
-    """(N, N) logits with the matching pairs on the diagonal -> scalar loss >= 0 (Radford et al. 2021, figure 3)."""
-    image_to_caption = logits.diag() - logits.logsumexp(dim=1)  # (N,) log-softmax of each row at its diagonal
+    """(N, N) logits with the matching pairs on the diagonal -> scalar loss >= 0 (Radford et al.
+    2021, figure 3)."""
+    # (N,) log-softmax of each row at its diagonal
+    image_to_caption = logits.diag() - logits.logsumexp(dim=1)
     caption_to_image = logits.diag() - logits.logsumexp(dim=0)  # (N,) the same down each column
     return -(image_to_caption.mean() + caption_to_image.mean()) / 2
 
-
 logits = torch.tensor([[3.0, 0.5, -1.0], [0.2, 2.0, 0.1], [1.0, 0.0, 1.5]])  # 3 images x 3 captions
-print(f"symmetric InfoNCE {symmetric_info_nce(logits).item():.5f}, course_lib clip_loss {clip_loss(logits).item():.5f}")
-print(f"equal logits (no idea which caption fits) give log N = {symmetric_info_nce(torch.zeros(3, 3)).item():.5f}")
+print(f"symmetric InfoNCE {symmetric_info_nce(logits).item():.5f}, course_lib clip_loss"
+      f" {clip_loss(logits).item():.5f}")
+print("equal logits (no idea which caption fits) give log N ="
+      f" {symmetric_info_nce(torch.zeros(3, 3)).item():.5f}")
 
 # %% slideshow={"slide_type": "skip"}
 random_logits = torch.randn(16, 16, generator=torch.Generator().manual_seed(4)) * 5
@@ -393,14 +416,18 @@ assert math.isclose(symmetric_info_nce(torch.zeros(3, 3)).item(), math.log(3), r
 
 # %%
 def held_out(labels: dict[str, torch.Tensor]) -> torch.Tensor:
-    """True for the 8 held-out combinations: shape + colour = 0 (mod 4) facing left, = 2 (mod 4) facing right."""
+    """True for the 8 held-out combinations: shape + colour = 0 (mod 4) facing left, = 2 (mod 4)
+    facing right."""
     pair = (labels["shape"] + labels["colour"]) % 4
     left = labels["facing"] == FACINGS.index("left")
     return ((pair == 0) & left) | ((pair == 2) & ~left)
 
 
 # %%
-all_captions = [caption(attributes_to_context(shape=s, colour=c, facing=f)) for s in SHAPES for c in COLOURS for f in FACINGS]
+all_captions = [caption(attributes_to_context(shape=s, colour=c, facing=f))
+                for s in SHAPES
+                for c in COLOURS
+                for f in FACINGS]
 assert len(set(all_captions)) == 4 * 4 * 2 == 32
 caption_index = {text: i for i, text in enumerate(all_captions)}
 vocab = Vocabulary.from_captions(all_captions)
@@ -410,7 +437,8 @@ train_mask = ~held_out(sprites.labels)
 train_captions = [caption(row) for row in sprites.attributes[train_mask]]
 held_out_captions = sorted(set(all_captions) - set(train_captions))
 print(f"vocabulary ({len(vocab) - 1} words + padding): {vocab.words[1:]}")
-print(f"{int(train_mask.sum())} training pairs, {len(set(train_captions))} distinct captions; held out:")
+print(f"{int(train_mask.sum())} training pairs, {len(set(train_captions))} distinct captions; held"
+      " out:")
 for text in held_out_captions:
     print("  ", text)
 assert len(held_out_captions) == 8 and len(set(train_captions)) == 24
@@ -452,8 +480,10 @@ correct = (prediction == truth).float()
 unseen = held_out(test_sprites.labels)
 chance = 1 / len(all_captions)
 print(f"zero-shot accuracy among {len(all_captions)} captions (chance {chance:.3f}):")
-print(f"  captions seen in training:   {correct[~unseen].mean().item():.3f} on {int((~unseen).sum())} sprites")
-print(f"  captions never seen:         {correct[unseen].mean().item():.3f} on {int(unseen.sum())} sprites")
+print(f"  captions seen in training:   {correct[~unseen].mean().item():.3f} on "
+      f"{int((~unseen).sum())} sprites")
+print(f"  captions never seen:         {correct[unseen].mean().item():.3f} on {int(unseen.sum())}"
+      " sprites")
 assert correct[unseen].mean() > 5 * chance
 
 # %% slideshow={"slide_type": "subslide"}
@@ -486,39 +516,45 @@ plt.show()
 # %%
 def clip_training_loss(image_features: torch.Tensor, text_features: torch.Tensor,
                        logit_scale: torch.Tensor) -> torch.Tensor:
-    """Raw features (N, D) of N matching images and captions, scale 1/tau -> symmetric InfoNCE, a scalar."""
+    """Raw features (N, D) of N matching images and captions, scale 1/tau -> symmetric InfoNCE, a
+    scalar."""
     raise NotImplementedError  # your code here
 
 
 # %% slideshow={"slide_type": "subslide"}
 pairs = train_mask.nonzero().squeeze(1)[:64]  # 64 training pairs
 with torch.no_grad():
-    image_features = clip.image_encoder(sprites.images[pairs].to(device))  # (64, 32), not yet unit length
-    text_features = clip.text_encoder(vocab.encode(train_captions[:64]).to(device))  # (64, 32)
+    pair_images = sprites.images[pairs].to(device)
+    pair_tokens = vocab.encode(train_captions[:64]).to(device)
+    image_features = clip.image_encoder(pair_images)  # (64, 32), not yet unit length
+    text_features = clip.text_encoder(pair_tokens)  # (64, 32)
     scale = clip.logit_scale()  # 1 / tau
-    expected = clip_loss(clip(sprites.images[pairs].to(device), vocab.encode(train_captions[:64]).to(device)))
+    expected = clip_loss(clip(pair_images, pair_tokens))
     unit_images, unit_texts = F.normalize(image_features, dim=1), F.normalize(text_features, dim=1)
+    rows_only = F.cross_entropy(scale * unit_images @ unit_texts.T, torch.arange(64, device=device))
+    not_normalised = clip_loss(scale * image_features @ text_features.T)
     likely_mistakes = {
-        "one direction only (the rows: images to captions)": F.cross_entropy(scale * unit_images @ unit_texts.T,
-                                                                            torch.arange(64, device=device)),
+        "one direction only (the rows: images to captions)": rows_only,
         "the loss without the temperature (logit scale 1)": clip_loss(unit_images @ unit_texts.T),
-        "the loss of features that were not normalised": clip_loss(scale * image_features @ text_features.T),
+        "the loss of features that were not normalised": not_normalised,
     }
-check(lambda: clip_training_loss(image_features, text_features, scale), expected, name="clip_training_loss",
-      mistakes=likely_mistakes)
+check(lambda: clip_training_loss(image_features, text_features, scale), expected,
+      name="clip_training_loss", mistakes=likely_mistakes)
 
 # %% tags=["solution"]
 def clip_training_loss(image_features: torch.Tensor, text_features: torch.Tensor,
                        logit_scale: torch.Tensor) -> torch.Tensor:
-    """Raw features (N, D) of N matching images and captions, scale 1/tau -> symmetric InfoNCE, a scalar."""
-    images, texts = F.normalize(image_features, dim=1), F.normalize(text_features, dim=1)  # unit rows
+    """Raw features (N, D) of N matching images and captions, scale 1/tau -> symmetric InfoNCE, a
+    scalar."""
+    # unit rows
+    images, texts = F.normalize(image_features, dim=1), F.normalize(text_features, dim=1)
     logits = logit_scale * images @ texts.T  # (N, N): cosine similarity / tau
     targets = torch.arange(len(logits), device=logits.device)  # image i goes with caption i
     return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
 
-
 with torch.no_grad():
-    assert check(lambda: clip_training_loss(image_features, text_features, scale), expected, name="clip_training_loss")
+    assert check(lambda: clip_training_loss(image_features, text_features, scale), expected,
+                 name="clip_training_loss")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### Exercise 2: how much does the code know about the digit?
@@ -535,7 +571,8 @@ with torch.no_grad():
 train_images, train_labels = train_digits.tensors
 with torch.no_grad():
     train_mu, _ = vae.encode(train_images.to(device))
-class_means = torch.stack([train_mu[train_labels.to(device) == k].mean(0) for k in range(10)])  # (10, latent_dim)
+# (10, latent_dim)
+class_means = torch.stack([train_mu[train_labels.to(device) == k].mean(0) for k in range(10)])
 nearest_class = torch.cdist(vae_mu, class_means).argmin(dim=1).cpu()
 accuracy = (nearest_class == test_labels).float().mean().item()
 print(f"nearest-class-mean accuracy on held-out digits: {accuracy:.3f} (chance 0.100)")
@@ -566,13 +603,18 @@ assert accuracy > 5 * 0.1
 # %% tags=["solution"]
 with torch.no_grad():
     text = clip.encode_text(vocab.encode(all_captions).to(device))  # (32, D), unit length
-    colour_of_caption = torch.tensor([COLOURS.index(sentence.split()[1]) for sentence in all_captions], device=device)
-    colour_embeddings = F.normalize(torch.stack([text[colour_of_caption == k].mean(0) for k in range(len(COLOURS))]), dim=1)
+    colour_of_caption = torch.tensor(
+        [COLOURS.index(sentence.split()[1]) for sentence in all_captions], device=device
+    )
+    colour_embeddings = F.normalize(
+        torch.stack([text[colour_of_caption == k].mean(0) for k in range(len(COLOURS))]), dim=1
+    )
     image_embeddings = clip.encode_image(test_sprites.images.to(device))
 colour_prediction = (image_embeddings @ colour_embeddings.T).argmax(dim=1).cpu()
 colour_correct = (colour_prediction == test_sprites.labels["colour"]).float()
-print(f"colour accuracy (chance {1 / len(COLOURS):.2f}): seen captions {colour_correct[~unseen].mean().item():.3f}, "
-      f"held-out captions {colour_correct[unseen].mean().item():.3f}")
+print(f"colour accuracy (chance {1 / len(COLOURS):.2f}): seen captions"
+      f" {colour_correct[~unseen].mean().item():.3f}, held-out captions"
+      f" {colour_correct[unseen].mean().item():.3f}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### Exercise 4: when the held-out combination is too new
@@ -587,8 +629,12 @@ print(f"colour accuracy (chance {1 / len(COLOURS):.2f}): seen captions {colour_c
 
 # %% tags=["solution"]
 def unseen_pair(labels: dict[str, torch.Tensor]) -> torch.Tensor:
-    red_circle = (labels["colour"] == COLOURS.index("red")) & (labels["shape"] == SHAPES.index("circle"))
-    green_square = (labels["colour"] == COLOURS.index("green")) & (labels["shape"] == SHAPES.index("square"))
+    red_circle = (labels["colour"] == COLOURS.index("red")) & (
+        labels["shape"] == SHAPES.index("circle")
+    )
+    green_square = (labels["colour"] == COLOURS.index("green")) & (
+        labels["shape"] == SHAPES.index("square")
+    )
     return red_circle | green_square
 
 
@@ -596,17 +642,20 @@ def unseen_pair(labels: dict[str, torch.Tensor]) -> torch.Tensor:
 keep = ~unseen_pair(sprites.labels)
 seed_everything(0)
 clip_pairs = TinyCLIP(vocab_size=len(vocab), embed_dim=32, width=32)
-train_clip(clip_pairs, sprites.images[keep], vocab.encode([caption(row) for row in sprites.attributes[keep]]),
+train_clip(clip_pairs, sprites.images[keep],
+           vocab.encode([caption(row) for row in sprites.attributes[keep]]),
            steps=fast_or_full(200, 2000), batch_size=64, seed=0, device=device, progress=False)
 new_pair = unseen_pair(test_sprites.labels)
 guess = zero_shot_classify(clip_pairs, test_sprites.images[new_pair], vocab.encode(all_captions))
-print(f"accuracy on red circles and green squares: {(guess == truth[new_pair]).float().mean().item():.3f} "
-      f"(chance {chance:.3f})")
+print("accuracy on red circles and green squares:"
+      f" {(guess == truth[new_pair]).float().mean().item():.3f} (chance {chance:.3f})")
 guessed_words = [all_captions[g].split() for g in guess.tolist()]
 true_words = [all_captions[t].split() for t in truth[new_pair].tolist()]
 share_right = {}
 for position, name in [(1, "colour"), (2, "shape"), (4, "facing")]:
-    share_right[name] = sum(g[position] == t[position] for g, t in zip(guessed_words, true_words)) / len(true_words)
+    share_right[name] = sum(
+        g[position] == t[position] for g, t in zip(guessed_words, true_words)
+    ) / len(true_words)
     print(f"  {name} right in {share_right[name]:.0%} of them")
 assert min(share_right["colour"], share_right["facing"]) > 0.8 > 0.5 > share_right["shape"]
 

@@ -19,6 +19,8 @@
 # step at a time with a neural network that has learned to predict the noise. This lesson is
 # about the first half and about training the network; lesson 06 is about sampling with it.
 #
+# <!-- subslide -->
+#
 # **Learning objectives.** By the end of this lesson you can
 #
 # - describe the forward process and noise real digits to any timestep in one line;
@@ -44,7 +46,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from course_lib import DDIMSampler, NoiseSchedule, UNet, diffusion_loss, load_pretrained, sample, train_diffusion
+from course_lib import (DDIMSampler, NoiseSchedule, UNet, diffusion_loss, load_pretrained, sample,
+                        train_diffusion)
 from course_lib.classifier import predict
 from course_lib.config import fast_or_full, get_device, seed_everything
 from course_lib.data import load_digits
@@ -57,12 +60,14 @@ from course_lib.training import EMA
 # %% slideshow={"slide_type": "skip"}
 generator = seed_everything(0)
 device = get_device()
-bit_exact = device.type == "cpu"  # GPU kernels are not bit-reproducible; there "the same" means "the same to rounding"
+# GPU kernels are not bit-reproducible; there "the same" means "the same to rounding"
+bit_exact = device.type == "cpu"
 train_set = load_digits(16, "train")
 test_images = load_digits(16, "test").tensors[0]
 digits = train_set.tensors[0][:6]  # six real digits, (6, 1, 16, 16) in [-1, 1]
 schedule = NoiseSchedule.linear(500, 1e-4, 0.02)  # the course's image schedule
-print(f"{len(train_set)} training digits, {len(test_images)} held out, images {tuple(digits.shape[1:])}, device {device}")
+print(f"{len(train_set)} training digits, {len(test_images)} held out, images"
+      f" {tuple(digits.shape[1:])}, device {device}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The forward process: adding noise step by step
@@ -86,9 +91,11 @@ print(f"{len(train_set)} training digits, {len(test_images)} held out, images {t
 # %%
 timesteps_shown = [0, 25, 50, 100, 200, 300, 400, 499]
 noise = torch.randn((len(timesteps_shown), *digits.shape), generator=generator)
-rows = [schedule.add_noise(digits, noise[i], torch.full((len(digits),), t)) for i, t in enumerate(timesteps_shown)]
+rows = [schedule.add_noise(digits, noise[i], torch.full((len(digits),), t))
+        for i, t in enumerate(timesteps_shown)]
 grid = torch.stack(rows, dim=1).flatten(0, 1)  # digit by digit, one column per timestep
-show_images(grid, nrow=len(timesteps_shown), labels=[f"t={t}" for t in timesteps_shown] * len(digits),
+show_images(grid, nrow=len(timesteps_shown),
+            labels=[f"t={t}" for t in timesteps_shown] * len(digits),
             title="Real digits noised by the forward process")
 plt.show()
 
@@ -122,21 +129,29 @@ plt.show()
 schedules = {"linear": schedule, "cosine": NoiseSchedule.cosine(500)}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), layout="constrained")
 plot_schedules(schedules, ax=axes[0], sqrt=True, title=r"$\bar\alpha_t$ for T = 500")
-cosine_row = [schedules["cosine"].add_noise(digits[:1], noise[i, :1], torch.tensor([t])) for i, t in enumerate(timesteps_shown)]
-show_images(torch.cat([rows[i][:1] for i in range(len(timesteps_shown))] + cosine_row), nrow=len(timesteps_shown),
-            ax=axes[1], title="same digit and noise at t = " + ", ".join(map(str, timesteps_shown))
-            + "\nlinear schedule (top), cosine (bottom)")
+cosine_row = [schedules["cosine"].add_noise(digits[:1], noise[i, :1], torch.tensor([t]))
+              for i, t in enumerate(timesteps_shown)]
+linear_row = [rows[i][:1] for i in range(len(timesteps_shown))]
+shown_at = ", ".join(map(str, timesteps_shown))
+show_images(torch.cat(linear_row + cosine_row), nrow=len(timesteps_shown), ax=axes[1],
+            title=f"same digit and noise at t = {shown_at}\nlinear schedule (top), cosine (bottom)")
 plt.show()
 
-print(f"{'schedule':>18} {'abar(T/2)':>10} {'abar(T)':>9} {'SNR < 1 from':>13} {'steps with abar < 0.01':>23}")
+# %%
+print(f"{'schedule':>18} {'abar(T/2)':>10} {'abar(T)':>9} {'SNR < 1 from':>13}"
+      f" {'steps with abar < 0.01':>23}")
 for T in [500, 1000]:
-    for name, s in {"linear": NoiseSchedule.linear(T, 1e-4, 0.02), "cosine": NoiseSchedule.cosine(T)}.items():
+    linear, cosine = NoiseSchedule.linear(T, 1e-4, 0.02), NoiseSchedule.cosine(T)
+    for name, s in {"linear": linear, "cosine": cosine}.items():
         abar = s.alphas_cumprod
-        snr_below_one = int((abar / (1 - abar) < 1).nonzero()[0]) / T  # the noise's scale exceeds the image's
-        noise_only = (abar < 1e-2).float().mean().item()  # less than a tenth of the image's amplitude left
-        print(f"{f'{name}, T = {T}':>18} {abar[T // 2]:10.3f} {abar[-1]:9.1e} {snr_below_one:13.0%} {noise_only:23.0%}")
+        # SNR < 1: noise's scale over the image's; abar < 0.01: under a tenth of its amplitude
+        snr_below_one = int((abar / (1 - abar) < 1).nonzero()[0]) / T
+        noise_only = (abar < 1e-2).float().mean().item()
+        print(f"{f'{name}, T = {T}':>18} {abar[T // 2]:10.3f} {abar[-1]:9.1e} {snr_below_one:13.0%}"
+              f" {noise_only:23.0%}")
 signal_left = schedule.alphas_cumprod[-1].sqrt().item()  # the course's schedule: linear, T = 500
-print(f"course schedule: sqrt(abar_T) = {signal_left:.3f}, so x_T = {signal_left:.3f} x_0 + {math.sqrt(1 - signal_left**2):.3f} eps")
+print(f"course schedule: sqrt(abar_T) = {signal_left:.3f}, so x_T = {signal_left:.3f} x_0 +"
+      f" {math.sqrt(1 - signal_left**2):.3f} eps")
 
 # %% [markdown]
 # Ho et al.'s linear schedule ($T = 1000$) spends about a third of its steps with less than a
@@ -178,26 +193,26 @@ print(f"course schedule: sqrt(abar_T) = {signal_left:.3f}, so x_T = {signal_left
 # reference we also run the chain of single steps $q(x_t \mid x_{t-1})$ $t$ times.
 
 # %%
-num_draws = fast_or_full(4000, 20000)
-x0 = digits[0]  # (1, 16, 16)
+num_draws, x0 = fast_or_full(4000, 20000), digits[0]  # x0: (1, 16, 16)
 print(f"{num_draws} draws per timestep; errors are the largest over the 256 pixels")
-print(f"{'t':>4} {'sqrt(abar)':>10} {'sqrt(1-abar)':>12} {'mean err (jump)':>16} {'std (jump)':>11} {'std (chain)':>12} {'mean err (chain)':>17}")
-chain = x0.expand(num_draws, -1, -1, -1).clone()
-done = 0
+print(f"{'t':>4} {'sqrt(abar)':>10} {'sqrt(1-abar)':>12} {'mean err (jump)':>16} {'std (jump)':>11}"
+      f" {'std (chain)':>12} {'mean err (chain)':>17}")
+chain, done = x0.expand(num_draws, -1, -1, -1).clone(), 0  # steps taken so far
 for t in [50, 150, 300]:
     abar = schedule.alphas_cumprod[t]
-    jump = schedule.add_noise(x0.expand(num_draws, -1, -1, -1), torch.randn((num_draws, *x0.shape), generator=generator),
-                              torch.full((num_draws,), t))
+    jump_noise = torch.randn((num_draws, *x0.shape), generator=generator)
+    jump = schedule.add_noise(x0.expand_as(jump_noise), jump_noise, torch.full((num_draws,), t))
     while done <= t:  # single steps up to and including betas[t] (timesteps are 0-based)
-        beta = schedule.betas[done]
-        chain = (1 - beta).sqrt() * chain + beta.sqrt() * torch.randn(chain.shape, generator=generator)
+        beta, step_noise = schedule.betas[done], torch.randn(chain.shape, generator=generator)
+        chain = (1 - beta).sqrt() * chain + beta.sqrt() * step_noise
         done += 1
     expected_mean, expected_std = abar.sqrt() * x0, (1 - abar).sqrt()
     errors = [(x.mean(0) - expected_mean).abs().max().item() for x in (jump, chain)]
     stds = [x.std(0).mean().item() for x in (jump, chain)]
-    print(f"{t:4d} {abar.sqrt():10.4f} {expected_std:12.4f} {errors[0]:16.4f} {stds[0]:11.4f} {stds[1]:12.4f} {errors[1]:17.4f}")
-    # the standard error of a mean of num_draws unit-scale draws is 1/sqrt(num_draws); allow 5 of them
-    assert max(errors) < 5 / math.sqrt(num_draws) and all(abs(s - expected_std) < 0.01 for s in stds)
+    print(f"{t:4d} {abar.sqrt():10.4f} {expected_std:12.4f} {errors[0]:16.4f} {stds[0]:11.4f}"
+          f" {stds[1]:12.4f} {errors[1]:17.4f}")
+    # the standard error of a mean of num_draws unit-scale draws is 1/sqrt(num_draws): allow 5
+    assert max(errors) < 5 / num_draws**0.5 and all(abs(s - expected_std) < 0.01 for s in stds)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **A known mistake.** Several tutorials have written the noise term as
@@ -211,7 +226,8 @@ for t in [50, 150, 300]:
 # %%
 data_var = train_set.tensors[0].var().item()
 print(f"pixel variance of the digits: {data_var:.3f}; noise independent of the image")
-print(f"{'t':>4} {'correct noise std':>18} {'buggy noise std':>16} {'too little by':>14} {'Var(x_t) correct':>17} {'Var(x_t) buggy':>15}")
+print(f"{'t':>4} {'correct noise std':>18} {'buggy noise std':>16} {'too little by':>14}"
+      f" {'Var(x_t) correct':>17} {'Var(x_t) buggy':>15}")
 for t in [10, 50, 100, 200, 300, 499]:
     abar = schedule.alphas_cumprod[t].item()
     print(f"{t:4d} {math.sqrt(1 - abar):18.3f} {1 - abar:16.3f} {1 / math.sqrt(1 - abar):13.1f}x "
@@ -261,11 +277,14 @@ for t in [10, 50, 100, 200, 300, 499]:
 
 # %% slideshow={"slide_type": "subslide"}
 betas, alphas, alphas_cumprod = schedule.betas, schedule.alphas, schedule.alphas_cumprod
-bound_weight = betas / (2 * alphas * (1 - alphas_cumprod))  # lambda_t with sigma_t^2 = beta_t, Ho et al. eq. 12
+# lambda_t with sigma_t^2 = beta_t, Ho et al. eq. 12
+bound_weight = betas / (2 * alphas * (1 - alphas_cumprod))
 print("t (0-based):    " + " ".join(f"{t:7d}" for t in [0, 10, 50, 100, 250, 499]))
 print("bound's weight: " + " ".join(f"{bound_weight[t]:7.4f}" for t in [0, 10, 50, 100, 250, 499]))
-print(f"the bound weighs t = 0 {bound_weight[0] / bound_weight[250]:.0f} times more than t = 250; L_simple weighs them equally")
-print(f"share of the bound's total weight on the first 10 of the {len(bound_weight)} steps: {bound_weight[:10].sum() / bound_weight.sum():.0%}")
+print(f"the bound weighs t = 0 {bound_weight[0] / bound_weight[250]:.0f} times more than t = 250;"
+      " L_simple weighs them equally")
+print(f"share of the bound's total weight on the first 10 of the {len(bound_weight)} steps:"
+      f" {bound_weight[:10].sum() / bound_weight.sum():.0%}")
 
 # %% [markdown]
 # The true bound puts a large share of its weight on the first few, least noisy steps (printed
@@ -279,12 +298,15 @@ print(f"share of the bound's total weight on the first 10 of the {len(bound_weig
 
 # %%
 def simple_loss(model: nn.Module, x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """L_simple on a batch x0 (B, 1, 16, 16) in [-1, 1] (Ho et al. 2020, eq. 14); a scalar tensor."""
-    t = torch.randint(0, schedule.num_timesteps, (len(x0),), generator=generator)  # (B,) in [0, T-1]
+    """L_simple on a batch x0 (B, 1, 16, 16) in [-1, 1] (Ho et al. 2020, eq. 14); a scalar
+    tensor."""
+    # (B,) in [0, T-1]
+    t = torch.randint(0, schedule.num_timesteps, (len(x0),), generator=generator)
     eps = torch.randn(x0.shape, generator=generator)  # (B, 1, 16, 16), eps ~ N(0, I)
     t, eps = t.to(x0.device), eps.to(x0.device)
     x_t = schedule.add_noise(x0, eps, t)  # sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, Ho et al. eq. 4
-    return F.mse_loss(model(x_t, t), eps)  # mean over the batch and the pixels of (eps_theta - eps)^2
+    # mean over the batch and the pixels of (eps_theta - eps)^2
+    return F.mse_loss(model(x_t, t), eps)
 
 
 # %% [markdown]
@@ -297,10 +319,14 @@ model = UNet(in_channels=1).to(device)  # the architecture of the shipped "digit
 batch = train_set.tensors[0][:256].to(device)
 with torch.no_grad():
     untrained_loss = simple_loss(model, batch, torch.Generator().manual_seed(1)).item()
-    library_loss = diffusion_loss(model, schedule, batch, generator=torch.Generator().manual_seed(1)).item()
-print(f"UNet with {count_parameters(model):,} parameters; loss before training: {untrained_loss:.3f} (predicting 0 scores 1.000)")
+    library_loss = diffusion_loss(model, schedule, batch,
+                                  generator=torch.Generator().manual_seed(1)).item()
+print(f"UNet with {count_parameters(model):,} parameters; loss before training: "
+      f"{untrained_loss:.3f} (predicting 0 scores 1.000)")
 print(f"course_lib.diffusion_loss on the same batch and seed: {library_loss:.3f}")
-assert untrained_loss == library_loss or (not bit_exact and abs(untrained_loss - library_loss) < 1e-5)
+assert untrained_loss == library_loss or (
+    not bit_exact and abs(untrained_loss - library_loss) < 1e-5
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Algorithm 1: training, written out
@@ -315,11 +341,14 @@ assert untrained_loss == library_loss or (not bit_exact and abs(untrained_loss -
 # & Hutter 2019) with a constant learning rate, a fixed number of times.
 
 # %%
-def train_by_hand(model: nn.Module, steps: int, lr: float = 2e-3, batch_size: int = 128, seed: int = 0) -> list[float]:
+def train_by_hand(model: nn.Module, steps: int, lr: float = 2e-3, batch_size: int = 128,
+                  seed: int = 0) -> list[float]:
     """Ho et al. 2020, Algorithm 1 with AdamW, for `steps` steps; returns the loss of each step."""
-    loader = DataLoader(train_set, batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    loader = DataLoader(train_set, batch_size, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed))
     draws = torch.Generator().manual_seed(seed + 1)  # the timesteps and noises of simple_loss
-    batches = itertools.chain.from_iterable(itertools.repeat(loader))  # pass after pass, reshuffled each time
+    # pass after pass, reshuffled each time
+    batches = itertools.chain.from_iterable(itertools.repeat(loader))
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
     losses = []
     model.train()
@@ -360,21 +389,21 @@ num_snapshot_samples = fast_or_full(64, 256)
 snapshot_sampler = DDIMSampler(schedule, num_inference_steps=25)
 weights_at, snapshots = {}, {}
 
-
 def snapshot(step: int, current_model: nn.Module) -> None:
-    """At `hand_steps` keep the weights; at 0, 1/3, 2/3 and all of the steps also 25-step DDIM samples from seed 2."""
+    """At `hand_steps` keep the weights; at 0, 1/3, 2/3 and all of the steps also 25-step DDIM
+    samples from seed 2."""
     if step == hand_steps or step % (steps // 3) == 0:
         weights_at[step] = copy.deepcopy(current_model.state_dict())
     if step % (steps // 3) == 0:
         snapshots[step] = sample(current_model, snapshot_sampler, (num_snapshot_samples, 1, 16, 16),
                                  generator=torch.Generator().manual_seed(2), progress=False).cpu()
 
-
 snapshot(0, model)
-result = train_diffusion(model, schedule, train_set, steps=steps, lr=2e-3, device=device, seed=0, ema_decay=0.999,
-                         callback=snapshot, callback_every=hand_steps)
+result = train_diffusion(model, schedule, train_set, steps=steps, lr=2e-3, device=device, seed=0,
+                         ema_decay=0.999, callback=snapshot, callback_every=hand_steps)
 last = result.losses[-50:]
-print(f"{steps} steps in {result.seconds:.0f} s; mean loss of the last {len(last)} steps: {sum(last) / len(last):.4f}")
+print(f"{steps} steps in {result.seconds:.0f} s; mean loss of the last {len(last)} steps:"
+      f" {sum(last) / len(last):.4f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Same initial weights, same seed, so the same data order, timesteps, noises and optimiser: the
@@ -382,14 +411,19 @@ print(f"{steps} steps in {result.seconds:.0f} s; mean loss of the last {len(last
 # bit on a CPU; to rounding on a GPU, whose kernels are not bit-reproducible).
 
 # %%
-loss_difference = max(abs(mine - library) for mine, library in zip(hand_losses, result.losses[:hand_steps]))
+loss_difference = max(abs(mine - library) for mine,
+                      library in zip(hand_losses, result.losses[:hand_steps]))
 weight_difference = max((hand_model.state_dict()[name] - value).abs().max().item()
                         for name, value in weights_at[hand_steps].items())
-print(f"first {hand_steps} steps: largest loss difference {loss_difference:.1e}, largest weight difference {weight_difference:.1e}")
-assert loss_difference == weight_difference == 0.0 or (not bit_exact and max(loss_difference, weight_difference) < 1e-3)
+print(f"first {hand_steps} steps: largest loss difference {loss_difference:.1e}, largest weight"
+      f" difference {weight_difference:.1e}")
+assert loss_difference == weight_difference == 0.0 or (
+    not bit_exact and max(loss_difference, weight_difference) < 1e-3
+)
 
 # %% slideshow={"slide_type": "subslide"}
-plot_losses(result.losses, smooth=25, title=f"Simplified DDPM loss, UNet trained from scratch ({steps} steps)")
+plot_losses(result.losses, smooth=25,
+            title=f"Simplified DDPM loss, UNet trained from scratch ({steps} steps)")
 plt.show()
 
 # %% [markdown]
@@ -399,7 +433,8 @@ plt.show()
 # let us look at them.
 
 # %% slideshow={"slide_type": "subslide"}
-fig, axes = plt.subplots(1, len(snapshots), figsize=(2.2 * len(snapshots), 2.8), layout="constrained")
+fig, axes = plt.subplots(1, len(snapshots), figsize=(2.2 * len(snapshots), 2.8),
+                         layout="constrained")
 for ax, (step, images) in zip(axes, snapshots.items()):
     show_images(images[:16], nrow=4, ax=ax, title=f"after {step} steps")
 fig.suptitle("Samples from the same noise as training goes on (DDIM, 25 steps)")
@@ -422,8 +457,11 @@ plt.show()
 
 # %%
 @torch.no_grad()
-def ema_update(averaged: nn.Module, current: nn.Module, num_updates: int, decay: float = 0.999) -> None:
-    """theta_EMA <- d theta_EMA + (1 - d) theta for every weight, with the warm-up d_n = min(d, (1 + n) / (10 + n))."""
+def ema_update(
+    averaged: nn.Module, current: nn.Module, num_updates: int, decay: float = 0.999
+) -> None:
+    """theta_EMA <- d theta_EMA + (1 - d) theta for every weight, with the warm-up d_n = min(d, (1 +
+    n) / (10 + n))."""
     d = min(decay, (1 + num_updates) / (10 + num_updates))
     for average, weight in zip(averaged.state_dict().values(), current.state_dict().values()):
         average.copy_(d * average + (1 - d) * weight)
@@ -439,7 +477,8 @@ for n, step in enumerate(list(weights_at)[1:4]):
     current.load_state_dict(weights_at[step])
     ema_update(mine, current, n)
     library.update(current)
-difference = max((mine.state_dict()[k] - v).abs().max().item() for k, v in library.model.state_dict().items())
+difference = max((mine.state_dict()[k] - v).abs().max().item() for k,
+                 v in library.model.state_dict().items())
 print(f"ema_update vs course_lib's EMA after 3 updates: largest difference {difference:.1e}")
 assert difference < 1e-6
 
@@ -460,14 +499,20 @@ shipped, _ = load_pretrained("digits", device=device)
 judge, _ = load_pretrained("classifier-digits")
 train_features = predict(judge, train_set.tensors[0])[1]
 seed_2 = dict(num_samples=num_snapshot_samples, seed=2)  # the snapshots' starting noise
-ema_samples, ema_scores = sample_and_judge(result.ema, snapshot_sampler, judge, train_features, **seed_2)
-shipped_samples, shipped_scores = sample_and_judge(shipped, snapshot_sampler, judge, train_features, **seed_2)
-scores = {f"from scratch, {step} steps": judge_images(judge, images, train_features) for step, images in snapshots.items()}
+ema_samples, ema_scores = sample_and_judge(result.ema, snapshot_sampler, judge, train_features,
+                                           **seed_2)
+shipped_samples, shipped_scores = sample_and_judge(shipped, snapshot_sampler, judge,
+                                                   train_features, **seed_2)
+scores = {f"from scratch, {step} steps": judge_images(judge, images, train_features)
+          for step, images in snapshots.items()}
 scores[f"from scratch, {steps} steps, EMA"] = ema_scores
 scores["shipped model, 10,000 steps, EMA"] = shipped_scores
-scores["real held-out digits"] = judge_images(judge, test_images[:num_snapshot_samples], train_features)
-print_table({name: s.as_row() for name, s in scores.items()}, label=f"{num_snapshot_samples} images each")
-show_images(shipped_samples[:32], nrow=16, title="The shipped digits model (same noise, DDIM 25 steps)")
+scores["real held-out digits"] = judge_images(judge, test_images[:num_snapshot_samples],
+                                              train_features)
+print_table({name: s.as_row() for name, s in scores.items()},
+            label=f"{num_snapshot_samples} images each")
+show_images(shipped_samples[:32], nrow=16,
+            title="The shipped digits model (same noise, DDIM 25 steps)")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -477,11 +522,13 @@ plt.show()
 raw, averaged = scores[f"from scratch, {steps} steps"], ema_scores
 real, best = scores["real held-out digits"], shipped_scores
 last_decay = min(0.999, steps / (9 + steps))  # d_n of the last update, n = steps - 1
-print(f"EMA of our {steps}-step run (last decay d = {last_decay:.3f}): FID {raw.fid:.2f} -> {averaged.fid:.2f} "
-      f"({averaged.fid / raw.fid - 1:+.0%}), confident {raw.confident:.2f} -> {averaged.confident:.2f}")
-print(f"shipped model: FID {best.fid:.2f}, {best.fid / real.fid:.2f} times that of real held-out digits ({real.fid:.2f}); "
-      f"confident {best.confident:.2f} (real: {real.confident:.2f})")
-assert best.fid < 2 * real.fid and best.confident > real.confident - 0.1  # "close to real digits", section 8
+print(f"EMA of our {steps}-step run (last decay d = {last_decay:.3f}): FID {raw.fid:.2f} ->"
+      f" {averaged.fid:.2f} ({averaged.fid / raw.fid - 1:+.0%}), confident {raw.confident:.2f} ->"
+      f" {averaged.confident:.2f}")
+print(f"shipped model: FID {best.fid:.2f}, {best.fid / real.fid:.2f} times that of real held-out"
+      f" digits ({real.fid:.2f}); confident {best.confident:.2f} (real: {real.confident:.2f})")
+# "close to real digits", section 8
+assert best.fid < 2 * real.fid and best.confident > real.confident - 0.1
 
 # %% [markdown]
 # Both numbers improve quickly over the first hundred steps and then more slowly: a short CPU
@@ -511,16 +558,15 @@ assert best.fid < 2 * real.fid and best.confident > real.confident - 0.1  # "clo
 # %% tags=["solution"]
 T, s_offset = 500, 0.008
 
-
 def f(t: torch.Tensor) -> torch.Tensor:
     return torch.cos((t / T + s_offset) / (1 + s_offset) * math.pi / 2) ** 2
-
 
 t = torch.arange(1, T + 1, dtype=torch.float64)
 alpha_bar_formula = f(t) / f(torch.tensor(0.0, dtype=torch.float64))
 difference = (schedules["cosine"].alphas_cumprod.double() - alpha_bar_formula).abs()
 print(f"largest difference before the last step: {difference[:-1].max():.1e}")
-print(f"last step: formula {alpha_bar_formula[-1]:.1e}, schedule {schedules['cosine'].alphas_cumprod[-1]:.1e}")
+print(f"last step: formula {alpha_bar_formula[-1]:.1e}, schedule"
+      f" {schedules['cosine'].alphas_cumprod[-1]:.1e}")
 
 # %% [markdown] tags=["solution"]
 # <details class="solution"><summary>Why they differ</summary>
@@ -581,31 +627,37 @@ x0_check = train_set.tensors[0][:8]  # (8, 1, 16, 16)
 eps_check = torch.randn(x0_check.shape, generator=torch.Generator().manual_seed(5))
 t_check = torch.tensor([1, 5, 10, 50, 100, 250, 400, 498])
 
-
 def noised_with(abar: torch.Tensor, noise_scale_of=torch.sqrt) -> torch.Tensor:
-    """sqrt(abar) x0 + noise_scale_of(1 - abar) eps, for a (8,) tensor abar: the right answer and the mistakes."""
-    return abar.sqrt()[:, None, None, None] * x0_check + noise_scale_of(1 - abar)[:, None, None, None] * eps_check
-
+    """sqrt(abar) x0 + noise_scale_of(1 - abar) eps, for a (8,) tensor abar: the right answer and
+    the mistakes."""
+    return (abar.sqrt()[:, None, None, None] * x0_check
+            + noise_scale_of(1 - abar)[:, None, None, None] * eps_check)
 
 abar_table = schedule.alphas_cumprod
-mistakes = {"(1 - abar_t) eps: the noise's variance used as its scale": noised_with(abar_table[t_check], lambda v: v),
-            "abar at t + 1, an off-by-one timestep": noised_with(abar_table[t_check + 1]),
-            "abar at t - 1, an off-by-one timestep": noised_with(abar_table[t_check - 1]),
-            "alpha_t = 1 - beta_t in place of the product abar_t": noised_with(schedule.alphas[t_check])}
+mistakes = {
+    "(1 - abar_t) eps: the noise's variance used as its scale": noised_with(abar_table[t_check],
+                                                                            lambda v: v),
+    "abar at t + 1, an off-by-one timestep": noised_with(abar_table[t_check + 1]),
+    "abar at t - 1, an off-by-one timestep": noised_with(abar_table[t_check - 1]),
+    "alpha_t = 1 - beta_t in place of the product abar_t": noised_with(schedule.alphas[t_check]),
+}
 
 
 # %%
-expected_check = schedule.add_noise(x0_check, eps_check, t_check)  # the library's x_t, (8, 1, 16, 16)
-check(lambda: my_add_noise(x0_check, eps_check, t_check), expected_check, name="my_add_noise", mistakes=mistakes)
+# the library's x_t, (8, 1, 16, 16)
+expected_check = schedule.add_noise(x0_check, eps_check, t_check)
+check(lambda: my_add_noise(x0_check, eps_check, t_check), expected_check, name="my_add_noise",
+      mistakes=mistakes)
 
 # %% tags=["solution"]
 def my_add_noise(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """x_t for x0 and eps of shape (B, 1, 16, 16) and t of shape (B,), ints in [0, T-1]."""
-    abar = schedule.alphas_cumprod[t][:, None, None, None]  # (B, 1, 1, 1), broadcasts over the pixels
+    # (B, 1, 1, 1), broadcasts over the pixels
+    abar = schedule.alphas_cumprod[t][:, None, None, None]
     return abar.sqrt() * x0 + (1 - abar).sqrt() * eps  # Ho et al. 2020, eq. 4
 
-
-assert check(lambda: my_add_noise(x0_check, eps_check, t_check), expected_check, name="my_add_noise", mistakes=mistakes)
+assert check(lambda: my_add_noise(x0_check, eps_check, t_check), expected_check,
+             name="my_add_noise", mistakes=mistakes)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary

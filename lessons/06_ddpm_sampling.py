@@ -38,7 +38,8 @@ import torch
 from torch import nn
 from tqdm import TqdmWarning
 
-# diffusers imports tqdm.auto, which warns in a notebook without ipywidgets; its bars are not used here.
+# diffusers imports tqdm.auto, which warns in a notebook without ipywidgets; its bars are not used
+# here.
 warnings.filterwarnings("ignore", category=TqdmWarning)
 from diffusers import DDPMScheduler  # noqa: E402
 
@@ -53,12 +54,14 @@ from course_lib.plotting import animate_trajectory, show_images  # noqa: E402
 # %% slideshow={"slide_type": "skip"}
 seed_everything(0)
 device = get_device()
-model, schedule = load_pretrained("digits", device=device)  # unconditional UNet, T = 500, linear schedule
+# unconditional UNet, T = 500, linear schedule
+model, schedule = load_pretrained("digits", device=device)
 judge, _ = load_pretrained("classifier-digits")
 train_images = load_digits(16, "train").tensors[0]
 test_images = load_digits(16, "test").tensors[0]
 T = schedule.num_timesteps
-betas, alphas, alphas_cumprod = schedule.betas, schedule.alphas, schedule.alphas_cumprod  # (T,) each, 0-based t
+# (T,) each, 0-based t
+betas, alphas, alphas_cumprod = schedule.betas, schedule.alphas, schedule.alphas_cumprod
 print(f"pretrained digits model on {device}, T = {T}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -93,18 +96,25 @@ print(f"pretrained digits model on {device}, T = {T}")
 
 # %% slideshow={"slide_type": "subslide"}
 t, x0_value, num_pairs = 300, 0.5, 1_000_000  # one pixel, x_0 = 0.5
-abar, abar_prev, alpha, beta = (v.double() for v in (alphas_cumprod[t], alphas_cumprod[t - 1], alphas[t], betas[t]))
+abar, abar_prev, alpha, beta = (
+    v.double() for v in (alphas_cumprod[t], alphas_cumprod[t - 1], alphas[t], betas[t])
+)
 g = torch.Generator().manual_seed(1)
-x_prev = abar_prev.sqrt() * x0_value + (1 - abar_prev).sqrt() * torch.randn(num_pairs, generator=g, dtype=torch.float64)
-x_t = alpha.sqrt() * x_prev + beta.sqrt() * torch.randn(num_pairs, generator=g, dtype=torch.float64)  # q(x_t | x_{t-1})
+x_prev = abar_prev.sqrt() * x0_value + (1 - abar_prev).sqrt() * torch.randn(
+    num_pairs, generator=g, dtype=torch.float64)
+# q(x_t | x_{t-1})
+x_t = alpha.sqrt() * x_prev + beta.sqrt() * torch.randn(num_pairs, generator=g, dtype=torch.float64)
 design = torch.stack([x_t, torch.ones_like(x_t)], dim=1)  # (num_pairs, 2): fit x_prev = a x_t + b
 slope, intercept = torch.linalg.lstsq(design, x_prev[:, None]).solution.flatten()
-fitted = {"coefficient of x_t": slope, "x_0 term": intercept, "variance": (x_prev - slope * x_t - intercept).var()}
+fitted = {"coefficient of x_t": slope, "x_0 term": intercept,
+          "variance": (x_prev - slope * x_t - intercept).var()}
 eq_7 = {"coefficient of x_t": alpha.sqrt() * (1 - abar_prev) / (1 - abar),
-        "x_0 term": abar_prev.sqrt() * beta / (1 - abar) * x0_value, "variance": (1 - abar_prev) / (1 - abar) * beta}
-print_table({"least squares": fitted, "Ho et al. eq. 7": eq_7}, label=f"t = {t}, {num_pairs:,} pairs",
-            formats=dict.fromkeys(fitted, ".5f"))
-assert all(abs(fitted[k] - eq_7[k]) < 2e-3 for k in eq_7)  # the fit's standard errors are about 1e-4
+        "x_0 term": abar_prev.sqrt() * beta / (1 - abar) * x0_value,
+        "variance": (1 - abar_prev) / (1 - abar) * beta}
+print_table({"least squares": fitted, "Ho et al. eq. 7": eq_7},
+            label=f"t = {t}, {num_pairs:,} pairs", formats=dict.fromkeys(fitted, ".5f"))
+# the fit's standard errors are about 1e-4
+assert all(abs(fitted[k] - eq_7[k]) < 2e-3 for k in eq_7)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### From $x_0$ to the noise (eq. 11)
@@ -122,9 +132,11 @@ assert all(abs(fitted[k] - eq_7[k]) < 2e-3 for k in eq_7)  # the fit's standard 
 # Checked below for random $x_t$ and $\epsilon$ at every $t \ge 1$, in double precision:
 
 # %%
-ab, ab_prev = alphas_cumprod[1:].double(), alphas_cumprod[:-1].double()  # (T - 1,): t = 1..T-1 and t - 1
+# (T - 1,): t = 1..T-1 and t - 1
+ab, ab_prev = alphas_cumprod[1:].double(), alphas_cumprod[:-1].double()
 alpha_each_t, beta_each_t = ab / ab_prev, 1 - ab / ab_prev  # from the alpha-bars, (T - 1,)
-x_t, eps = torch.randn(2, T - 1, 256, generator=g, dtype=torch.float64)  # one 16x16 image per t, flattened
+# one 16x16 image per t, flattened
+x_t, eps = torch.randn(2, T - 1, 256, generator=g, dtype=torch.float64)
 x0 = (x_t - (1 - ab).sqrt()[:, None] * eps) / ab.sqrt()[:, None]  # eq. 4 solved for x_0
 mean_eq_7 = (ab_prev.sqrt() * beta_each_t / (1 - ab))[:, None] * x0 \
     + (alpha_each_t.sqrt() * (1 - ab_prev) / (1 - ab))[:, None] * x_t
@@ -150,11 +162,15 @@ assert torch.allclose(mean_eq_7, mean_eq_11, rtol=0, atol=1e-9)
 
 # %%
 @torch.no_grad()
-def ddpm_sample_by_hand(model: nn.Module, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-    """Ho et al. 2020, Algorithm 2 with sigma_t^2 = beta-tilde_t; x_0 of `shape`, e.g. (N, 1, 16, 16), on the CPU."""
+def ddpm_sample_by_hand(
+    model: nn.Module, shape: tuple[int, ...], generator: torch.Generator
+) -> torch.Tensor:
+    """Ho et al. 2020, Algorithm 2 with sigma_t^2 = beta-tilde_t; x_0 of `shape`, e.g. (N, 1, 16,
+    16), on the CPU."""
     x = torch.randn(shape, generator=generator)  # x_T ~ N(0, I)
     for t in range(T - 1, -1, -1):  # t = T-1, ..., 0 (0-based, as in course_lib and diffusers)
-        eps = model(x.to(device), torch.full((shape[0],), t, device=device)).cpu()  # eps_theta(x_t, t), like x
+        # eps_theta(x_t, t), like x
+        eps = model(x.to(device), torch.full((shape[0],), t, device=device)).cpu()
         alpha, abar = alphas[t], alphas_cumprod[t]
         x = (x - (1 - alpha) / (1 - abar).sqrt() * eps) / alpha.sqrt()  # the mean, eq. 11
         if t > 0:  # no noise at the last step
@@ -166,7 +182,8 @@ def ddpm_sample_by_hand(model: nn.Module, shape: tuple[int, ...], generator: tor
 # %% slideshow={"slide_type": "subslide"}
 small = (8, 1, 16, 16)
 by_hand = ddpm_sample_by_hand(model, small, torch.Generator().manual_seed(7))
-show_images(by_hand, nrow=8, title=f"Eight digits from our own loop: {T} steps of Algorithm 2, seed 7")
+show_images(by_hand, nrow=8,
+            title=f"Eight digits from our own loop: {T} steps of Algorithm 2, seed 7")
 plt.show()
 
 # %% [markdown]
@@ -175,9 +192,11 @@ plt.show()
 # the same seed: the generator gives the same $x_T$ and the same $z$ at every step to all three.
 
 # %% slideshow={"slide_type": "skip"}
-library = sample(model, DDPMSampler(schedule), small, generator=torch.Generator().manual_seed(7), progress=False).cpu()
-scheduler = DDPMScheduler(num_train_timesteps=T, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
-                          variance_type="fixed_small", clip_sample=False)  # sigma_t^2 = beta-tilde_t, no clipping
+library = sample(model, DDPMSampler(schedule), small, generator=torch.Generator().manual_seed(7),
+                 progress=False).cpu()
+scheduler = DDPMScheduler(num_train_timesteps=T, beta_start=1e-4, beta_end=0.02,
+                          beta_schedule="linear", variance_type="fixed_small",
+                          clip_sample=False)  # sigma_t^2 = beta-tilde_t, no clipping
 diffusers_generator = torch.Generator().manual_seed(7)
 x = torch.randn(small, generator=diffusers_generator)
 with torch.no_grad():
@@ -187,7 +206,8 @@ with torch.no_grad():
 print(f"our loop vs course_lib.sample: largest difference {(by_hand - library).abs().max():.1e}")
 print(f"our loop vs diffusers' DDPMScheduler: largest difference {(by_hand - x).abs().max():.1e}")
 print(f"course_lib.sample vs diffusers: largest difference {(library - x).abs().max():.1e}")
-# float32 rounding, compounded over 500 steps (on a GPU the library's arithmetic runs there); images span about [-1, 1]
+# float32 rounding, compounded over 500 steps (on a GPU the library's arithmetic runs there);
+# images span about [-1, 1]
 assert torch.allclose(by_hand, library, atol=1e-3) and torch.allclose(library, x, atol=1e-3)
 
 # %% [markdown]
@@ -208,12 +228,14 @@ assert torch.allclose(by_hand, library, atol=1e-3) and torch.allclose(library, x
 num_samples = fast_or_full(64, 256)
 sampler = DDPMSampler(schedule)
 start = time.perf_counter()
-samples, trajectory = sample(model, sampler, (num_samples, 1, 16, 16), generator=torch.Generator().manual_seed(0),
-                             return_trajectory=True, progress=False)
+samples, trajectory = sample(model, sampler, (num_samples, 1, 16, 16),
+                             generator=torch.Generator().manual_seed(0), return_trajectory=True,
+                             progress=False)
 seconds = time.perf_counter() - start
 samples = samples.cpu()
 print(f"{num_samples} samples, {T} network calls, {seconds:.1f} s on {device}")
-show_images(samples[:64], nrow=16, title=f"DDPM ancestral sampling, {T} steps, pretrained digits model")
+show_images(samples[:64], nrow=16,
+            title=f"DDPM ancestral sampling, {T} steps, pretrained digits model")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -239,7 +261,8 @@ shown_t = [499, 400, 300, 200, 150, 100, 50, 0]
 rows_xt, rows_x0 = [], []
 with torch.no_grad():
     for t in shown_t:
-        x_t = trajectory[T - 1 - t][:6].to(device)  # trajectory[k] is the model's input at timestep T - 1 - k
+        # trajectory[k] is the model's input at timestep T - 1 - k
+        x_t = trajectory[T - 1 - t][:6].to(device)
         abar = schedule.alphas_cumprod[t]
         eps = predict_noise(model, x_t, t)
         rows_xt.append(x_t.cpu())
@@ -283,16 +306,21 @@ plt.show()
 
 # %%
 train_features = predict(judge, train_images)[1]
-rows = {"DDPM, correct": samples, "DDPM, no noise term": no_noise_samples, "real held-out digits": test_images[:num_samples]}
-measured = {name: {"diversity": images.std(0).mean().item(), "contrast": images.flatten(1).std(1).mean().item(),
-                   **judge_images(judge, images, train_features).as_row()} for name, images in rows.items()}
-print_table(measured, label=f"{num_samples} images each", formats={"diversity": ".3f", "contrast": ".3f"})
+rows = {"DDPM, correct": samples, "DDPM, no noise term": no_noise_samples,
+        "real held-out digits": test_images[:num_samples]}
+measured = {name: {"diversity": images.std(0).mean().item(),
+                   "contrast": images.flatten(1).std(1).mean().item(),
+                   **judge_images(judge, images, train_features).as_row()}
+            for name, images in rows.items()}
+print_table(measured, label=f"{num_samples} images each",
+            formats={"diversity": ".3f", "contrast": ".3f"})
 counts = torch.bincount(predict(judge, no_noise_samples)[0].argmax(1), minlength=10)
 print("judge's classes of the no-noise samples, digits 0-9:", counts.tolist())
 correct, no_noise = measured["DDPM, correct"], measured["DDPM, no noise term"]
 fid_factor = no_noise["FID"] / correct["FID"]
 print(f"without the noise term: diversity x{no_noise['diversity'] / correct['diversity']:.2f}, "
-      f"class entropy {correct['class entropy']:.2f} -> {no_noise['class entropy']:.2f}, FID x{fid_factor:.1f}")
+      f"class entropy {correct['class entropy']:.2f} -> {no_noise['class entropy']:.2f}, "
+      f"FID x{fid_factor:.1f}")
 assert fid_factor > 3 and no_noise["diversity"] < correct["diversity"]
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -311,9 +339,11 @@ assert fid_factor > 3 and no_noise["diversity"] < correct["diversity"]
 t_axis = sampler.timesteps  # trajectory[k] is the model's input at timestep t_axis[k], k < T
 fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
 ax.plot(t_axis, [trajectory[k].std().item() for k in range(T)], label="sampling with $\\sigma_t z$")
-ax.plot(t_axis, [no_noise_trajectory[k].std().item() for k in range(T)], label="sampling without $\\sigma_t z$")
+ax.plot(t_axis, [no_noise_trajectory[k].std().item() for k in range(T)],
+        label="sampling without $\\sigma_t z$")
 abar, data_var = schedule.alphas_cumprod[t_axis], train_images.var().item()
-ax.plot(t_axis, (abar * data_var + 1 - abar).sqrt(), "k:", label="forward process on real digits")  # Ho et al. 2020, eq. 4
+# Ho et al. 2020, eq. 4
+ax.plot(t_axis, (abar * data_var + 1 - abar).sqrt(), "k:", label="forward process on real digits")
 ax.set_xlabel("timestep t")
 ax.set_ylabel("standard deviation of $x_t$")
 ax.set_title("Spread of $x_t$ during sampling")
@@ -326,10 +356,11 @@ plt.show()
 forward_std = (abar * data_var + 1 - abar).sqrt()
 ratio = torch.tensor([no_noise_trajectory[k].std().item() for k in range(T)]) / forward_std
 lowest = int(ratio.argmin())
-print(f"without the noise term the spread of x_t falls to {ratio[lowest]:.0%} of the forward process's, "
-      f"at t = {int(t_axis[lowest])}, after {lowest + 1} steps")
+print(f"without the noise term the spread of x_t falls to {ratio[lowest]:.0%} of the forward"
+      f" process's, at t = {int(t_axis[lowest])}, after {lowest + 1} steps")
 with_noise = torch.tensor([trajectory[k].std().item() for k in range(T)]) / forward_std
-print(f"with it, the spread stays within {(with_noise - 1).abs().max():.0%} of the forward process's at every t")
+print(f"with it, the spread stays within {(with_noise - 1).abs().max():.0%} of the forward "
+      "process's at every t")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # With the noise term, the spread of $x_t$ follows the forward process all the way, as it
@@ -351,11 +382,17 @@ print(f"with it, the spread stays within {(with_noise - 1).abs().max():.0%} of t
 
 # %%
 first = library  # seed 7, section 2
-again = sample(model, sampler, small, generator=torch.Generator().manual_seed(7), progress=False).cpu()
-other = sample(model, sampler, small, generator=torch.Generator().manual_seed(8), progress=False).cpu()
-print(f"seed 7 twice: identical = {torch.equal(first, again)}, largest difference {(first - again).abs().max():.1e}")
+again = sample(
+    model, sampler, small, generator=torch.Generator().manual_seed(7), progress=False
+).cpu()
+other = sample(
+    model, sampler, small, generator=torch.Generator().manual_seed(8), progress=False
+).cpu()
+print(f"seed 7 twice: identical = {torch.equal(first, again)}, largest difference"
+      f" {(first - again).abs().max():.1e}")
 print(f"seed 7 vs seed 8: largest difference {(first - other).abs().max():.2f}")
-show_images(torch.cat([first, again, other]), nrow=8, title="seed 7 (row 1), seed 7 again (row 2), seed 8 (row 3)")
+show_images(torch.cat([first, again, other]), nrow=8,
+            title="seed 7 (row 1), seed 7 again (row 2), seed 8 (row 3)")
 plt.show()
 
 # %% [markdown]
@@ -383,36 +420,45 @@ def my_reverse_step(x_t: torch.Tensor, eps: torch.Tensor, t: int, z: torch.Tenso
 # %%
 g = torch.Generator().manual_seed(5)
 x_check, eps_check, z_check = (torch.randn(4, 1, 16, 16, generator=g) for _ in range(3))
-t_check, library_sampler = 20, DDPMSampler(schedule)  # early, where beta_t and beta-tilde_t differ most
-
+# early, where beta_t and beta-tilde_t differ most
+t_check, library_sampler = 20, DDPMSampler(schedule)
 
 def library_step(t: int, z: torch.Tensor) -> torch.Tensor:
     """DDPMSampler's x_{t-1} = mean + sqrt(beta-tilde_t) z for the check inputs."""
     return library_sampler.step(eps_check, t, x_check, noise=z)
 
-
-beta_tilde_check = (1 - alphas_cumprod[t_check - 1]) / (1 - alphas_cumprod[t_check]) * betas[t_check]
-mistakes = {"sigma_t^2 = beta_t (diffusers' 'fixed_large') instead of beta-tilde_t":
-            library_step(t_check, (betas[t_check] / beta_tilde_check).sqrt() * z_check),
-            "the step without its noise term sigma_t z": library_step(t_check, torch.zeros_like(z_check)),
-            "the step for t + 1, an off-by-one timestep": library_step(t_check + 1, z_check),
-            "the step for t - 1, an off-by-one timestep": library_step(t_check - 1, z_check)}
+beta_tilde_check = (
+    (1 - alphas_cumprod[t_check - 1]) / (1 - alphas_cumprod[t_check]) * betas[t_check]
+)
+mistakes = {
+    "sigma_t^2 = beta_t (diffusers' 'fixed_large') instead of beta-tilde_t": library_step(
+        t_check, (betas[t_check] / beta_tilde_check).sqrt() * z_check
+    ),
+    "the step without its noise term sigma_t z": library_step(t_check, torch.zeros_like(z_check)),
+    "the step for t + 1, an off-by-one timestep": library_step(t_check + 1, z_check),
+    "the step for t - 1, an off-by-one timestep": library_step(t_check - 1, z_check),
+}
 
 # %%
 expected_check = library_step(t_check, z_check)  # DDPMSampler's x_{t-1}, (4, 1, 16, 16)
-check(lambda: my_reverse_step(x_check, eps_check, t_check, z_check), expected_check, name="my_reverse_step",
-      atol=1e-4, mistakes=mistakes)  # float32 rounding differs between equal formulas, up to about 1e-5
+check(
+    lambda: my_reverse_step(x_check, eps_check, t_check, z_check),
+    expected_check,
+    name="my_reverse_step",
+    atol=1e-4,
+    mistakes=mistakes,
+)  # float32 rounding differs between equal formulas, up to about 1e-5
 
 # %% tags=["solution"]
 def my_reverse_step(x_t: torch.Tensor, eps: torch.Tensor, t: int, z: torch.Tensor) -> torch.Tensor:
     """x_{t-1} for x_t, eps and z of shape (N, 1, 16, 16) and an int t in [1, T-1]."""
-    mean = (x_t - betas[t] / (1 - alphas_cumprod[t]).sqrt() * eps) / alphas[t].sqrt()  # Ho et al. 2020, eq. 11
+    # Ho et al. 2020, eq. 11
+    mean = (x_t - betas[t] / (1 - alphas_cumprod[t]).sqrt() * eps) / alphas[t].sqrt()
     beta_tilde = (1 - alphas_cumprod[t - 1]) / (1 - alphas_cumprod[t]) * betas[t]  # eq. 7
     return mean + beta_tilde.sqrt() * z  # Algorithm 2, line 4
 
-
-assert check(lambda: my_reverse_step(x_check, eps_check, t_check, z_check), expected_check, name="my_reverse_step",
-             atol=1e-4, mistakes=mistakes)
+assert check(lambda: my_reverse_step(x_check, eps_check, t_check, z_check), expected_check,
+             name="my_reverse_step", atol=1e-4, mistakes=mistakes)
 
 # %% [markdown] tags=["solution"]
 # <details class="solution"><summary>Why it agrees only to rounding</summary>
@@ -443,8 +489,12 @@ with torch.no_grad():
         abar = schedule.alphas_cumprod[t]
         x0_hat = ((x_t - (1 - abar).sqrt() * predict_noise(model, x_t, t)) / abar.sqrt()).cpu()
         rms = (x0_hat - samples).pow(2).mean(dim=(1, 2, 3)).sqrt().mean().item()
-        same_class = (predict(judge, x0_hat.clamp(-1, 1))[0].argmax(1) == final_classes).float().mean().item()
-        print(f"t = {t:3d}: RMS distance to the final sample {rms:.3f}, same class {same_class:.0%}")
+        same_class = ((predict(judge, x0_hat.clamp(-1, 1))[0].argmax(1) == final_classes)
+                      .float()
+                      .mean()
+                      .item())
+        print(f"t = {t:3d}: RMS distance to the final sample {rms:.3f}, same class "
+              f"{same_class:.0%}")
 
 # %% [markdown] tags=["solution"]
 # <details class="solution"><summary>What it shows</summary>

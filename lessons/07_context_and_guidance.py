@@ -42,17 +42,17 @@
 import itertools
 import math
 import time
-
 import matplotlib.pyplot as plt
 import torch
-
 from course_lib.checkpoints import WEIGHTS_DIR, load_pretrained, read_manifest
 from course_lib.classifier import predict
 from course_lib.config import fast_or_full, seed_everything
-from course_lib.data import ATTRIBUTE_NAMES, COLOURS, FACINGS, SHAPES, attributes_to_context, caption, load_digits, make_sprites
+from course_lib.data import (ATTRIBUTE_NAMES, COLOURS, FACINGS, SHAPES, attributes_to_context,
+                             caption, load_digits, make_sprites)
 from course_lib.evaluation import print_table
 from course_lib.exercises import check
-from course_lib.guidance import ClassifierGuidance, LossGuidance, NoisyClassifier, predicted_x0, train_noisy_classifier
+from course_lib.guidance import (ClassifierGuidance, LossGuidance, NoisyClassifier, predicted_x0,
+                                 train_noisy_classifier)
 from course_lib.metrics import class_entropy, frechet_distance
 from course_lib.models import UNet, count_parameters, sinusoidal_embedding, to_context
 from course_lib.plotting import show_images
@@ -81,7 +81,8 @@ def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
 
 
 def multi_hot(*names: str) -> torch.Tensor:
-    """Attribute names such as ("circle", "red", "left") -> (10,) float, a 1 at each named attribute."""
+    """Attribute names such as ("circle", "red", "left") -> (10,) float, a 1 at each named
+    attribute."""
     return torch.tensor([1.0 if name in names else 0.0 for name in ATTRIBUTE_NAMES])
 
 
@@ -96,18 +97,25 @@ print("a red circle facing left:", multi_hot("circle", "red", "left").int().toli
 # %% slideshow={"slide_type": "skip"}
 labels = torch.tensor([3, 7, 0, 9])
 assert torch.equal(one_hot(labels, 10), to_context(labels, 10))
-assert torch.equal(multi_hot("circle", "red", "left"), attributes_to_context("circle", "red", "left"))
+assert torch.equal(multi_hot("circle", "red", "left"),
+                   attributes_to_context("circle", "red", "left"))
 sprites = make_sprites(8, seed=0)
 for row in sprites.attributes:
     print(row.int().tolist(), "->", caption(row))
-    assert torch.equal(row.float(), multi_hot(*caption(row).removeprefix("a ").replace(" facing", "").split()))
+    assert torch.equal(row.float(),
+                       multi_hot(*caption(row).removeprefix("a ").replace(" facing", "").split()))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Eight training sprites with the caption of their context vector:
 
 # %%
-show_images(sprites.images, nrow=8, labels=[caption(a).removeprefix("a ").replace(" facing ", "\n") for a in sprites.attributes],
-            title="Procedural sprites and their attributes", scale=5)
+show_images(
+    sprites.images,
+    nrow=8,
+    labels=[caption(a).removeprefix("a ").replace(" facing ", "\n") for a in sprites.attributes],
+    title="Procedural sprites and their attributes",
+    scale=5,
+)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -130,7 +138,8 @@ plt.show()
 
 # %%
 def unet_embedding(model: UNet, t: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-    """e(t, c), the vector every residual block reads: t (N,) long, context (N, K) -> (N, emb_dim)."""
+    """e(t, c), the vector every residual block reads: t (N,) long, context (N, K) -> (N,
+    emb_dim)."""
     time_part = model.time_mlp(sinusoidal_embedding(t, model.base_channels))  # MLP(sinusoidal(t))
     context_part = context @ model.context_proj.weight.T + model.context_proj.bias  # W c + b
     return time_part + context_part
@@ -163,15 +172,19 @@ assert torch.allclose(received[0], e, atol=1e-6)
 
 # %%
 with torch.no_grad():
-    W, b = digits_model.context_proj.weight, digits_model.context_proj.bias  # (emb_dim, 10), (emb_dim,)
+    # (emb_dim, 10), (emb_dim,)
+    W, b = digits_model.context_proj.weight, digits_model.context_proj.bias
     three = digits_model.context_proj(one_hot(torch.tensor([3]), 10))[0]
     Ws, bs = sprites_model.context_proj.weight, sprites_model.context_proj.bias
     attrs = multi_hot("circle", "red", "left")
     red_circle = sprites_model.context_proj(attrs[None])[0]
     by_hand = Ws[:, attrs.bool()].sum(dim=1) + bs
-print(f"embedding of digit 3 - (column 3 of W + b): max |difference| = {(three - (W[:, 3] + b)).abs().max():.1e}")
-print(f"red circle facing left - (sum of 3 columns + b): max |difference| = {(red_circle - by_hand).abs().max():.1e}")
-assert torch.allclose(three, W[:, 3] + b, atol=1e-5) and torch.allclose(red_circle, by_hand, atol=1e-5)
+print("embedding of digit 3 - (column 3 of W + b): max |difference| ="
+      f" {(three - (W[:, 3] + b)).abs().max():.1e}")
+print("red circle facing left - (sum of 3 columns + b): max |difference| ="
+      f" {(red_circle - by_hand).abs().max():.1e}")
+assert torch.allclose(three, W[:, 3] + b, atol=1e-5) and torch.allclose(red_circle, by_hand,
+                                                                        atol=1e-5)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Context dropout: one network, two models
@@ -190,14 +203,18 @@ assert torch.allclose(three, W[:, 3] + b, atol=1e-5) and torch.allclose(red_circ
 # work: a row is kept when a uniform draw is at least $p_\text{uncond}$.
 
 # %% slideshow={"slide_type": "subslide"}
-def drop_context(context: torch.Tensor, p_uncond: float, generator: torch.Generator) -> torch.Tensor:
-    """Each row of context (N, K) replaced by zeros with probability p_uncond (Ho & Salimans 2022, Algorithm 1)."""
-    keep = torch.rand(context.shape[0], generator=generator) >= p_uncond  # (N,) bool, True with probability 1 - p
+def drop_context(
+    context: torch.Tensor, p_uncond: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Each row of context (N, K) replaced by zeros with probability p_uncond (Ho & Salimans 2022,
+    Algorithm 1)."""
+    # (N,) bool, True with probability 1 - p
+    keep = torch.rand(context.shape[0], generator=generator) >= p_uncond
     return context * keep[:, None]
 
-
 batch = drop_context(one_hot(torch.randint(0, 10, (10_000,)), 10), 0.1, seed_everything(0))
-print(f"share of a batch of {len(batch):,} trained without context: {(batch.sum(dim=1) == 0).float().mean():.3f}")
+print(f"share of a batch of {len(batch):,} trained without context:"
+      f" {(batch.sum(dim=1) == 0).float().mean():.3f}")
 
 # %% [markdown] slideshow={"slide_type": "skip"}
 # `train_diffusion(..., context_dropout=p)` drops the same rows: it draws the mask first in
@@ -207,11 +224,13 @@ print(f"share of a batch of {len(batch):,} trained without context: {(batch.sum(
 # %% slideshow={"slide_type": "skip"}
 watched, received = UNet(in_channels=1, context_dim=10), []
 hook = watched.register_forward_pre_hook(lambda model, inputs: received.append(inputs[2].cpu()))
-train_diffusion(watched, schedule, load_digits(split="train"), steps=1, batch_size=512, context_dropout=0.1, seed=5,
-                progress=False)
+train_diffusion(watched, schedule, load_digits(split="train"), steps=1, batch_size=512,
+                context_dropout=0.1, seed=5, progress=False)
 hook.remove()
 dropped_by_library = received[0].sum(dim=1) == 0  # (512,)
-dropped_by_us = drop_context(torch.ones(512, 1), 0.1, torch.Generator().manual_seed(5 + 1))[:, 0] == 0
+dropped_by_us = (
+    drop_context(torch.ones(512, 1), 0.1, torch.Generator().manual_seed(5 + 1))[:, 0] == 0
+)
 assert torch.equal(dropped_by_library, dropped_by_us) and 0 < dropped_by_us.sum() < 512
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -221,7 +240,8 @@ assert torch.equal(dropped_by_library, dropped_by_us) and 0 < dropped_by_us.sum(
 manifest = read_manifest(WEIGHTS_DIR / "manifest.json")
 for name in ["digits-cond", "sprites"]:
     recipe = manifest[name]["training"]
-    print(f"{name}: context_dropout = {recipe['context_dropout']}, {recipe['steps']:,} steps of {recipe['batch_size']} on {recipe['device']}")
+    print(f"{name}: context_dropout = {recipe['context_dropout']}, {recipe['steps']:,} steps of"
+          f" {recipe['batch_size']} on {recipe['device']}")
 
 # %% [markdown]
 # A check that the unconditional half works: sampled with $c =
@@ -232,11 +252,13 @@ for name in ["digits-cond", "sprites"]:
 # %%
 judge, _ = load_pretrained("classifier-digits")
 num_free = fast_or_full(100, 500)
-free = sample(digits_model, DDIMSampler(schedule, 25), (num_free, 1, 16, 16), generator=seed_everything(1), progress=False)
+free = sample(digits_model, DDIMSampler(schedule, 25), (num_free, 1, 16, 16),
+              generator=seed_everything(1), progress=False)
 free_probs, _ = predict(judge, free)
 counts = torch.bincount(free_probs.argmax(dim=1), minlength=10)
 print(f"{num_free} samples with no context; judge's class counts 0..9: {counts.tolist()}")
-print(f"entropy of the class histogram: {class_entropy(free_probs):.2f} nats (uniform: {math.log(10):.2f})")
+print(f"entropy of the class histogram: {class_entropy(free_probs):.2f} nats (uniform:"
+      f" {math.log(10):.2f})")
 assert (counts > 0).all() and class_entropy(free_probs) > 2.0
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -278,21 +300,25 @@ assert (counts > 0).all() and class_entropy(free_probs) > 2.0
 # The two predictions, then their combination, for eight test digits noised to $t = 200$:
 
 # %%
-def guided_noise(model: UNet, x_t: torch.Tensor, t: int, context: torch.Tensor, w: float) -> torch.Tensor:
-    """(1 + w) eps(x_t, t, c) - w eps(x_t, t, empty) (Ho & Salimans 2022, eq. 6); x_t (N, C, H, W), context (N, K)."""
+def guided_noise(model: UNet, x_t: torch.Tensor, t: int, context: torch.Tensor,
+                 w: float) -> torch.Tensor:
+    """(1 + w) eps(x_t, t, c) - w eps(x_t, t, empty) (Ho & Salimans 2022, eq. 6).
+
+    x_t (N, C, H, W), context (N, K) -> (N, C, H, W)."""
     steps = torch.full((len(x_t),), t)  # (N,): the same timestep for every image
     eps_cond = model(x_t, steps, context)
-    eps_uncond = model(x_t, steps, torch.zeros_like(context))  # the empty context of context dropout
+    eps_uncond = model(x_t, steps, torch.zeros_like(context))  # the empty context (dropout's)
     return (1 + w) * eps_cond - w * eps_uncond
 
 
 test_images, test_labels = load_digits(split="test").tensors
 noise = torch.randn((8, 1, 16, 16), generator=seed_everything(6))
-x_t = schedule.add_noise(test_images[:8], noise, torch.full((8,), 200))  # eight digits noised to t = 200
+x_t = schedule.add_noise(test_images[:8], noise, torch.full((8,), 200))  # 8 digits at t = 200
 context = one_hot(test_labels[:8], 10)  # their true labels
 with torch.no_grad():
     guided, plain = (guided_noise(digits_model, x_t, 200, context, w) for w in (3.0, 0.0))
-print(f"w = 3 moves the noise prediction by {(guided - plain).norm() / plain.norm():.0%} of its size")
+relative_change = (guided - plain).norm() / plain.norm()
+print(f"w = 3 moves the noise prediction by {relative_change:.0%} of its size")
 
 # %% [markdown] slideshow={"slide_type": "skip"}
 # The same numbers from the library's `predict_noise` (which runs both halves as one batch of
@@ -302,11 +328,16 @@ print(f"w = 3 moves the noise prediction by {(guided - plain).norm() / plain.nor
 # %% slideshow={"slide_type": "skip"}
 with torch.no_grad():
     for w in [0.0, 1.0, 3.0]:
-        ours, library = guided_noise(digits_model, x_t, 200, context, w), predict_noise(digits_model, x_t, 200, context, w)
-        eps_cond, eps_uncond = predict_noise(digits_model, x_t, 200, context), predict_noise(digits_model, x_t, 200)
+        ours, library = guided_noise(digits_model, x_t, 200, context, w), predict_noise(
+            digits_model, x_t, 200, context, w
+        )
+        eps_cond, eps_uncond = predict_noise(digits_model, x_t, 200, context), predict_noise(
+            digits_model, x_t, 200
+        )
         guidance_scale = 1 + w
         diffusers_form = eps_uncond + guidance_scale * (eps_cond - eps_uncond)
-        assert torch.allclose(ours, library, atol=1e-5) and torch.allclose(ours, diffusers_form, atol=1e-5)
+        assert torch.allclose(ours, library, atol=1e-5) and torch.allclose(ours, diffusers_form,
+                                                                           atol=1e-5)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # `sample(..., guidance=w)` calls `predict_noise` with guidance at every step. Ten digits (one per class, the same starting noise in every row) at three
@@ -316,8 +347,8 @@ with torch.no_grad():
 ten = one_hot(torch.arange(10), 10)
 fig, axes = plt.subplots(3, 1, figsize=(7, 3.6), layout="constrained")
 for ax, w in zip(axes, [0.0, 1.0, 4.0]):
-    digits = sample(digits_model, DDIMSampler(schedule, 25), (10, 1, 16, 16), context=ten, guidance=w,
-                    generator=seed_everything(2), progress=False)
+    digits = sample(digits_model, DDIMSampler(schedule, 25), (10, 1, 16, 16), context=ten,
+                    guidance=w, generator=seed_everything(2), progress=False)
     show_images(digits, nrow=10, ax=ax, title=f"w = {w:g}")
 fig.suptitle("Digits 0-9 from the same noise at three guidance scales")
 plt.show()
@@ -333,30 +364,38 @@ plt.show()
 # %%
 alpha_bar = schedule.alphas_cumprod
 
-
 class GaussianDenoiser(torch.nn.Module):
-    """Exact E[eps | x_t] for x ~ N(0, 1) (context 0) or N(1, 0.5^2) (context 1); x (N, 1), context (N, 1)."""
+    """Exact E[eps | x_t] for x ~ N(0, 1) (context 0) or N(1, 0.5^2) (context 1); x (N, 1), context
+    (N, 1)."""
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | None = None
+    ) -> torch.Tensor:
         c = context if context is not None else torch.zeros_like(x)
         ab = alpha_bar[t][:, None]  # (N, 1)
-        mean, variance = c * ab.sqrt() * 1.0, ab * (1 - c + c * 0.5**2) + 1 - ab  # of x_t = sqrt(ab) x + sqrt(1 - ab) eps
+        # of x_t = sqrt(ab) x + sqrt(1 - ab) eps
+        mean, variance = c * ab.sqrt() * 1.0, ab * (1 - c + c * 0.5**2) + 1 - ab
         return (1 - ab).sqrt() * (x - mean) / variance  # the regression of eps on x_t
 
 # %% slideshow={"slide_type": "subslide"}
 w, n = 2.0, fast_or_full(20_000, 200_000)
 precision = (1 + w) / 0.5**2 - w  # of p(x | c)^(1 + w) p(x)^(-w)
-rows = {f"p(x) p(c|x)^(1+w), w = {w:g}": {"mean": (1 + w) * 1.0 / 0.5**2 / precision, "std": precision**-0.5}}
+rows = {
+    f"p(x) p(c|x)^(1+w), w = {w:g}": {"mean": (1 + w) * 1.0 / 0.5**2 / precision,
+                                      "std": precision**-0.5}
+}
 for name, sampler, weight in [("DDIM, no guidance", DDIMSampler(schedule, 500), 0.0),
-                              (f"DDIM, w = {w:g}", DDIMSampler(schedule, 500), w), (f"DDPM, w = {w:g}", DDPMSampler(schedule), w)]:
-    x = sample(GaussianDenoiser(), sampler, (n, 1), context=torch.ones(n, 1), guidance=weight, generator=seed_everything(8),
-               device="cpu", progress=False)
+                              (f"DDIM, w = {w:g}", DDIMSampler(schedule, 500), w),
+                              (f"DDPM, w = {w:g}", DDPMSampler(schedule), w)]:
+    x = sample(GaussianDenoiser(), sampler, (n, 1), context=torch.ones(n, 1), guidance=weight,
+               generator=seed_everything(8), device="cpu", progress=False)
     rows[name] = {"mean": x.mean().item(), "std": x.std().item()}
 print_table(rows, label=f"{n:,} samples, 500 steps", formats={"mean": ".3f", "std": ".3f"})
 
 # %% slideshow={"slide_type": "skip"}
 target = rows[f"p(x) p(c|x)^(1+w), w = {w:g}"]
-assert abs(rows["DDIM, no guidance"]["mean"] - 1) < 0.06 and abs(rows["DDIM, no guidance"]["std"] - 0.5) < 0.02
+assert (abs(rows["DDIM, no guidance"]["mean"] - 1) < 0.06
+        and abs(rows["DDIM, no guidance"]["std"] - 0.5) < 0.02)
 assert all(abs(rows[f"{s}, w = {w:g}"]["std"] - target["std"]) > 0.05 for s in ["DDIM", "DDPM"])
 assert rows[f"DDIM, w = {w:g}"]["std"] < rows[f"DDPM, w = {w:g}"]["std"] - 0.05
 
@@ -392,22 +431,33 @@ _, held_out_features = predict(judge, load_digits(split="test").tensors[0])
 guidance_scales = [0.0, 0.5, 1.0, 2.0, 4.0]
 rows, examples = [], {}
 for w in guidance_scales:
-    images = sample(digits_model, DDIMSampler(schedule, 25), (len(labels), 1, 16, 16), context=asked_digits,
-                    guidance=w, generator=seed_everything(3), progress=False)
+    images = sample(digits_model, DDIMSampler(schedule, 25), (len(labels), 1, 16, 16),
+                    context=asked_digits, guidance=w, generator=seed_everything(3), progress=False)
     probs, features = predict(judge, images)
-    diversity = torch.stack([torch.pdist(features[labels == k]).mean() for k in range(10)]).mean().item()
-    rows.append(dict(w=w, accuracy=(probs.argmax(1) == labels).float().mean().item(),
-                     p_asked=probs[torch.arange(len(labels)), labels].mean().item(),
-                     diversity=diversity, fid=frechet_distance(features, held_out_features),
-                     saturated=(images.abs() > 1).float().mean().item()))
+    diversity = (
+        torch.stack([torch.pdist(features[labels == k]).mean() for k in range(10)]).mean().item()
+    )
+    rows.append(
+        dict(w=w, accuracy=(probs.argmax(1) == labels).float().mean().item(),
+             p_asked=probs[torch.arange(len(labels)), labels].mean().item(), diversity=diversity,
+             fid=frechet_distance(features, held_out_features),
+             saturated=(images.abs() > 1).float().mean().item())
+    )
     examples[w] = images[labels == 4][:8]
 
 # %%
-print_table({f"{r['w']:g}": {"accuracy": r["accuracy"], "p(asked)": r["p_asked"], "diversity": r["diversity"],
-                             "FID": r["fid"], "|pixel| > 1": r["saturated"]} for r in rows},
-            label="w", formats={"accuracy": ".3f", "p(asked)": ".3f", "|pixel| > 1": ".3f"},
-            title=f"{len(labels)} samples per w ({per_class} per class), DDIM 25 steps; "
-                  f"FID on the judge's features against {len(held_out_features)} held-out digits")
+print_table(
+    {
+        f"{r['w']:g}": {"accuracy": r["accuracy"], "p(asked)": r["p_asked"],
+                        "diversity": r["diversity"], "FID": r["fid"],
+                        "|pixel| > 1": r["saturated"]}
+        for r in rows
+    },
+    label="w",
+    formats={"accuracy": ".3f", "p(asked)": ".3f", "|pixel| > 1": ".3f"},
+    title=(f"{len(labels)} samples per w ({per_class} per class), DDIM 25 steps; "
+           f"FID on the judge's features against {len(held_out_features)} held-out digits"),
+)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The same numbers as curves, and eight fours at each guidance scale:
@@ -419,14 +469,18 @@ ax1.plot(guidance_scales, [r["p_asked"] for r in rows], "s--", label="mean p(ask
 ax1.set(xlabel="guidance scale $w$", ylabel="fraction / probability", title="Following the context")
 ax1.legend()
 ax2.plot(guidance_scales, [r["diversity"] for r in rows], "o-", color="C2")
-ax2.set(xlabel="guidance scale $w$", ylabel="within-class feature distance", title="Diversity and FID")
+ax2.set(xlabel="guidance scale $w$", ylabel="within-class feature distance",
+        title="Diversity and FID")
 ax2.yaxis.label.set_color("C2")
 twin = ax2.twinx()
 twin.plot(guidance_scales, [r["fid"] for r in rows], "s--", color="C3")
 twin.set_ylabel("FID vs held-out digits", color="C3")
 plt.show()
-show_images(torch.cat([examples[w] for w in guidance_scales]), nrow=8,
-            title="Fours at w = " + ", ".join(f"{w:g}" for w in guidance_scales) + " (one row each)")
+show_images(
+    torch.cat([examples[w] for w in guidance_scales]),
+    nrow=8,
+    title="Fours at w = " + ", ".join(f"{w:g}" for w in guidance_scales) + " (one row each)",
+)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -442,7 +496,8 @@ plt.show()
 # %% slideshow={"slide_type": "skip"}
 accuracies, diversities, fids = ([r[k] for r in rows] for k in ("p_asked", "diversity", "fid"))
 assert accuracies[-1] > accuracies[0] and diversities[-1] < diversities[0] and fids[-1] > fids[0]
-assert rows[0]["accuracy"] > 0.9 and rows[1]["accuracy"] >= rows[0]["accuracy"]  # right almost always; w = 0.5 no worse
+# right almost always; w = 0.5 no worse
+assert rows[0]["accuracy"] > 0.9 and rows[1]["accuracy"] >= rows[0]["accuracy"]
 assert rows[-1]["saturated"] > rows[0]["saturated"]  # more over-saturated pixels
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -457,14 +512,16 @@ assert rows[-1]["saturated"] > rows[0]["saturated"]  # more over-saturated pixel
 sprite_judge, _ = load_pretrained("classifier-sprites")
 combos = list(itertools.product(SHAPES, COLOURS, FACINGS))
 repeats = fast_or_full(2, 8)
-asked = torch.stack([attributes_to_context(*combo) for combo in combos]).repeat(repeats, 1)  # (32 * repeats, 10)
+# (32 * repeats, 10)
+asked = torch.stack([attributes_to_context(*combo) for combo in combos]).repeat(repeats, 1)
 groups = {"shape": slice(0, len(SHAPES)), "colour": slice(len(SHAPES), len(SHAPES) + len(COLOURS)),
           "facing": slice(len(SHAPES) + len(COLOURS), len(ATTRIBUTE_NAMES))}
 
 
 # %%
 def read_attributes(images: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The sprite judge's choice in each attribute group, as an index into SHAPES, COLOURS, FACINGS."""
+    """The sprite judge's choice in each attribute group, as an index into SHAPES, COLOURS,
+    FACINGS."""
     with torch.no_grad():
         logits = sprite_judge(images.to(next(sprite_judge.parameters()).device)).cpu()
     return {group: logits[:, where].argmax(dim=1) for group, where in groups.items()}
@@ -475,17 +532,26 @@ sprite_samples = {}
 print(f"{len(asked)} sprites per row ({repeats} per combination), DDIM 25 steps")
 print(f"{'w':>4} " + " ".join(f"{g + ' acc.':>12}" for g in groups) + f" {'all three':>10}")
 for w in [0.0, 2.0]:
-    images = sample(sprites_model, DDIMSampler(schedule, 25), (len(asked), 3, 16, 16), context=asked, guidance=w,
-                    generator=seed_everything(4), progress=False)
+    images = sample(sprites_model, DDIMSampler(schedule, 25), (len(asked), 3, 16, 16),
+                    context=asked, guidance=w, generator=seed_everything(4), progress=False)
     read = read_attributes(images)
     correct = {g: read[g] == asked[:, where].argmax(dim=1) for g, where in groups.items()}
     all_three = torch.stack(list(correct.values())).all(dim=0).float().mean()
-    print(f"{w:4g} " + " ".join(f"{c.float().mean():12.3f}" for c in correct.values()) + f" {all_three:10.3f}")
+    print(f"{w:4g} "
+          + " ".join(f"{c.float().mean():12.3f}" for c in correct.values())
+          + f" {all_three:10.3f}")
     sprite_samples[w] = images
 
 # %%
-show_images(sprite_samples[2.0][:32], nrow=8, title="All 32 attribute combinations, w = 2\n"
-            "(rows: circle, square, triangle, diamond; pairs of columns: red, green, blue, yellow; left/right)", scale=4)
+show_images(
+    sprite_samples[2.0][:32],
+    nrow=8,
+    title=(
+        "All 32 attribute combinations, w = 2\n(rows: circle, square, triangle, diamond; pairs of"
+        " columns: red, green, blue, yellow; left/right)"
+    ),
+    scale=4,
+)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -507,7 +573,8 @@ plt.show()
 
 # %%
 def body_mask(images: torch.Tensor) -> torch.Tensor:
-    """(N, H, W) bool: the sprite's body, i.e. pixels that are neither black background nor the white eye."""
+    """(N, H, W) bool: the sprite's body, i.e. pixels that are neither black background nor the
+    white eye."""
     return (images > -0.5).any(dim=1) & ~(images > 0.5).all(dim=1)
 
 
@@ -522,30 +589,33 @@ def fill_ratio(images: torch.Tensor) -> torch.Tensor:
 
 
 # %%
-contexts = {
-    "circle, no colour": attributes_to_context("circle"),
-    "red+blue circle": attributes_to_context("circle", ["red", "blue"]),
-    "red circle+square": attributes_to_context(["circle", "square"], "red"),
-    "red circle": attributes_to_context("circle", "red"),  # references for the fill ratio
-    "red square": attributes_to_context("square", "red"),
-}
+contexts = {"circle, no colour": attributes_to_context("circle"),
+            "red+blue circle": attributes_to_context("circle", ["red", "blue"]),
+            "red circle+square": attributes_to_context(["circle", "square"], "red"),
+            "red circle": attributes_to_context("circle", "red"),  # references for the fill ratio
+            "red square": attributes_to_context("square", "red"),}
 num_mix = fast_or_full(32, 128)
 mix_results, mix_images = {}, {}
 for name, mix in contexts.items():
-    images = sample(sprites_model, DDIMSampler(schedule, 25), (num_mix, 3, 16, 16), context=mix.repeat(num_mix, 1),
-                    guidance=2.0, generator=seed_everything(5), progress=False)
+    images = sample(sprites_model, DDIMSampler(schedule, 25), (num_mix, 3, 16, 16),
+                    context=mix.repeat(num_mix, 1), guidance=2.0, generator=seed_everything(5),
+                    progress=False)
     read = read_attributes(images)
     body = body_mask(images)[:, None]
-    rgb = (images * body).sum(dim=(2, 3)) / body.sum(dim=(2, 3)).clamp(min=1)  # (N, 3) mean body colour
+    # (N, 3) mean body colour
+    rgb = (images * body).sum(dim=(2, 3)) / body.sum(dim=(2, 3)).clamp(min=1)
     mix_results[name] = dict(shapes=torch.bincount(read["shape"], minlength=4),
                              colours=torch.bincount(read["colour"], minlength=4),
-                             magenta=((rgb[:, 0] > 0) & (rgb[:, 2] > 0)).sum().item(), fill=fill_ratio(images).mean().item())
+                             magenta=((rgb[:, 0] > 0) & (rgb[:, 2] > 0)).sum().item(),
+                             fill=fill_ratio(images).mean().item())
     mix_images[name] = images
 
 # %% slideshow={"slide_type": "subslide"}
 for name, r in mix_results.items():
-    print(f"{name:>18}: judge's shapes {dict(zip(SHAPES, r['shapes'].tolist()))}; fill ratio {r['fill']:.2f}")
-    print(f"{'':>18}  judge's colours {dict(zip(COLOURS, r['colours'].tolist()))}; magenta bodies {r['magenta']}")
+    print(f"{name:>18}: judge's shapes {dict(zip(SHAPES, r['shapes'].tolist()))}; fill ratio"
+          f" {r['fill']:.2f}")
+    print(f"{'':>18}  judge's colours {dict(zip(COLOURS, r['colours'].tolist()))}; magenta bodies"
+          f" {r['magenta']}")
 
 # %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 3, figsize=(9, 2.6), layout="constrained")
@@ -580,10 +650,15 @@ plt.show()
 red_blue = mix_results["red+blue circle"]
 assert red_blue["colours"][[1, 3]].sum() <= 0.1 * num_mix and red_blue["colours"][[0, 2]].min() > 0
 assert red_blue["magenta"] == 0 and mix_results["circle, no colour"]["shapes"][0] >= 0.9 * num_mix
-fills = {name: mix_results[name]["fill"] for name in ("red circle", "red circle+square", "red square")}
+fills = {
+    name: mix_results[name]["fill"] for name in ("red circle", "red circle+square", "red square")
+}
 assert fills["red circle"] < fills["red circle+square"] <= fills["red square"] + 0.05
-assert abs(fills["red circle+square"] - fills["red square"]) < abs(fills["red circle+square"] - fills["red circle"])
-assert mix_results["red circle+square"]["shapes"][0] >= 0.9 * num_mix  # "nearly all circles", says the judge
+assert abs(fills["red circle+square"] - fills["red square"]) < abs(
+    fills["red circle+square"] - fills["red circle"]
+)
+# "nearly all circles", says the judge
+assert mix_results["red circle+square"]["shapes"][0] >= 0.9 * num_mix
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Guidance by any differentiable loss
@@ -616,13 +691,15 @@ assert mix_results["red circle+square"]["shapes"][0] >= 0.9 * num_mix  # "nearly
 
 # %%
 def right_half_ink(x0_hat: torch.Tensor) -> torch.Tensor:
-    """Scalar loss: sum over images of the mean of (pixel + 1)^2 over the right half; x0_hat (N, 1, 16, 16)."""
+    """Scalar loss: sum over images of the mean of (pixel + 1)^2 over the right half; x0_hat (N, 1,
+    16, 16)."""
     right = x0_hat[..., 8:]  # (N, 1, 16, 8): columns 8-15
     return ((right + 1) ** 2).mean(dim=(1, 2, 3)).sum()
 
 
 def left_share(images: torch.Tensor) -> torch.Tensor:
-    """(N,) share of each image's ink (pixels mapped from [-1, 1] to [0, 1]) that lies in its left half."""
+    """(N,) share of each image's ink (pixels mapped from [-1, 1] to [0, 1]) that lies in its left
+    half."""
     ink = (images.clamp(-1, 1) + 1) / 2
     return ink[..., :8].sum(dim=(1, 2, 3)) / ink.sum(dim=(1, 2, 3)).clamp(min=1e-6)
 
@@ -631,18 +708,23 @@ def left_share(images: torch.Tensor) -> torch.Tensor:
 # `digits` (no context at all):
 
 # %%
-def loss_guided_noise(x_t: torch.Tensor, t: int, eps: torch.Tensor, loss_fn, scale: float) -> torch.Tensor:
+def loss_guided_noise(
+    x_t: torch.Tensor, t: int, eps: torch.Tensor, loss_fn, scale: float
+) -> torch.Tensor:
     """eps + s sqrt(1 - abar_t) grad_{x_t} loss(x0_hat), eps held fixed; x_t, eps (N, C, H, W)."""
     alpha_bar = schedule.alphas_cumprod[t]
     with torch.enable_grad():  # sampling runs without gradients; this one step needs them
         x = x_t.detach().requires_grad_(True)
         x0_hat = (x - (1 - alpha_bar).sqrt() * eps) / alpha_bar.sqrt()  # Ho et al. 2020, eq. 15
         (grad,) = torch.autograd.grad(loss_fn(x0_hat), x)  # (N, C, H, W)
-    return eps + scale * (1 - alpha_bar).sqrt() * grad  # Dhariwal & Nichol 2021, eq. 14 with log p = -L
+    # Dhariwal & Nichol 2021, eq. 14 with log p = -L
+    return eps + scale * (1 - alpha_bar).sqrt() * grad
 
 
 # %%
-def sample_loss_guided(model: UNet, loss_fn, scale: float, num: int, generator: torch.Generator) -> torch.Tensor:
+def sample_loss_guided(
+    model: UNet, loss_fn, scale: float, num: int, generator: torch.Generator
+) -> torch.Tensor:
     """num digits (num, 1, 16, 16) by DDIM in 25 steps, each noise prediction loss-guided."""
     sampler = DDIMSampler(schedule, 25)
     x = torch.randn((num, 1, 16, 16), generator=generator)  # x_T
@@ -659,32 +741,39 @@ loss_rows, loss_examples = {}, {}
 for scale in [0.0, 3.0, 10.0, 30.0, 100.0]:
     images = sample_loss_guided(free_model, right_half_ink, scale, num_guided, seed_everything(9))
     probs, _ = predict(judge, images)
-    loss_rows[f"{scale:g}"] = {"left share of ink": left_share(images).mean().item(), "mean pixel": images.mean().item(),
-                               "max |pixel|": images.abs().max().item(),
-                               "judge conf. > 0.9": (probs.max(dim=1).values > 0.9).float().mean().item(),
-                               "judged a 1": (probs.argmax(dim=1) == 1).float().mean().item()}
+    loss_rows[f"{scale:g}"] = {
+        "left share of ink": left_share(images).mean().item(), "mean pixel": images.mean().item(),
+        "max |pixel|": images.abs().max().item(),
+        "judge conf. > 0.9": (probs.max(dim=1).values > 0.9).float().mean().item(),
+        "judged a 1": (probs.argmax(dim=1) == 1).float().mean().item()}
     loss_examples[scale] = images[:8]
 print_table(loss_rows, label="scale s", formats={"max |pixel|": ".3g"},
-            title=f"{num_guided} digits from the unconditional model per scale, DDIM 25 steps, loss: ink in the right half")
+            title=f"{num_guided} digits from the unconditional model per scale, DDIM 25 steps, "
+                  "loss: ink in the right half")
 
 # %% [markdown] slideshow={"slide_type": "skip"}
 # The library's `LossGuidance` is the same callback, and `sample(..., guidance_fn=...)` runs
 # the same loop: equal noise predictions on one batch, and equal samples from the same seed.
 
 # %% slideshow={"slide_type": "skip"}
-x_probe = schedule.add_noise(test_images[:8], noise, torch.full((8,), 300))  # eight digits at t = 300
+# eight digits at t = 300
+x_probe = schedule.add_noise(test_images[:8], noise, torch.full((8,), 300))
 with torch.no_grad():
     eps_probe = free_model(x_probe, torch.full((8,), 300))
 ours = loss_guided_noise(x_probe, 300, eps_probe, right_half_ink, 10.0)
-assert torch.allclose(ours, LossGuidance(schedule, right_half_ink, 10.0)(x_probe, 300, eps_probe), atol=1e-6)
+assert torch.allclose(ours, LossGuidance(schedule, right_half_ink, 10.0)(x_probe, 300, eps_probe),
+                      atol=1e-6)
 assert not torch.allclose(ours, eps_probe, atol=1e-3)  # the guidance does move the prediction
-library = sample(free_model, DDIMSampler(schedule, 25), (num_guided, 1, 16, 16), generator=seed_everything(9),
+library = sample(free_model, DDIMSampler(schedule, 25), (num_guided, 1, 16, 16),
+                 generator=seed_everything(9),
                  guidance_fn=LossGuidance(schedule, right_half_ink, 10.0), progress=False)
 by_hand = sample_loss_guided(free_model, right_half_ink, 10.0, num_guided, seed_everything(9))
 assert torch.allclose(library, by_hand, atol=1e-5)
 shares = [row["left share of ink"] for row in loss_rows.values()]
 assert abs(shares[0] - 0.5) < 0.1 and shares[2] > 0.85 and shares[1] < shares[2]
-assert loss_rows["0"]["max |pixel|"] < 1.5 and loss_rows["10"]["max |pixel|"] < 1.5 and loss_rows["100"]["max |pixel|"] > 10
+assert (loss_rows["0"]["max |pixel|"] < 1.5
+        and loss_rows["10"]["max |pixel|"] < 1.5
+        and loss_rows["100"]["max |pixel|"] > 10)
 assert loss_rows["10"]["judged a 1"] > 0.6 and loss_rows["0"]["judged a 1"] < 0.3
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -737,11 +826,15 @@ classifier_losses = train_noisy_classifier(noisy_classifier, schedule, load_digi
 noisy_accuracy = {}
 with torch.no_grad():
     for t_probe in [0, 100, 200, 300, 400, 499]:
-        noisy = schedule.add_noise(test_images, torch.randn(test_images.shape, generator=seed_everything(10)),
+        noisy = schedule.add_noise(test_images,
+                                   torch.randn(test_images.shape, generator=seed_everything(10)),
                                    torch.full((len(test_images),), t_probe))
         logits = noisy_classifier(noisy, torch.full((len(test_images),), t_probe))
-        noisy_accuracy[f"t = {t_probe}"] = (logits.argmax(dim=1) == test_labels).float().mean().item()
-print(f"{len(classifier_losses)} training steps; accuracy on the {len(test_images)} held-out digits noised to t:")
+        noisy_accuracy[f"t = {t_probe}"] = (
+            (logits.argmax(dim=1) == test_labels).float().mean().item()
+        )
+print(f"{len(classifier_losses)} training steps; accuracy on the {len(test_images)} held-out digits"
+      " noised to t:")
 print(", ".join(f"{k}: {v:.2f}" for k, v in noisy_accuracy.items()))
 
 # %% slideshow={"slide_type": "skip"}
@@ -754,20 +847,23 @@ assert noisy_accuracy["t = 0"] > noisy_accuracy["t = 300"] > noisy_accuracy["t =
 # in code:
 
 # %%
-def classifier_guided_noise(classifier: NoisyClassifier, x_t: torch.Tensor, t: int, eps: torch.Tensor,
-                            labels: torch.Tensor, scale: float) -> torch.Tensor:
-    """eps - s sqrt(1 - abar_t) grad_{x_t} log p(y | x_t, t) (Dhariwal & Nichol 2021, Algorithm 2); labels (N,)."""
+def classifier_guided_noise(classifier: NoisyClassifier, x_t: torch.Tensor, t: int,
+                            eps: torch.Tensor, labels: torch.Tensor, scale: float) -> torch.Tensor:
+    """eps - s sqrt(1 - abar_t) grad_{x_t} log p(y | x_t, t) (Dhariwal & Nichol 2021, Algorithm 2);
+    labels (N,)."""
     alpha_bar = schedule.alphas_cumprod[t]
     with torch.enable_grad():
         x = x_t.detach().requires_grad_(True)
         log_probs = classifier(x, torch.full((len(x),), t)).log_softmax(dim=1)  # (N, 10)
-        chosen = log_probs[torch.arange(len(x)), labels].sum()  # sum over images: each gradient is its image's own
+        # sum over images: each gradient is its image's own
+        chosen = log_probs[torch.arange(len(x)), labels].sum()
         (grad,) = torch.autograd.grad(chosen, x)  # (N, C, H, W)
     return eps - scale * (1 - alpha_bar).sqrt() * grad
 
 # %% slideshow={"slide_type": "skip"}
 ours = classifier_guided_noise(noisy_classifier, x_probe, 300, eps_probe, test_labels[:8], 3.0)
-library = ClassifierGuidance(noisy_classifier, schedule, test_labels[:8], 3.0)(x_probe, 300, eps_probe)
+library = ClassifierGuidance(noisy_classifier, schedule, test_labels[:8], 3.0)(x_probe, 300,
+                                                                               eps_probe)
 assert torch.allclose(ours, library, atol=1e-6) and not torch.allclose(ours, eps_probe, atol=1e-3)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -784,32 +880,45 @@ asked_cg = torch.arange(10).repeat_interleave(per_class_cg)  # (10 * per_class_c
 methods = {"unconditional, no guidance": (free_model, {})}
 methods |= {f"classifier guidance s = {s:g}": (free_model, {"guidance_fn": ClassifierGuidance(
     noisy_classifier, schedule, asked_cg, s)}) for s in [3.0, 10.0, 30.0]}
-methods |= {f"classifier-free w = {w:g}": (digits_model, {"context": one_hot(asked_cg, 10), "guidance": w}) for w in [0.0, 1.0]}
+methods |= {f"classifier-free w = {w:g}": (digits_model, {"context": one_hot(asked_cg, 10),
+                                                          "guidance": w}) for w in [0.0, 1.0]}
 cg_rows = {}
 for name, (model, options) in methods.items():
     start = time.perf_counter()
-    images = sample(model, DDIMSampler(schedule, 25), (len(asked_cg), 1, 16, 16), generator=seed_everything(11),
-                    progress=False, **options)
+    images = sample(model, DDIMSampler(schedule, 25), (len(asked_cg), 1, 16, 16),
+                    generator=seed_everything(11), progress=False, **options)
     seconds = time.perf_counter() - start
     probs, features = predict(judge, images)
     cg_rows[name] = {"accuracy": (probs.argmax(dim=1) == asked_cg).float().mean().item(),
-                     "FID": frechet_distance(features, held_out_features), "ms / sample": 1000 * seconds / len(asked_cg)}
+                     "FID": frechet_distance(features, held_out_features),
+                     "ms / sample": 1000 * seconds / len(asked_cg)}
 
 # %% slideshow={"slide_type": "subslide"}
-print_table(cg_rows, label="method", formats={"accuracy": ".3f", "FID": ".2f", "ms / sample": ".2f"},
-            title=f"{len(asked_cg)} digits per method ({per_class_cg} per class), DDIM 25 steps, the judge's FID "
-                  f"against {len(held_out_features)} held-out digits")
-print(f"Per step, classifier guidance: one UNet pass ({count_parameters(free_model):,} parameters) and the classifier's "
-      f"forward and backward passes ({count_parameters(noisy_classifier):,} parameters); classifier-free: one UNet "
-      f"pass on twice the batch ({count_parameters(digits_model):,} parameters).")
+print_table(
+    cg_rows,
+    label="method",
+    formats={"accuracy": ".3f", "FID": ".2f", "ms / sample": ".2f"},
+    title=(
+        f"{len(asked_cg)} digits per method ({per_class_cg} per class), DDIM 25 steps, the judge's"
+        f" FID against {len(held_out_features)} held-out digits"
+    ),
+)
+print(f"Per step, classifier guidance: one UNet pass ({count_parameters(free_model):,} parameters)"
+      f" and the classifier's forward and backward passes ({count_parameters(noisy_classifier):,}"
+      " parameters); classifier-free: one UNet pass on twice the batch"
+      f" ({count_parameters(digits_model):,} parameters).")
 
 # %% slideshow={"slide_type": "skip"}
 cg_accuracy = [cg_rows[f"classifier guidance s = {s:g}"]["accuracy"] for s in [3.0, 10.0, 30.0]]
 assert cg_rows["unconditional, no guidance"]["accuracy"] < 0.25 < cg_accuracy[0] < cg_accuracy[1]
 cg_fid = [cg_rows[f"classifier guidance s = {s:g}"]["FID"] for s in [3.0, 10.0, 30.0]]
 assert cg_accuracy[1] < cg_accuracy[2] and cg_fid[0] < cg_fid[1] < cg_fid[2]
-assert max(cg_accuracy) < cg_rows["classifier-free w = 0"]["accuracy"] < cg_rows["classifier-free w = 1"]["accuracy"]
-assert max(cg_rows["classifier-free w = 0"]["FID"], cg_rows["classifier-free w = 1"]["FID"]) < min(cg_fid)
+assert (max(cg_accuracy)
+        < cg_rows["classifier-free w = 0"]["accuracy"]
+        < cg_rows["classifier-free w = 1"]["accuracy"])
+assert max(cg_rows["classifier-free w = 0"]["FID"], cg_rows["classifier-free w = 1"]["FID"]) < min(
+    cg_fid
+)
 assert count_parameters(noisy_classifier) < count_parameters(free_model) / 10
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -844,8 +953,10 @@ assert count_parameters(noisy_classifier) < count_parameters(free_model) / 10
 # with `predict_noise(..., guidance=w)` on the batch of section 4 and names the likely mistakes.
 
 # %%
-def my_guided_noise(model: UNet, x_t: torch.Tensor, t: int, context: torch.Tensor, guidance_scale: float) -> torch.Tensor:
-    """eps_uncond + s (eps_cond - eps_uncond) from one forward pass on 2N images; x_t (N, C, H, W), context (N, K)."""
+def my_guided_noise(model: UNet, x_t: torch.Tensor, t: int, context: torch.Tensor,
+                    guidance_scale: float) -> torch.Tensor:
+    """eps_uncond + s (eps_cond - eps_uncond) from one forward pass on 2N images; x_t (N, C, H, W),
+    context (N, K)."""
     raise NotImplementedError  # your code here
 
 
@@ -853,29 +964,35 @@ def my_guided_noise(model: UNet, x_t: torch.Tensor, t: int, context: torch.Tenso
 scale = 4.0  # guidance_scale s = 1 + w, here w = 3
 with torch.no_grad():
     expected = predict_noise(digits_model, x_t, 200, context, guidance=scale - 1)
-    eps_cond, eps_uncond = predict_noise(digits_model, x_t, 200, context), predict_noise(digits_model, x_t, 200)
+    eps_cond = predict_noise(digits_model, x_t, 200, context)
+    eps_uncond = predict_noise(digits_model, x_t, 200)
     s_as_w = predict_noise(digits_model, x_t, 200, context, guidance=scale)
     w_as_s = predict_noise(digits_model, x_t, 200, context, guidance=scale - 2)
-check(lambda: my_guided_noise(digits_model, x_t, 200, context, scale), expected, name="my_guided_noise",
+swapped = eps_cond + scale * (eps_uncond - eps_cond)
+check(lambda: my_guided_noise(digits_model, x_t, 200, context, scale), expected,
+      name="my_guided_noise",
       mistakes={"(1 + s) eps_c - s eps_uncond: guidance_scale s used as w": s_as_w,
                 "eps_uncond + w (eps_c - eps_uncond): w = s - 1 where 1 + w belongs": w_as_s,
                 "w eps_c - w eps_uncond: w instead of 1 + w": (scale - 1) * (eps_cond - eps_uncond),
                 "eps_c + s (eps_uncond - eps_c): the conditional and unconditional halves swapped":
-                    eps_cond + scale * (eps_uncond - eps_cond)})
+                    swapped})
 
 # %% tags=["solution"]
-def my_guided_noise(model: UNet, x_t: torch.Tensor, t: int, context: torch.Tensor, guidance_scale: float) -> torch.Tensor:
-    """eps_uncond + s (eps_cond - eps_uncond) from one forward pass on 2N images; x_t (N, C, H, W), context (N, K)."""
+def my_guided_noise(model: UNet, x_t: torch.Tensor, t: int, context: torch.Tensor,
+                    guidance_scale: float) -> torch.Tensor:
+    """eps_uncond + s (eps_cond - eps_uncond) from one forward pass on 2N images; x_t (N, C, H, W),
+    context (N, K)."""
     both = torch.cat([x_t, x_t])  # (2N, C, H, W)
     steps = torch.full((len(both),), t)  # (2N,)
     contexts = torch.cat([context, torch.zeros_like(context)])  # (2N, K): with, then without
     eps_cond, eps_uncond = model(both, steps, contexts).chunk(2)  # two (N, C, H, W)
     return eps_uncond + guidance_scale * (eps_cond - eps_uncond)
 
-
-assert check(lambda: my_guided_noise(digits_model, x_t, 200, context, scale), expected, name="my_guided_noise")
+assert check(lambda: my_guided_noise(digits_model, x_t, 200, context, scale), expected,
+             name="my_guided_noise")
 assert check(lambda: my_guided_noise(digits_model, x_t, 200, context, 1 + 3.0),
-             guided_noise(digits_model, x_t, 200, context, 3.0), name="my_guided_noise against guided_noise")
+             guided_noise(digits_model, x_t, 200, context, 3.0),
+             name="my_guided_noise against guided_noise")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2: a negative context
@@ -890,9 +1007,10 @@ assert check(lambda: my_guided_noise(digits_model, x_t, 200, context, 1 + 3.0),
 # Your code here.
 
 # %% tags=["solution"]
-def sample_with_negative(model: UNet, positive: torch.Tensor, negative: torch.Tensor, w: float, num: int,
-                         generator: torch.Generator) -> torch.Tensor:
-    """num sprites (num, 3, 16, 16) by DDIM (25 steps) with eps = eps(c_-) + (1 + w) (eps(c) - eps(c_-)); contexts (10,)."""
+def sample_with_negative(model: UNet, positive: torch.Tensor, negative: torch.Tensor, w: float,
+                         num: int, generator: torch.Generator) -> torch.Tensor:
+    """num sprites (num, 3, 16, 16) by DDIM (25 steps) with eps = eps(c_-) + (1 + w) (eps(c) -
+    eps(c_-)); contexts (10,)."""
     sampler = DDIMSampler(schedule, 25)
     x = torch.randn((num, 3, 16, 16), generator=generator)
     pos, neg = positive.repeat(num, 1), negative.repeat(num, 1)
@@ -906,14 +1024,19 @@ def sample_with_negative(model: UNet, positive: torch.Tensor, negative: torch.Te
 
 # %% tags=["solution"]
 circle, red = multi_hot("circle"), multi_hot("red")
-plain = sample_with_negative(sprites_model, circle, torch.zeros(10), 2.0, num_mix, seed_everything(7))
+plain = sample_with_negative(sprites_model, circle, torch.zeros(10), 2.0, num_mix,
+                             seed_everything(7))
 negative = sample_with_negative(sprites_model, circle, red, 2.0, num_mix, seed_everything(7))
 colour_counts = {}
 for name, images in [("plain guidance", plain), ("negative 'red'", negative)]:
-    colour_counts[name] = dict(zip(COLOURS, torch.bincount(read_attributes(images)["colour"], minlength=4).tolist()))
+    colour_counts[name] = dict(
+        zip(COLOURS, torch.bincount(read_attributes(images)["colour"], minlength=4).tolist())
+    )
     print(f"{name:>15}: judge's colours {colour_counts[name]}")
-assert all(colour_counts["negative 'red'"][c] < colour_counts["plain guidance"][c] for c in ["red", "yellow"])
-show_images(torch.cat([plain[:8], negative[:8]]), nrow=8, title="Circles: plain guidance (top), negative context 'red' (bottom)")
+assert all(colour_counts["negative 'red'"][c] < colour_counts["plain guidance"][c]
+           for c in ["red", "yellow"])
+show_images(torch.cat([plain[:8], negative[:8]]), nrow=8,
+            title="Circles: plain guidance (top), negative context 'red' (bottom)")
 plt.show()
 
 # %% [markdown]
@@ -944,26 +1067,36 @@ def my_brightness_loss(x0_hat: torch.Tensor, target: float) -> torch.Tensor:
 
 
 # %% slideshow={"slide_type": "subslide"}
-x0_probe = predicted_x0(schedule, x_probe, 300, eps_probe)  # (8, 1, 16, 16), the section 8 batch at t = 300
+# (8, 1, 16, 16), the section 8 batch at t = 300
+x0_probe = predicted_x0(schedule, x_probe, 300, eps_probe)
 image_means = x0_probe.mean(dim=(1, 2, 3))  # (8,)
-check(lambda: my_brightness_loss(x0_probe, -0.5), ((image_means + 0.5) ** 2).sum(), name="my_brightness_loss",
-      mistakes={"the mean over the batch, not the sum (each image's pull divided by N)": ((image_means + 0.5) ** 2).mean(),
-                "the mean of per-pixel squared differences, not the square of the mean":
-                    ((x0_probe + 0.5) ** 2).mean(dim=(1, 2, 3)).sum(),
-                "|mean - target| instead of its square": (image_means + 0.5).abs().sum()})
+check(
+    lambda: my_brightness_loss(x0_probe, -0.5),
+    ((image_means + 0.5) ** 2).sum(),
+    name="my_brightness_loss",
+    mistakes={
+        "the mean over the batch, not the sum (each image's pull divided by N)": (
+            ((image_means + 0.5) ** 2).mean()
+        ),
+        "the mean of per-pixel squared differences, not the square of the mean": (
+            ((x0_probe + 0.5) ** 2).mean(dim=(1, 2, 3)).sum()
+        ),
+        "|mean - target| instead of its square": (image_means + 0.5).abs().sum(),
+    },
+)
 
 # %% tags=["solution"]
 def my_brightness_loss(x0_hat: torch.Tensor, target: float) -> torch.Tensor:
     """Scalar: sum over images of (mean pixel of the image - target)^2; x0_hat (N, C, H, W)."""
     return ((x0_hat.mean(dim=(1, 2, 3)) - target) ** 2).sum()
 
-
-assert check(lambda: my_brightness_loss(x0_probe, -0.5), ((image_means + 0.5) ** 2).sum(), name="my_brightness_loss")
+assert check(lambda: my_brightness_loss(x0_probe, -0.5), ((image_means + 0.5) ** 2).sum(),
+             name="my_brightness_loss")
 brightness = {}
 for target in [-0.75, -0.25]:
     guide = LossGuidance(schedule, lambda x0_hat: my_brightness_loss(x0_hat, target), scale=30.0)
-    images = sample(free_model, DDIMSampler(schedule, 25), (num_guided, 1, 16, 16), guidance_fn=guide,
-                    generator=seed_everything(9), progress=False)
+    images = sample(free_model, DDIMSampler(schedule, 25), (num_guided, 1, 16, 16),
+                    guidance_fn=guide, generator=seed_everything(9), progress=False)
     brightness[target] = images.mean().item()
 print(f"mean brightness without guidance: {loss_rows['0']['mean pixel']:.3f}")
 print(", ".join(f"target {target:g}: mean {mean:.3f}" for target, mean in brightness.items()))
@@ -988,28 +1121,34 @@ def judge_loss(x0_hat: torch.Tensor) -> torch.Tensor:
     """-sum_i log p_judge(y_i | x0_hat_i) for the classes asked_cg; x0_hat (N, 1, 16, 16)."""
     return -judge(x0_hat).log_softmax(dim=1)[torch.arange(len(x0_hat)), asked_cg].sum()
 
-
 judge.eval()
 second_opinion = {}
-for name, guide in [("judge on x0_hat, s = 0.3", LossGuidance(schedule, judge_loss, 0.3)),
-                    ("judge on x0_hat, s = 1", LossGuidance(schedule, judge_loss, 1.0)),
-                    ("noise-aware classifier, s = 10", ClassifierGuidance(noisy_classifier, schedule, asked_cg, 10.0))]:
-    images = sample(free_model, DDIMSampler(schedule, 25), (len(asked_cg), 1, 16, 16), guidance_fn=guide,
-                    generator=seed_everything(11), progress=False)
+guides = {"judge on x0_hat, s = 0.3": LossGuidance(schedule, judge_loss, 0.3),
+          "judge on x0_hat, s = 1": LossGuidance(schedule, judge_loss, 1.0),
+          "noise-aware classifier, s = 10":
+              ClassifierGuidance(noisy_classifier, schedule, asked_cg, 10.0)}
+for name, guide in guides.items():
+    images = sample(free_model, DDIMSampler(schedule, 25), (len(asked_cg), 1, 16, 16),
+                    guidance_fn=guide, generator=seed_everything(11), progress=False)
     with torch.no_grad():
-        by_noisy = noisy_classifier(images, torch.zeros(len(images), dtype=torch.long)).argmax(dim=1)
+        no_noise_steps = torch.zeros(len(images), dtype=torch.long)
+        by_noisy = noisy_classifier(images, no_noise_steps).argmax(dim=1)
     by_judge = predict(judge, images)[0].argmax(dim=1)
     second_opinion[name] = {"judge's accuracy": (by_judge == asked_cg).float().mean().item(),
                             "noise-aware's accuracy": (by_noisy == asked_cg).float().mean().item(),
                             "max |pixel|": images.abs().max().item()}
 
 # %% tags=["solution"]
-print_table(second_opinion, label="guided by", formats={"judge's accuracy": ".3f", "noise-aware's accuracy": ".3f"},
+print_table(second_opinion, label="guided by",
+            formats={"judge's accuracy": ".3f", "noise-aware's accuracy": ".3f"},
             title=f"{len(asked_cg)} digits each; the noise-aware classifier read at t = 0")
-by_judge_row, by_noisy_row = second_opinion["judge on x0_hat, s = 0.3"], second_opinion["noise-aware classifier, s = 10"]
+by_judge_row, by_noisy_row = (second_opinion["judge on x0_hat, s = 0.3"],
+                              second_opinion["noise-aware classifier, s = 10"])
 assert by_judge_row["judge's accuracy"] > by_judge_row["noise-aware's accuracy"] + 0.15
 assert by_noisy_row["noise-aware's accuracy"] > by_noisy_row["judge's accuracy"]
-assert by_judge_row["max |pixel|"] < 2 < 10 < second_opinion["judge on x0_hat, s = 1"]["max |pixel|"]
+assert (
+    by_judge_row["max |pixel|"] < 2 < 10 < second_opinion["judge on x0_hat, s = 1"]["max |pixel|"]
+)
 
 # %% [markdown]
 # <details class="solution"><summary>Solution</summary>

@@ -20,6 +20,8 @@
 # trained network* with 10 to 50 steps. This lesson derives DDIM, times it against DDPM on
 # your machine, measures the quality it gives up (if any), and explores its noise knob $\eta$.
 #
+# <!-- subslide -->
+#
 # **Learning objectives.** By the end of this lesson you can
 #
 # - write the DDIM update (Song et al. 2020, eq. 12) and its noise scale $\sigma_t(\eta)$ (eq. 16)
@@ -140,13 +142,15 @@ def ddim_sigma(t: int, prev_t: int, eta: float) -> torch.Tensor:
 
 # %%
 def ddim_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor) -> torch.Tensor:
-    """Deterministic DDIM step x_t -> x_prev_t (Song et al. 2020, eq. 12, sigma = 0); eps, x_t: (N, C, H, W)."""
+    """Deterministic DDIM step x_t -> x_prev_t (Song et al. 2020, eq. 12, sigma = 0); eps, x_t: (N,
+    C, H, W)."""
     ab_t, ab_prev = alpha_bar_at(t), alpha_bar_at(prev_t)
     x0_hat = (x_t - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()  # the "predicted x_0"
     return ab_prev.sqrt() * x0_hat + (1 - ab_prev).sqrt() * eps  # + "direction pointing to x_t"
 
 
-timesteps = DDIMSampler(schedule, 10).timesteps.tolist()  # [450, 400, ..., 0] (section 4 discusses this choice)
+# [450, 400, ..., 0] (section 4 discusses this choice)
+timesteps = DDIMSampler(schedule, 10).timesteps.tolist()
 x = x_start = torch.randn((10, 1, 16, 16), generator=seed_everything(6))  # x_T ~ N(0, I)
 with torch.no_grad():
     for t, prev_t in zip(timesteps, timesteps[1:] + [-1]):
@@ -160,33 +164,41 @@ plt.show()
 
 # %%
 def diffusers_ddim(num_steps: int, spacing: str = "leading") -> DDIMScheduler:
-    """diffusers' DDIMScheduler configured as DDIMSampler(schedule, num_steps, timestep_spacing=spacing)."""
-    scheduler = DDIMScheduler(num_train_timesteps=schedule.num_timesteps, beta_start=1e-4, beta_end=0.02,
-                              beta_schedule="linear", clip_sample=False, set_alpha_to_one=True, steps_offset=0,
-                              timestep_spacing=spacing)
+    """diffusers' DDIMScheduler configured as DDIMSampler(schedule, num_steps,
+    timestep_spacing=spacing)."""
+    scheduler = DDIMScheduler(num_train_timesteps=schedule.num_timesteps, beta_start=1e-4,
+                              beta_end=0.02, beta_schedule="linear", clip_sample=False,
+                              set_alpha_to_one=True, steps_offset=0, timestep_spacing=spacing)
     scheduler.set_timesteps(num_steps)
     return scheduler
 
-
-library = sample(model, DDIMSampler(schedule, 10), x_start.shape, generator=seed_everything(6), progress=False)
+library = sample(model, DDIMSampler(schedule, 10), x_start.shape, generator=seed_everything(6),
+                 progress=False)
 scheduler, x_hf = diffusers_ddim(10), x_start
 with torch.no_grad():
     for t in scheduler.timesteps:
         x_hf = scheduler.step(predict_noise(model, x_hf, int(t)), t, x_hf).prev_sample
-print(f"max |ours - DDIMSampler| = {(x - library).abs().max():.1e}, max |ours - diffusers| = {(x - x_hf).abs().max():.1e}")
+print(f"max |ours - DDIMSampler| = {(x - library).abs().max():.1e}, max |ours - diffusers| ="
+      f" {(x - x_hf).abs().max():.1e}")
 
 # %% slideshow={"slide_type": "skip"}
 assert torch.allclose(x, library, atol=1e-5) and torch.allclose(x, x_hf, atol=1e-5)
 generator = seed_everything(7)
 x_t, eps, z = (torch.randn((4, 1, 16, 16), generator=generator) for _ in range(3))
 leading_hf = diffusers_ddim(10, "leading")  # steps t -> t - 50, as the leading DDIMSampler
-for t in [400, 30]:  # eq. 16: the step is affine in z with slope sigma, in the library and in diffusers
+# eq. 16: the step is affine in z with slope sigma, in the library and in diffusers
+for t in [400, 30]:
     for eta in [0.5, 1.0]:
         sampler = DDIMSampler(schedule, 10, eta=eta, timestep_spacing="leading")
-        slope = sampler.step(eps, t, x_t, noise=z) - sampler.step(eps, t, x_t, noise=torch.zeros_like(z))
-        slope_hf = (leading_hf.step(eps, t, x_t, eta=eta, variance_noise=z).prev_sample
-                    - leading_hf.step(eps, t, x_t, eta=eta, variance_noise=torch.zeros_like(z)).prev_sample)
-        assert torch.allclose(slope, ddim_sigma(t, t - 50, eta) * z, atol=1e-5) and torch.allclose(slope_hf, slope, atol=1e-5)
+        slope = sampler.step(eps, t, x_t, noise=z) - sampler.step(eps, t, x_t,
+                                                                  noise=torch.zeros_like(z))
+        slope_hf = (
+            leading_hf.step(eps, t, x_t, eta=eta, variance_noise=z).prev_sample
+            - leading_hf.step(eps, t, x_t, eta=eta, variance_noise=torch.zeros_like(z)).prev_sample
+        )
+        assert torch.allclose(slope, ddim_sigma(t, t - 50, eta) * z, atol=1e-5) and torch.allclose(
+            slope_hf, slope, atol=1e-5
+        )
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **The marginals are DDPM's.** Let us check the claim that matters, on real pixels: start from a digit $x_0$, draw
@@ -199,16 +211,19 @@ for t in [400, 30]:  # eq. 16: the step is affine in z with slope sigma, in the 
 x0 = load_digits(split="test").tensors[0][:1]  # (1, 1, 16, 16)
 num_draws = fast_or_full(4000, 20000)
 generator = seed_everything(1)
-jump = DDIMSampler(schedule, num_inference_steps=5, timestep_spacing="leading")  # timesteps 400, 300, 200, 100, 0
+# timesteps 400, 300, 200, 100, 0
+jump = DDIMSampler(schedule, num_inference_steps=5, timestep_spacing="leading")
 t, s = 400, 300
-print(f"jump from t = {t} to s = {s}; target per-pixel mean sqrt(abar_s) x0, variance 1 - abar_s = {1 - alpha_bar[s]:.4f}")
+print(f"jump from t = {t} to s = {s}; target per-pixel mean sqrt(abar_s) x0, variance 1 - abar_s ="
+      f" {1 - alpha_bar[s]:.4f}")
 for eta in [0.0, 0.5, 1.0]:
     noise = torch.randn((num_draws, 1, 16, 16), generator=generator)
     x_t = schedule.add_noise(x0.expand(num_draws, -1, -1, -1), noise, torch.full((num_draws,), t))
     x_s = jump.step(noise, t, x_t, generator=generator, eta=eta)
     mean_error = (x_s.mean(0) - alpha_bar[s].sqrt() * x0[0]).abs().max().item()
     variance = x_s.var(0).mean().item()
-    print(f"eta = {eta:.1f}: max |mean error| = {mean_error:.3f}, mean per-pixel variance = {variance:.4f}")
+    print(f"eta = {eta:.1f}: max |mean error| = {mean_error:.3f}, mean per-pixel variance ="
+          f" {variance:.4f}")
     standard_error = ((1 - alpha_bar[s]) / num_draws).sqrt().item()  # of a per-pixel mean
     assert mean_error < 5 * standard_error and abs(variance - (1 - alpha_bar[s])) < 0.02
 
@@ -238,35 +253,44 @@ num_more = fast_or_full(256, 1000)  # the DDIM samplers only
 held_out_features = predict(judge, load_digits(split="test").tensors[0])[1]  # (359, 64)
 train_digits = load_digits(split="train").tensors[0]
 
-
 def real_fids(n: int, generator: torch.Generator) -> torch.Tensor:
-    """FID on the judge's features of five random subsets of n training digits against the held-out digits, (5,)."""
+    """FID on the judge's features of five random subsets of n training digits against the held-out
+    digits, (5,)."""
     subsets = [torch.randperm(len(train_digits), generator=generator)[:n] for _ in range(5)]
-    return torch.tensor([judge_images(judge, train_digits[i], held_out_features).fid for i in subsets])
-
+    return torch.tensor(
+        [judge_images(judge, train_digits[i], held_out_features).fid for i in subsets]
+    )
 
 real = {n: real_fids(n, seed_everything(2)) for n in (num_samples, num_more)}
 
 # %% slideshow={"slide_type": "subslide"}
 samplers = {"DDPM": DDPMSampler(schedule), "DDIM 50": DDIMSampler(schedule, 50),
             "DDIM 25": DDIMSampler(schedule, 25), "DDIM 10": DDIMSampler(schedule, 10)}
-sample(model, DDIMSampler(schedule, 2), (num_samples, 1, 16, 16), progress=False)  # warm-up: first calls are slow
+# a warm-up: the first calls are slow
+sample(model, DDIMSampler(schedule, 2), (num_samples, 1, 16, 16), progress=False)
 seconds, scores, scores_more, images = {}, {}, {}, {}
 for name, sampler in samplers.items():
     start = time.perf_counter()
-    images[name], scores[name] = sample_and_judge(model, sampler, judge, held_out_features, num_samples=num_samples, seed=3)
+    images[name], scores[name] = sample_and_judge(model, sampler, judge, held_out_features,
+                                                  num_samples=num_samples, seed=3)
     seconds[name] = time.perf_counter() - start  # sampling; the judge's share is negligible
     if name != "DDPM":
-        scores_more[name] = sample_and_judge(model, sampler, judge, held_out_features, num_samples=num_more, seed=4)[1]
+        scores_more[name] = sample_and_judge(model, sampler, judge, held_out_features,
+                                             num_samples=num_more, seed=4)[1]
 
-table = {name: {"steps": len(sampler.timesteps), "time (s)": seconds[name], "speed-up": seconds["DDPM"] / seconds[name],
-                "confident": scores[name].confident, f"FID, {num_samples}": scores[name].fid,
+# %%
+table = {name: {"steps": len(sampler.timesteps), "time (s)": seconds[name],
+                "speed-up": seconds["DDPM"] / seconds[name], "confident": scores[name].confident,
+                f"FID, {num_samples}": scores[name].fid,
                 f"FID, {num_more}": scores_more[name].fid if name in scores_more else None}
          for name, sampler in samplers.items()}
-table["real digits"] = {"confident": confident_fraction(predict(judge, train_digits)[0]),
-                        **{f"FID, {n}": f"{real[n].mean():.2f} ± {real[n].std():.2f}" for n in (num_samples, num_more)}}
+real_fid_text = {f"FID, {n}": f"{real[n].mean():.2f} ± {real[n].std():.2f}"
+                 for n in (num_samples, num_more)}
+real_confident = confident_fraction(predict(judge, train_digits)[0])
+table["real digits"] = {"confident": real_confident, **real_fid_text}
 print_table(table, label="sampler", formats={"speed-up": ".1f"},
-            title=f"on {get_device()}; {num_samples} samples; FID on the judge's features against {len(held_out_features)} held-out digits")
+            title=f"on {get_device()}; {num_samples} samples; FID on the judge's features against "
+                  f"{len(held_out_features)} held-out digits")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Quality against cost, and the first samples of each sampler (same starting noise in every column):
@@ -278,8 +302,8 @@ for name in samplers:
     ax.annotate(name, (seconds[name], scores[name].fid), textcoords="offset points", xytext=(5, 5))
 ax.axhspan(real[num_samples].min(), real[num_samples].max(), color="grey", alpha=0.3,
            label=f"real digits (5 subsets of {num_samples})")
-ax.set(xscale="log", xlabel="wall time for the batch (s, log scale)", ylabel=f"FID, {num_samples} samples",
-       title=f"DDPM vs DDIM, {num_samples} samples each")
+ax.set(xscale="log", xlabel="wall time for the batch (s, log scale)",
+       ylabel=f"FID, {num_samples} samples", title=f"DDPM vs DDIM, {num_samples} samples each")
 ax.legend()
 plt.show()
 show_images(torch.cat([images[name][:10] for name in samplers]), nrow=10,
@@ -303,7 +327,9 @@ plt.show()
 
 # %% slideshow={"slide_type": "skip"}
 assert seconds["DDIM 25"] < seconds["DDPM"] / 5
-assert scores_more["DDIM 10"].fid > scores_more["DDIM 50"].fid > real[num_more].mean() - 3 * real[num_more].std()
+assert (scores_more["DDIM 10"].fid
+        > scores_more["DDIM 50"].fid
+        > real[num_more].mean() - 3 * real[num_more].std())
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Which timesteps? Leading and trailing spacing
@@ -323,9 +349,13 @@ spacings = {}
 for steps in [1, 2, 5, 10, 25, 251]:
     for spacing in ["leading", "trailing", "linspace"]:
         listed = DDIMSampler(schedule, steps, timestep_spacing=spacing).timesteps.tolist()
-        spacings[f"{spacing}, {steps}"] = {"first t": listed[0], "sqrt(abar) at first t": alpha_bar[listed[0]].sqrt().item(),
-                                           "timesteps": ", ".join(map(str, listed[:5])) + (", ..." if steps > 5 else "")}
-print_table(spacings, label="spacing, steps", title=f"T = {schedule.num_timesteps}; sqrt(abar) = 1 is clean data")
+        spacings[f"{spacing}, {steps}"] = {
+            "first t": listed[0],
+            "sqrt(abar) at first t": alpha_bar[listed[0]].sqrt().item(),
+            "timesteps": ", ".join(map(str, listed[:5])) + (", ..." if steps > 5 else ""),
+        }
+print_table(spacings, label="spacing, steps",
+            title=f"T = {schedule.num_timesteps}; sqrt(abar) = 1 is clean data")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # With **one** leading step the only timestep is $t = 0$, where $\bar\alpha_0 = 1 - \beta_1$ is
@@ -335,21 +365,37 @@ print_table(spacings, label="spacing, steps", title=f"T = {schedule.num_timestep
 # $x_T$ survives in one step of each spacing (the correlation of the output with $x_T$):
 
 # %% slideshow={"slide_type": "subslide"}
-one_step = {spacing: sample(model, DDIMSampler(schedule, 1, timestep_spacing=spacing), (num_samples, 1, 16, 16),
-                            generator=seed_everything(3), progress=False) for spacing in ["leading", "trailing"]}
-start_noise = torch.randn((num_samples, 1, 16, 16), generator=seed_everything(3))  # the same x_T, drawn again
-correlation = {spacing: torch.corrcoef(torch.stack([x.flatten(), start_noise.flatten()]))[0, 1].item()
-               for spacing, x in one_step.items()}
-print(", ".join(f"one {spacing} step: correlation with x_T = {c:.3f}" for spacing, c in correlation.items()))
-show_images(torch.cat([start_noise[:10], one_step["leading"][:10], one_step["trailing"][:10]]), nrow=10, scale=4,
+one_step = {
+    spacing: sample(model, DDIMSampler(schedule, 1, timestep_spacing=spacing),
+                    (num_samples, 1, 16, 16), generator=seed_everything(3), progress=False)
+    for spacing in ["leading", "trailing"]
+}
+# the same x_T, drawn again
+start_noise = torch.randn((num_samples, 1, 16, 16), generator=seed_everything(3))
+correlation = {
+    spacing: torch.corrcoef(torch.stack([x.flatten(), start_noise.flatten()]))[0, 1].item()
+    for spacing, x in one_step.items()
+}
+print(
+    ", ".join(f"one {spacing} step: correlation with x_T = {c:.3f}" for spacing,
+              c in correlation.items())
+)
+show_images(torch.cat([start_noise[:10], one_step["leading"][:10], one_step["trailing"][:10]]),
+            nrow=10, scale=4,
             title="Rows: x_T, one leading step (t = 0), one trailing step (t = T - 1)")
 plt.show()
 
 # %% slideshow={"slide_type": "skip"}
-leading = {s: DDIMSampler(schedule, s, timestep_spacing="leading").timesteps[0].item() for s in range(1, 500)}
-assert leading[1] == 0 and leading[2] == 250 and leading[25] == 480 and leading[251] == 250 and max(leading.values()) < 499
+leading = {s: DDIMSampler(schedule, s, timestep_spacing="leading").timesteps[0].item()
+           for s in range(1, 500)}
+assert (leading[1] == 0
+        and leading[2] == 250
+        and leading[25] == 480
+        and leading[251] == 250
+        and max(leading.values()) < 499)
 assert all(DDIMSampler(schedule, s, timestep_spacing=spacing).timesteps[0] == 499
-           for s in range(2, 500) for spacing in ["trailing", "linspace"])
+           for s in range(2, 500)
+           for spacing in ["trailing", "linspace"])
 assert correlation["leading"] > 0.999 and correlation["trailing"] < 0.5
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -362,22 +408,38 @@ few_steps, few_images = {}, {}
 for steps in [1, 2, 5, 10]:
     for spacing in ["leading", "trailing"]:
         sampler = DDIMSampler(schedule, steps, timestep_spacing=spacing)
-        few_images[spacing, steps], judged = sample_and_judge(model, sampler, judge, held_out_features,
-                                                             num_samples=num_samples, seed=3)
-        few_steps[f"{spacing}, {steps}"] = {"first t": sampler.timesteps[0].item(), **judged.as_row()}
-few_steps["real digits"] = {"FID": f"{real[num_samples].mean():.2f} ± {real[num_samples].std():.2f}"}
-print_table(few_steps, label="spacing, steps",
-            title=f"DDIM, {num_samples} samples; FID on the judge's features; class entropy of uniform digits: 2.30")
+        few_images[spacing, steps], judged = sample_and_judge(
+            model, sampler, judge, held_out_features, num_samples=num_samples, seed=3)
+        few_steps[f"{spacing}, {steps}"] = {"first t": sampler.timesteps[0].item(),
+                                            **judged.as_row()}
+few_steps["real digits"] = {
+    "FID": f"{real[num_samples].mean():.2f} ± {real[num_samples].std():.2f}"
+}
+print_table(
+    few_steps,
+    label="spacing, steps",
+    title=(f"DDIM, {num_samples} samples; FID on the judge's features; class entropy of uniform"
+           " digits: 2.30"),
+)
 
 # %% slideshow={"slide_type": "subslide"}
-show_images(torch.cat([few_images[spacing, steps][:8] for steps in [1, 2, 5] for spacing in ["leading", "trailing"]]),
-            nrow=8, title="Rows: leading and trailing with 1, 2 and 5 steps (same x_T in every column)")
+show_images(
+    torch.cat(
+        [few_images[spacing, steps][:8]
+         for steps in [1, 2, 5]
+         for spacing in ["leading", "trailing"]]
+    ),
+    nrow=8,
+    title="Rows: leading and trailing with 1, 2 and 5 steps (same x_T in every column)",
+)
 plt.show()
 
 # %% slideshow={"slide_type": "skip"}
 fid = {key: row["FID"] for key, row in few_steps.items() if key != "real digits"}
 gap = {s: fid[f"leading, {s}"] - fid[f"trailing, {s}"] for s in [1, 2, 5, 10]}
-assert min(fid["leading, 1"], fid["trailing, 1"]) > 50 and min(gap[2], gap[5], gap[10]) > 0 and gap[2] > gap[10]
+assert (min(fid["leading, 1"], fid["trailing, 1"]) > 50
+        and min(gap[2], gap[5], gap[10]) > 0
+        and gap[2] > gap[10])
 assert few_steps["trailing, 1"]["class entropy"] < 1 and few_steps["leading, 1"]["confident"] < 0.5
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -414,13 +476,16 @@ assert few_steps["trailing, 1"]["class entropy"] < 1 and few_steps["leading, 1"]
 # different seeds for the noise $z$ added at each step. The loop is the whole sampler:
 
 # %%
-def ddim(x_T: torch.Tensor, steps: int, eta: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def ddim(
+    x_T: torch.Tensor, steps: int, eta: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Run DDIM from a given x_T (N, 1, 16, 16); ``generator`` draws the per-step noise z."""
     sampler = DDIMSampler(schedule, steps, eta=eta)
     x = x_T
     with torch.no_grad():
         for t in sampler.timesteps.tolist():
-            x = sampler.step(predict_noise(model, x, t), t, x, generator=generator)  # Song et al. 2020, eq. 12
+            # Song et al. 2020, eq. 12
+            x = sampler.step(predict_noise(model, x, t), t, x, generator=generator)
     return x
 
 
@@ -432,12 +497,15 @@ for ax, eta in zip(axes, etas):
     run_a = ddim(x_T, 25, eta, seed_everything(10))
     run_b = ddim(x_T, 25, eta, seed_everything(11))
     gap = (run_a - run_b).pow(2).mean().sqrt().item()
-    same_digit = (predict(judge, run_a)[0].argmax(1) == predict(judge, run_b)[0].argmax(1)).sum().item()
+    same_digit = (
+        (predict(judge, run_a)[0].argmax(1) == predict(judge, run_b)[0].argmax(1)).sum().item()
+    )
     print(f"eta = {eta:.1f}: RMS pixel difference between the two runs = {gap:.3f}; "
           f"same digit (judge) in {same_digit} of {len(x_T)} columns")
     if eta == 0:
         assert torch.equal(run_a, run_b)
-    show_images(torch.cat([run_a, run_b]), nrow=16, ax=ax, title=f"$\\eta$ = {eta:g}: run A (left 8) and run B (right 8)")
+    show_images(torch.cat([run_a, run_b]), nrow=16, ax=ax,
+                title=f"$\\eta$ = {eta:g}: run A (left 8) and run B (right 8)")
 fig.suptitle("Same $x_T$, different per-step noise")
 plt.show()
 
@@ -460,20 +528,21 @@ plt.show()
 # %%
 step_counts = [10, 25, 50, 100]
 decoded = {steps: ddim(x_T, steps, 0.0) for steps in step_counts}
+shown_counts = ", ".join(map(str, step_counts))
 show_images(torch.cat([decoded[steps] for steps in step_counts]), nrow=8,
-            title="Rows: DDIM with " + ", ".join(map(str, step_counts)) + " steps; same $x_T$ per column")
+            title=f"Rows: DDIM with {shown_counts} steps; same $x_T$ per column")
 plt.show()
-
 
 def rms(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-image root-mean-square pixel difference, (N,)."""
     return (a - b).flatten(1).pow(2).mean(1).sqrt()
 
-
 reference = decoded[100]
-between_codes = rms(reference, reference.roll(1, dims=0)).mean().item()  # image i vs image i-1: different x_T
+# image i vs image i-1: different x_T
+between_codes = rms(reference, reference.roll(1, dims=0)).mean().item()
 for steps in step_counts[:-1]:
-    print(f"{steps:3d} vs 100 steps, same x_T: RMS difference {rms(decoded[steps], reference).mean():.3f}")
+    print(f"{steps:3d} vs 100 steps, same x_T: RMS difference"
+          f" {rms(decoded[steps], reference).mean():.3f}")
 print(f"100 steps, different x_T:        RMS difference {between_codes:.3f}")
 assert rms(decoded[50], reference).mean() < between_codes / 2
 
@@ -515,23 +584,31 @@ assert rms(decoded[50], reference).mean() < between_codes / 2
 
 # %%
 def noise_to_signal(t: int) -> torch.Tensor:
-    """sigma_t = sqrt((1 - alpha_bar_t) / alpha_bar_t), the ODE's time (Song et al. 2020, eq. 14); 0 at t = -1."""
+    """sigma_t = sqrt((1 - alpha_bar_t) / alpha_bar_t), the ODE's time (Song et al. 2020, eq. 14); 0
+    at t = -1."""
     return ((1 - alpha_bar_at(t)) / alpha_bar_at(t)).sqrt()
 
 
 def euler_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor) -> torch.Tensor:
-    """One Euler step of d x_bar / d sigma = eps from t to prev_t, where x_bar = x / sqrt(alpha_bar); (N, C, H, W)."""
+    """One Euler step of d x_bar / d sigma = eps from t to prev_t, where x_bar = x /
+    sqrt(alpha_bar); (N, C, H, W)."""
     x_bar = x_t / alpha_bar_at(t).sqrt()
-    x_bar_prev = x_bar + (noise_to_signal(prev_t) - noise_to_signal(t)) * eps  # Song et al. 2020, eq. 14
+    # Song et al. 2020, eq. 14
+    x_bar_prev = x_bar + (noise_to_signal(prev_t) - noise_to_signal(t)) * eps
     return x_bar_prev * alpha_bar_at(prev_t).sqrt()
 
 
 # %% slideshow={"slide_type": "subslide"}
 generator = seed_everything(8)
 x_t, eps = (torch.randn((4, 1, 16, 16), generator=generator) for _ in range(2))
-euler_gap = {(t, prev_t): (euler_step(eps, t, prev_t, x_t) - ddim_step(eps, t, prev_t, x_t)).abs().max().item()
-             for t, prev_t in [(499, 449), (450, 400), (50, 0), (0, -1)]}
-print("max |Euler step - DDIM step|:", ", ".join(f"{t} -> {p}: {gap:.1e}" for (t, p), gap in euler_gap.items()))
+euler_gap = {
+    (t, prev_t): (
+        (euler_step(eps, t, prev_t, x_t) - ddim_step(eps, t, prev_t, x_t)).abs().max().item()
+    )
+    for t, prev_t in [(499, 449), (450, 400), (50, 0), (0, -1)]
+}
+print("max |Euler step - DDIM step|:",
+      ", ".join(f"{t} -> {p}: {gap:.1e}" for (t, p), gap in euler_gap.items()))
 
 # %% slideshow={"slide_type": "skip"}
 assert max(euler_gap.values()) < 1e-5
@@ -550,21 +627,26 @@ toy_model, toy_schedule = load_pretrained("toy2d")
 toy_points = make_moons(8192, seed=0)  # toy2d's training set (its recipe in course_lib.pretrained)
 toy_alpha_bar = toy_schedule.alphas_cumprod
 generator, score_rows = seed_everything(9), {}
+training_mixture = GaussianMixture(toy_points, torch.full((len(toy_points),), 1e-6))
 for t in [5, 20, 50, 100, 199]:
     signal, noise = toy_alpha_bar[t].sqrt().item(), (1 - toy_alpha_bar[t]).sqrt().item()
     picked = toy_points[torch.randint(0, len(toy_points), (1000,), generator=generator)]
-    x_t = signal * picked + noise * torch.randn((1000, 2), generator=generator)  # (1000, 2), x_t ~ p_t
-    exact = GaussianMixture(toy_points, torch.full((len(toy_points),), 1e-6)).noised(signal, noise).score(x_t)
+    x_t = signal * picked + noise * torch.randn((1000, 2), generator=generator)  # (1000, 2) ~ p_t
+    exact = training_mixture.noised(signal, noise).score(x_t)
     with torch.no_grad():
         learned = -predict_noise(toy_model, x_t, t) / noise  # eps = -sqrt(1 - abar) * score
-    score_rows[f"t = {t}"] = {"sqrt(abar_t)": signal, "relative error": ((learned - exact).norm() / exact.norm()).item(),
+    relative_error = ((learned - exact).norm() / exact.norm()).item()
+    score_rows[f"t = {t}"] = {"sqrt(abar_t)": signal, "relative error": relative_error,
                               "mean cosine": torch.cosine_similarity(learned, exact).mean().item()}
 print_table(score_rows, label="timestep", formats={"relative error": ".3f", "mean cosine": ".3f"},
-            title=f"toy2d's learned score against the exact score of its noised training set, T = {toy_schedule.num_timesteps}")
+            title=f"toy2d's learned score against the exact score of its noised training set, "
+                  f"T = {toy_schedule.num_timesteps}")
 
 # %% slideshow={"slide_type": "skip"}
 errors = {key: row["relative error"] for key, row in score_rows.items()}
-assert errors["t = 100"] < 0.05 and errors["t = 199"] < 0.05 and score_rows["t = 100"]["mean cosine"] > 0.99
+assert (errors["t = 100"] < 0.05
+        and errors["t = 199"] < 0.05
+        and score_rows["t = 100"]["mean cosine"] > 0.99)
 assert errors["t = 5"] > 0.2 and errors["t = 5"] > errors["t = 50"] > errors["t = 100"]
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -605,7 +687,8 @@ assert errors["t = 5"] > 0.2 and errors["t = 5"] > errors["t = 50"] > errors["t 
 
 # %%
 def signal_noise_logsnr(t: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """alpha_t = sqrt(abar), sigma_t = sqrt(1 - abar), lambda_t = log(alpha / sigma); at t = -1: 1, 0, inf."""
+    """alpha_t = sqrt(abar), sigma_t = sqrt(1 - abar), lambda_t = log(alpha / sigma); at t = -1: 1,
+    0, inf."""
     alpha, sigma = alpha_bar_at(t).sqrt(), (1 - alpha_bar_at(t)).sqrt()
     return alpha, sigma, torch.log(alpha / sigma)
 
@@ -614,10 +697,10 @@ def signal_noise_logsnr(t: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
 # The step itself, with the previous prediction and the previous step's length passed in:
 
 # %%
-def dpm_solver_step(x0_hat: torch.Tensor, x0_prev: torch.Tensor | None, t: int, prev_t: int, h_prev: float,
-                    x_t: torch.Tensor) -> torch.Tensor:
-    """DPM-Solver++(2M) step x_t -> x_prev_t from this step's and the last step's x_0 predictions (Lu et al. 2022b,
-    Algorithm 2); x0_prev None: first order; h_prev: the last step's length in lambda. Tensors (N, C, H, W)."""
+def dpm_solver_step(x0_hat: torch.Tensor, x0_prev: torch.Tensor | None, t: int, prev_t: int,
+                    h_prev: float, x_t: torch.Tensor) -> torch.Tensor:
+    """DPM-Solver++(2M) x_t -> x_prev_t from this and the last step's x_0 predictions (Lu et al.
+    2022b, Alg. 2); x0_prev None: first order; h_prev: the last step in lambda; (N, C, H, W)."""
     alpha_s, sigma_s, lambda_s = signal_noise_logsnr(t)
     alpha_t, sigma_t, lambda_t = signal_noise_logsnr(prev_t)
     if x0_prev is None or prev_t < 0:  # the first step, and the last (to sigma = 0): D = x0_hat
@@ -639,11 +722,14 @@ dpm_timesteps = DPMSolverSampler(schedule, 10).timesteps.tolist()  # [499, 449, 
 x, x0_prev, h_prev = x_start, None, None  # x_start: (10, 1, 16, 16), section 2's x_T
 with torch.no_grad():
     for t, prev_t in zip(dpm_timesteps, dpm_timesteps[1:] + [-1]):
-        x0_hat = (x - (1 - alpha_bar[t]).sqrt() * predict_noise(model, x, t)) / alpha_bar[t].sqrt()  # Ho et al., eq. 15
+        # Ho et al., eq. 15
+        x0_hat = (x - (1 - alpha_bar[t]).sqrt() * predict_noise(model, x, t)) / alpha_bar[t].sqrt()
         x = dpm_solver_step(x0_hat, x0_prev, t, prev_t, h_prev, x)
-        x0_prev, h_prev = x0_hat, (signal_noise_logsnr(prev_t)[2] - signal_noise_logsnr(t)[2]).item()
+        x0_prev, h_prev = (x0_hat,
+                           (signal_noise_logsnr(prev_t)[2] - signal_noise_logsnr(t)[2]).item())
 ours_dpm = x
-show_images(ours_dpm, nrow=10, title="Ten of our own DPM-Solver++(2M) steps from the same x_T", scale=4)
+show_images(ours_dpm, nrow=10, title="Ten of our own DPM-Solver++(2M) steps from the same x_T",
+            scale=4)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -652,15 +738,17 @@ plt.show()
 
 # %%
 def diffusers_dpm(num_steps: int) -> DPMSolverMultistepScheduler:
-    """diffusers' DPMSolverMultistepScheduler configured as DPMSolverSampler(schedule, num_steps)."""
-    scheduler = DPMSolverMultistepScheduler(num_train_timesteps=schedule.num_timesteps, beta_start=1e-4, beta_end=0.02,
-                                            beta_schedule="linear", algorithm_type="dpmsolver++", solver_order=2,
-                                            timestep_spacing="trailing", final_sigmas_type="zero")
+    """diffusers' DPMSolverMultistepScheduler configured as DPMSolverSampler(schedule,
+    num_steps)."""
+    scheduler = DPMSolverMultistepScheduler(
+        num_train_timesteps=schedule.num_timesteps, beta_start=1e-4, beta_end=0.02,
+        beta_schedule="linear", algorithm_type="dpmsolver++", solver_order=2,
+        timestep_spacing="trailing", final_sigmas_type="zero")
     scheduler.set_timesteps(num_steps)
     return scheduler
 
-
-library_dpm = sample(model, DPMSolverSampler(schedule, 10), x_start.shape, generator=seed_everything(6), progress=False)
+library_dpm = sample(model, DPMSolverSampler(schedule, 10), x_start.shape,
+                     generator=seed_everything(6), progress=False)
 scheduler, x_hf = diffusers_dpm(10), x_start
 with torch.no_grad():
     for t in scheduler.timesteps:
@@ -669,8 +757,10 @@ print(f"max |ours - DPMSolverSampler| = {(ours_dpm - library_dpm).abs().max():.1
       f"max |ours - diffusers| = {(ours_dpm - x_hf).abs().max():.1e}")
 
 # %% slideshow={"slide_type": "skip"}
-assert torch.allclose(ours_dpm, library_dpm, atol=1e-5) and torch.allclose(ours_dpm, x_hf, atol=1e-5)
-assert (ours_dpm - x).abs().max() == 0 and (ours_dpm - library).abs().max() > 1e-2  # not DDIM's digits to the bit
+assert torch.allclose(ours_dpm, library_dpm, atol=1e-5) and torch.allclose(ours_dpm, x_hf,
+                                                                           atol=1e-5)
+# not DDIM's digits to the bit
+assert (ours_dpm - x).abs().max() == 0 and (ours_dpm - library).abs().max() > 1e-2
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 9. Quality against network evaluations
@@ -684,15 +774,21 @@ assert (ours_dpm - x).abs().max() == 0 and (ours_dpm - library).abs().max() > 1e
 # %%
 solvers = {"DDIM": lambda n: DDIMSampler(schedule, n, timestep_spacing="trailing"),
            "DPM-Solver++(2M)": lambda n: DPMSolverSampler(schedule, n, timestep_spacing="trailing"),
-           "DDPM-like (eta = 1)": lambda n: DDIMSampler(schedule, n, eta=1.0, timestep_spacing="trailing")}
+           "DDPM-like (eta = 1)":
+               lambda n: DDIMSampler(schedule, n, eta=1.0, timestep_spacing="trailing")}
 step_counts_nfe = [5, 10, 20, 50]
-by_steps = {name: {n: sample_and_judge(model, make(n), judge, held_out_features, num_samples=num_samples, seed=3)[1]
-                   for n in step_counts_nfe} for name, make in solvers.items()}
+by_steps = {name: {n: sample_and_judge(model, make(n), judge, held_out_features,
+                                       num_samples=num_samples, seed=3)[1] for n in step_counts_nfe}
+            for name, make in solvers.items()}
+
+# %%
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), layout="constrained")
 for name, scores_by_n in by_steps.items():
     axes[0].plot(step_counts_nfe, [scores_by_n[n].fid for n in step_counts_nfe], "o-", label=name)
-    axes[1].plot(step_counts_nfe, [scores_by_n[n].confident for n in step_counts_nfe], "o-", label=name)
-axes[0].axhline(real[num_samples].mean(), color="grey", ls="--", label=f"real digits ({num_samples})")
+    axes[1].plot(step_counts_nfe, [scores_by_n[n].confident for n in step_counts_nfe], "o-",
+                 label=name)
+axes[0].axhline(real[num_samples].mean(), color="grey", ls="--",
+                label=f"real digits ({num_samples})")
 axes[0].axhline(scores["DDPM"].fid, color="black", ls=":", label="DDPM, 500 steps")
 axes[0].set(xscale="log", xlabel="network evaluations", ylabel=f"FID, {num_samples} samples")
 axes[1].axhline(scores["DDPM"].confident, color="black", ls=":")
@@ -705,13 +801,17 @@ plt.show()
 # In fast mode these are a few dozen samples: read the large gaps only (`make bench` has 500 each).
 
 # %%
-nfe_table = {f"{name}, {n}": {"steps": n, **scores_by_n[n].as_row()} for name, scores_by_n in by_steps.items()
+nfe_table = {f"{name}, {n}": {"steps": n, **scores_by_n[n].as_row()}
+             for name, scores_by_n in by_steps.items()
              for n in step_counts_nfe}
 nfe_table["DDPM, 500"] = {"steps": 500, **scores["DDPM"].as_row()}
-print_table(nfe_table, label="sampler, steps", title=f"{num_samples} samples each; FID on the judge's features")
+print_table(nfe_table, label="sampler, steps",
+            title=f"{num_samples} samples each; FID on the judge's features")
 
 # %% slideshow={"slide_type": "skip"}
-dpm_fid, ddim_fid = ({n: by_steps[name][n].fid for n in step_counts_nfe} for name in ("DPM-Solver++(2M)", "DDIM"))
+dpm_fid, ddim_fid = (
+    {n: by_steps[name][n].fid for n in step_counts_nfe} for name in ("DPM-Solver++(2M)", "DDIM")
+)
 assert dpm_fid[5] < ddim_fid[5]
 assert by_steps["DDPM-like (eta = 1)"][5].fid > ddim_fid[5] and ddim_fid[50] < ddim_fid[5]
 
@@ -739,37 +839,54 @@ assert by_steps["DDPM-like (eta = 1)"][5].fid > ddim_fid[5] and ddim_fid[50] < d
 # names the likely mistakes.
 
 # %%
-def my_ddim_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor, eta: float, z: torch.Tensor) -> torch.Tensor:
-    """DDIM step x_t -> x_prev_t with noise scale sigma_t(eta) and fresh noise z (Song et al. 2020, eqs. 12, 16); (N, C, H, W)."""
+def my_ddim_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor, eta: float,
+                 z: torch.Tensor) -> torch.Tensor:
+    """DDIM step x_t -> x_prev_t with noise scale sigma_t(eta) and fresh noise z (Song et al. 2020,
+    eqs. 12, 16); (N, C, H, W)."""
     raise NotImplementedError  # your code here
 
 
 # %% slideshow={"slide_type": "subslide"}
 generator = seed_everything(5)
 x_t, eps, z = (torch.randn((4, 1, 16, 16), generator=generator) for _ in range(3))
-ten_steps = DDIMSampler(schedule, 10, eta=0.6, timestep_spacing="leading")  # timesteps 450, 400, 350, ...
-check(lambda: my_ddim_step(eps, 400, 350, x_t, 0.6, z), ten_steps.step(eps, 400, x_t, noise=z), name="my_ddim_step",
-      mistakes={"the step with eta ignored (sigma = 0)": ten_steps.step(eps, 400, x_t, eta=0.0),
-                "the step 399 -> 349 (an off-by-one timestep)": ten_steps.step(eps, 399, x_t, noise=z),
-                "the step 401 -> 351 (an off-by-one timestep)": ten_steps.step(eps, 401, x_t, noise=z),
-                "a step to t - 1 = 399, as in DDPM": DDIMSampler(schedule, 500, eta=0.6).step(eps, 400, x_t, noise=z),
-                "sigma z added but the eps coefficient left at sqrt(1 - abar_prev)":
-                    ddim_step(eps, 400, 350, x_t) + ddim_sigma(400, 350, 0.6) * z})
+# timesteps 450, 400, 350, ...
+ten_steps = DDIMSampler(schedule, 10, eta=0.6, timestep_spacing="leading")
+check(
+    lambda: my_ddim_step(eps, 400, 350, x_t, 0.6, z),
+    ten_steps.step(eps, 400, x_t, noise=z),
+    name="my_ddim_step",
+    mistakes={
+        "the step with eta ignored (sigma = 0)": ten_steps.step(eps, 400, x_t, eta=0.0),
+        "the step 399 -> 349 (an off-by-one timestep)": ten_steps.step(eps, 399, x_t, noise=z),
+        "the step 401 -> 351 (an off-by-one timestep)": ten_steps.step(eps, 401, x_t, noise=z),
+        "a step to t - 1 = 399, as in DDPM": (
+            DDIMSampler(schedule, 500, eta=0.6).step(eps, 400, x_t, noise=z)
+        ),
+        "sigma z added but the eps coefficient left at sqrt(1 - abar_prev)": (
+            ddim_step(eps, 400, 350, x_t) + ddim_sigma(400, 350, 0.6) * z
+        ),
+    },
+)
 
 # %% tags=["solution"]
-def my_ddim_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor, eta: float, z: torch.Tensor) -> torch.Tensor:
-    """DDIM step x_t -> x_prev_t with noise scale sigma_t(eta) and fresh noise z (Song et al. 2020, eqs. 12, 16); (N, C, H, W)."""
+def my_ddim_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor, eta: float,
+                 z: torch.Tensor) -> torch.Tensor:
+    """DDIM step x_t -> x_prev_t with noise scale sigma_t(eta) and fresh noise z (Song et al. 2020,
+    eqs. 12, 16); (N, C, H, W)."""
     ab_t, ab_prev = alpha_bar_at(t), alpha_bar_at(prev_t)
     sigma = ddim_sigma(t, prev_t, eta)  # eq. 16
     x0_hat = (x_t - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()  # the "predicted x_0"
     return ab_prev.sqrt() * x0_hat + (1 - ab_prev - sigma**2).sqrt() * eps + sigma * z  # eq. 12
 
-
-assert check(lambda: my_ddim_step(eps, 400, 350, x_t, 0.6, z), ten_steps.step(eps, 400, x_t, noise=z), name="my_ddim_step")
-trailing = DDIMSampler(schedule, 10, eta=0.6, timestep_spacing="trailing")  # timesteps 499, 449, ...
-assert check(lambda: my_ddim_step(eps, 499, 449, x_t, 0.6, z), trailing.step(eps, 499, x_t, noise=z), name="my_ddim_step on the trailing timesteps")
+assert check(lambda: my_ddim_step(eps, 400, 350, x_t, 0.6, z),
+             ten_steps.step(eps, 400, x_t, noise=z), name="my_ddim_step")
+# timesteps 499, 449, ...
+trailing = DDIMSampler(schedule, 10, eta=0.6, timestep_spacing="trailing")
+assert check(lambda: my_ddim_step(eps, 499, 449, x_t, 0.6, z),
+             trailing.step(eps, 499, x_t, noise=z), name="my_ddim_step on the trailing timesteps")
 hf_step = diffusers_ddim(10, "trailing").step(eps, 499, x_t, eta=0.6, variance_noise=z).prev_sample
-assert check(lambda: my_ddim_step(eps, 499, 449, x_t, 0.6, z), hf_step, name="my_ddim_step against diffusers' DDIMScheduler.step")
+assert check(lambda: my_ddim_step(eps, 499, 449, x_t, 0.6, z), hf_step,
+             name="my_ddim_step against diffusers' DDIMScheduler.step")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2: DDIM with $\eta = 1$ and every step is DDPM
@@ -786,17 +903,20 @@ assert check(lambda: my_ddim_step(eps, 499, 449, x_t, 0.6, z), hf_step, name="my
 generator = seed_everything(5)
 t = 250
 digits = load_digits(split="test").tensors[0][:16]
-x_t = schedule.add_noise(digits, torch.randn(digits.shape, generator=generator), torch.full((16,), t))
+x_t = schedule.add_noise(digits, torch.randn(digits.shape, generator=generator),
+                         torch.full((16,), t))
 z = torch.randn(digits.shape, generator=generator)
 with torch.no_grad():
     eps = predict_noise(model, x_t, t)
 ddpm_result = DDPMSampler(schedule).step(eps, t, x_t, noise=z)
 ddim_result = DDIMSampler(schedule, 500, eta=1.0).step(eps, t, x_t, noise=z)
 sigma_squared = ddim_sigma(t, t - 1, 1.0) ** 2  # eq. 16, eta = 1
-beta_tilde = (1 - alpha_bar[t - 1]) / (1 - alpha_bar[t]) * schedule.betas[t]  # Ho et al. 2020, eq. 7
+# Ho et al. 2020, eq. 7
+beta_tilde = (1 - alpha_bar[t - 1]) / (1 - alpha_bar[t]) * schedule.betas[t]
 print(f"max |DDPM step - DDIM(eta=1) step| = {(ddpm_result - ddim_result).abs().max():.1e}")
 print(f"sigma_t(1)^2 = {sigma_squared:.6e}, beta_tilde_t = {beta_tilde:.6e}")
-assert torch.allclose(ddpm_result, ddim_result, atol=1e-4) and torch.isclose(sigma_squared, beta_tilde, rtol=1e-4)
+assert torch.allclose(ddpm_result, ddim_result, atol=1e-4) and torch.isclose(sigma_squared,
+                                                                             beta_tilde, rtol=1e-4)
 
 # %% [markdown]
 # <details class="solution"><summary>Solution</summary>
@@ -823,13 +943,17 @@ assert torch.allclose(ddpm_result, ddim_result, atol=1e-4) and torch.isclose(sig
 a, b = x_T[0], x_T[1]
 theta = torch.arccos((a * b).sum() / (a.norm() * b.norm()))
 lambdas = torch.linspace(0, 1, 8)
-path = torch.stack([(torch.sin((1 - l) * theta) * a + torch.sin(l * theta) * b) / torch.sin(theta) for l in lambdas])
+path = torch.stack(
+    [(torch.sin((1 - l) * theta) * a + torch.sin(l * theta) * b) / torch.sin(theta)
+     for l in lambdas]
+)
 frames = ddim(path, 25, 0.0)
 probs, _ = predict(judge, frames)
 print("norm of x_T along the path:", [f"{n:.1f}" for n in path.flatten(1).norm(dim=1).tolist()])
 print("norm of the straight line's midpoint:", f"{((a + b) / 2).norm():.1f}")
 print("judge's labels along the path:", probs.argmax(1).tolist())
-show_images(frames, nrow=8, labels=[f"{l:.2f}" for l in lambdas.tolist()], title="Decoded slerp between two codes", scale=4)
+show_images(frames, nrow=8, labels=[f"{l:.2f}" for l in lambdas.tolist()],
+            title="Decoded slerp between two codes", scale=4)
 plt.show()
 
 # %% [markdown]
@@ -855,7 +979,8 @@ plt.show()
 # %%
 def my_dpm_step(x0_hat: torch.Tensor, x0_prev: torch.Tensor, t_before: int, t: int, prev_t: int,
                 x_t: torch.Tensor) -> torch.Tensor:
-    """DPM-Solver++(2M) step x_t -> x_prev_t after a step t_before -> t (Lu et al. 2022b, Algorithm 2); (N, C, H, W)."""
+    """DPM-Solver++(2M) step x_t -> x_prev_t after a step t_before -> t (Lu et al. 2022b, Algorithm
+    2); (N, C, H, W)."""
     raise NotImplementedError  # your code here
 
 
@@ -864,21 +989,25 @@ generator = seed_everything(12)
 x_before, eps_before, eps_now = (torch.randn((4, 1, 16, 16), generator=generator) for _ in range(3))
 ten_dpm = DPMSolverSampler(schedule, 10)
 t_before, t, prev_t = ten_dpm.timesteps[:3].tolist()  # 499, 449, 399
-x_now = ten_dpm.step(eps_before, t_before, x_before)  # first step (first order); the sampler keeps its x_0
+x_now = ten_dpm.step(eps_before, t_before, x_before)  # first step (first order), x_0 kept
 expected = ten_dpm.step(eps_now, t, x_now)  # second step: second order
 x0_before = (x_before - (1 - alpha_bar[t_before]).sqrt() * eps_before) / alpha_bar[t_before].sqrt()
 x0_now = (x_now - (1 - alpha_bar[t]).sqrt() * eps_now) / alpha_bar[t].sqrt()
-lambda_before, lambda_now, lambda_next = (signal_noise_logsnr(s)[2].item() for s in (t_before, t, prev_t))
+lambda_before, lambda_now, lambda_next = (signal_noise_logsnr(s)[2].item()
+                                          for s in (t_before, t, prev_t))
 h_prev, h = lambda_now - lambda_before, lambda_next - lambda_now
-check(lambda: my_dpm_step(x0_now, x0_before, t_before, t, prev_t, x_now), expected, name="my_dpm_step",
+inverted_r = dpm_solver_step(x0_now, x0_before, t, prev_t, h * h / h_prev, x_now)
+swapped = dpm_solver_step(x0_before, x0_now, t, prev_t, h_prev, x_now)
+check(lambda: my_dpm_step(x0_now, x0_before, t_before, t, prev_t, x_now), expected,
+      name="my_dpm_step",
       mistakes={"the first-order (DDIM) step: x0_prev unused": ddim_step(eps_now, t, prev_t, x_now),
-                "r = h / h_prev (inverted)": dpm_solver_step(x0_now, x0_before, t, prev_t, h * h / h_prev, x_now),
-                "x0_hat and x0_prev swapped": dpm_solver_step(x0_before, x0_now, t, prev_t, h_prev, x_now)})
+                "r = h / h_prev (inverted)": inverted_r, "x0_hat and x0_prev swapped": swapped})
 
 # %% tags=["solution"]
 def my_dpm_step(x0_hat: torch.Tensor, x0_prev: torch.Tensor, t_before: int, t: int, prev_t: int,
                 x_t: torch.Tensor) -> torch.Tensor:
-    """DPM-Solver++(2M) step x_t -> x_prev_t after a step t_before -> t (Lu et al. 2022b, Algorithm 2); (N, C, H, W)."""
+    """DPM-Solver++(2M) step x_t -> x_prev_t after a step t_before -> t (Lu et al. 2022b, Algorithm
+    2); (N, C, H, W)."""
     _, sigma_s, lambda_s = signal_noise_logsnr(t)
     alpha_t, sigma_t, lambda_t = signal_noise_logsnr(prev_t)
     h = lambda_t - lambda_s
@@ -886,8 +1015,8 @@ def my_dpm_step(x0_hat: torch.Tensor, x0_prev: torch.Tensor, t_before: int, t: i
     d = (1 + 1 / (2 * r)) * x0_hat - 1 / (2 * r) * x0_prev
     return sigma_t / sigma_s * x_t - alpha_t * torch.expm1(-h) * d
 
-
-assert check(lambda: my_dpm_step(x0_now, x0_before, t_before, t, prev_t, x_now), expected, name="my_dpm_step")
+assert check(lambda: my_dpm_step(x0_now, x0_before, t_before, t, prev_t, x_now), expected,
+             name="my_dpm_step")
 scheduler = diffusers_dpm(10)
 hf_now = scheduler.step(eps_before, t_before, x_before).prev_sample
 hf_next = scheduler.step(eps_now, t, hf_now).prev_sample

@@ -20,6 +20,8 @@
 # ours, train its `UNet2DModel` on the course's digits, and drive the course's own weights
 # with its schedulers and pipelines. Everything runs offline: no model is downloaded.
 #
+# <!-- subslide -->
+#
 # **Learning objectives.** By the end of this lesson you can
 #
 # - name diffusers' three building blocks (models, schedulers, pipelines) and map each
@@ -44,10 +46,10 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from tqdm import TqdmWarning
-
-warnings.filterwarnings("ignore", category=TqdmWarning)  # diffusers' tqdm.auto warns without ipywidgets; bars are off
-from course_lib import (DDIMSampler, DDPMSampler, NoiseSchedule, UNet, fast_or_full, load_pretrained, sample,  # noqa: E402
-                        seed_everything, train_diffusion)
+# diffusers' tqdm.auto warns without ipywidgets; bars are off
+warnings.filterwarnings("ignore", category=TqdmWarning)
+from course_lib import (DDIMSampler, DDPMSampler, NoiseSchedule, UNet, fast_or_full,  # noqa: E402
+                        load_pretrained, sample, seed_everything, train_diffusion)
 from course_lib.classifier import predict  # noqa: E402
 from course_lib.data import load_digits  # noqa: E402
 from course_lib.evaluation import print_table  # noqa: E402
@@ -57,8 +59,8 @@ from course_lib.plotting import plot_losses, show_images  # noqa: E402
 
 # %% slideshow={"slide_type": "skip"}
 import diffusers
-from diffusers import (DDIMPipeline, DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler,
-                       StableDiffusionPipeline, UNet2DModel)
+from diffusers import (DDIMPipeline, DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler,
+                       EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DModel)
 
 generator = seed_everything(0)
 print(f"diffusers {diffusers.__version__}, torch {torch.__version__}")
@@ -81,11 +83,12 @@ def call_arguments(pipeline_class: type) -> list[str]:
     """The keyword arguments of a pipeline's __call__, read from its signature."""
     return list(inspect.signature(pipeline_class.__call__).parameters)
 
-
 for pipeline_class in (DDIMPipeline, StableDiffusionPipeline):
     print(f"{pipeline_class.__name__}(...): {', '.join(call_arguments(pipeline_class)[1:5])}, ...")
 assert "batch_size" in call_arguments(DDIMPipeline) and "prompt" not in call_arguments(DDIMPipeline)
-assert "prompt" in call_arguments(StableDiffusionPipeline) and "batch_size" not in call_arguments(StableDiffusionPipeline)
+assert "prompt" in call_arguments(StableDiffusionPipeline) and "batch_size" not in call_arguments(
+    StableDiffusionPipeline
+)
 
 # %% [markdown]
 # `course_lib` was written to follow the same conventions (0-based timesteps, `add_noise`'s signature,
@@ -132,8 +135,8 @@ assert "prompt" in call_arguments(StableDiffusionPipeline) and "batch_size" not 
 # %%
 T = 500
 schedule = NoiseSchedule.linear(T, 1e-4, 0.02)  # the course default for images
-ddpm_hf = DDPMScheduler(num_train_timesteps=T, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
-                        clip_sample=False, variance_type="fixed_small")
+ddpm_hf = DDPMScheduler(num_train_timesteps=T, beta_start=1e-4, beta_end=0.02,
+                        beta_schedule="linear", clip_sample=False, variance_type="fixed_small")
 
 images, labels = load_digits(16, "train").tensors
 x0 = images[:16]
@@ -142,7 +145,9 @@ t = torch.randint(0, T, (16,), generator=generator)
 
 differences = {
     "alphas_cumprod": (schedule.alphas_cumprod - ddpm_hf.alphas_cumprod).abs().max().item(),
-    "add_noise": (schedule.add_noise(x0, noise, t) - ddpm_hf.add_noise(x0, noise, t)).abs().max().item(),
+    "add_noise": (
+        (schedule.add_noise(x0, noise, t) - ddpm_hf.add_noise(x0, noise, t)).abs().max().item()
+    ),
 }
 for name, d in differences.items():
     print(f"{name:15s} max |course_lib - diffusers| = {d:.2e}")
@@ -159,12 +164,14 @@ device = next(model.parameters()).device
 assert torch.equal(shipped_schedule.alphas_cumprod, schedule.alphas_cumprod)
 
 ddpm_ours = DDPMSampler(schedule)
-ddim_ours = DDIMSampler(schedule, num_inference_steps=25, timestep_spacing="leading")  # diffusers' default spacing
-ddim_hf = DDIMScheduler(num_train_timesteps=T, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
-                        clip_sample=False, set_alpha_to_one=True, steps_offset=0, timestep_spacing="leading")
+# diffusers' default spacing
+ddim_ours = DDIMSampler(schedule, num_inference_steps=25, timestep_spacing="leading")
+ddim_hf = DDIMScheduler(num_train_timesteps=T, beta_start=1e-4, beta_end=0.02,
+                        beta_schedule="linear", clip_sample=False, set_alpha_to_one=True,
+                        steps_offset=0, timestep_spacing="leading")
 ddim_hf.set_timesteps(25)
-print("timesteps equal:", torch.equal(ddim_ours.timesteps, ddim_hf.timesteps), ddim_hf.timesteps[:5].tolist(), "...")
-
+print("timesteps equal:", torch.equal(ddim_ours.timesteps, ddim_hf.timesteps),
+      ddim_hf.timesteps[:5].tolist(), "...")
 
 @torch.no_grad()
 def predicted_noise(x: torch.Tensor, timestep: int) -> torch.Tensor:
@@ -178,11 +185,15 @@ for timestep in [480, 250, 20, 0]:
     eps = predicted_noise(x_t, timestep)
     seed = 100 + timestep
     ours = ddpm_ours.step(eps, timestep, x_t, generator=torch.Generator().manual_seed(seed))
-    theirs = ddpm_hf.step(eps, timestep, x_t, generator=torch.Generator().manual_seed(seed)).prev_sample
+    theirs = ddpm_hf.step(
+        eps, timestep, x_t, generator=torch.Generator().manual_seed(seed)
+    ).prev_sample
     rows.append(("DDPM step", timestep, (ours - theirs).abs().max().item()))
     for eta in [0.0, 0.5]:
-        ours = ddim_ours.step(eps, timestep, x_t, generator=torch.Generator().manual_seed(seed), eta=eta)
-        theirs = ddim_hf.step(eps, timestep, x_t, eta=eta, generator=torch.Generator().manual_seed(seed)).prev_sample
+        ours = ddim_ours.step(eps, timestep, x_t, generator=torch.Generator().manual_seed(seed),
+                              eta=eta)
+        theirs = ddim_hf.step(eps, timestep, x_t, eta=eta,
+                              generator=torch.Generator().manual_seed(seed)).prev_sample
         rows.append((f"DDIM step, eta={eta}", timestep, (ours - theirs).abs().max().item()))
 print(f"{'':20s} {'t':>4s} {'max |difference|':>17s}")
 for name, timestep, d in rows:
@@ -196,16 +207,19 @@ assert max(d for *_, d in rows) < 1e-5
 # %%
 n = 16
 with torch.no_grad():
-    ours = sample(model, ddim_ours, (n, 1, 16, 16), generator=torch.Generator().manual_seed(1), progress=False)
+    ours = sample(model, ddim_ours, (n, 1, 16, 16), generator=torch.Generator().manual_seed(1),
+                  progress=False)
 
     x = torch.randn((n, 1, 16, 16), generator=torch.Generator().manual_seed(1))
-    for timestep in ddim_hf.timesteps:          # the diffusers loop
+    for timestep in ddim_hf.timesteps:  # the diffusers loop
         eps = predicted_noise(x, int(timestep))
         x = ddim_hf.step(eps, timestep, x).prev_sample
 
-print(f"25 DDIM steps, {n} images: max |course_lib - diffusers| = {(ours.cpu() - x).abs().max().item():.2e}")
+print(f"25 DDIM steps, {n} images: max |course_lib - diffusers| ="
+      f" {(ours.cpu() - x).abs().max().item():.2e}")
 assert torch.allclose(ours.cpu(), x, atol=1e-5)
-show_images(torch.cat([ours.cpu(), x]), nrow=n, title="top: course_lib's sample(), bottom: the diffusers loop")
+show_images(torch.cat([ours.cpu(), x]), nrow=n,
+            title="top: course_lib's sample(), bottom: the diffusers loop")
 plt.show()
 
 # %% [markdown]
@@ -235,7 +249,8 @@ print(f"UNet2DModel with {sum(p.numel() for p in unet.parameters()):,} parameter
 # noise, take the mean squared error.
 
 # %%
-noise_scheduler = DDPMScheduler(num_train_timesteps=T, beta_start=1e-4, beta_end=0.02, beta_schedule="linear")
+noise_scheduler = DDPMScheduler(num_train_timesteps=T, beta_start=1e-4, beta_end=0.02,
+                                beta_schedule="linear")
 steps, batch_size = fast_or_full(200, 4000), 32
 optimizer = torch.optim.AdamW(unet.parameters(), lr=2e-3)
 loader_gen = torch.Generator().manual_seed(0)
@@ -248,14 +263,16 @@ for step in range(steps):
     batch = images[torch.randint(0, len(images), (batch_size,), generator=loader_gen)].to(device)
     timesteps = torch.randint(0, T, (batch_size,), generator=loader_gen).to(device)
     eps = torch.randn(batch.shape, generator=loader_gen).to(device)
-    noisy = noise_scheduler.add_noise(batch, eps, timesteps)          # q(x_t | x_0), Ho et al. 2020, eq. 4
-    loss = F.mse_loss(unet(noisy, timesteps).sample, eps)             # Ho et al. 2020, eq. 14
+    # q(x_t | x_0), Ho et al. 2020, eq. 4
+    noisy = noise_scheduler.add_noise(batch, eps, timesteps)
+    loss = F.mse_loss(unet(noisy, timesteps).sample, eps)  # Ho et al. 2020, eq. 14
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     losses.append(loss.item())
-print(f"{steps} steps of {batch_size} images ({steps * batch_size:,} images seen) in {time.perf_counter() - start:.0f} s; "
-      f"mean loss of the last 50 steps {sum(losses[-50:]) / 50:.3f}")
+print(f"{steps} steps of {batch_size} images ({steps * batch_size:,} images seen) in"
+      f" {time.perf_counter() - start:.0f} s; mean loss of the last 50 steps"
+      f" {sum(losses[-50:]) / 50:.3f}")
 plot_losses(losses, smooth=25, title="UNet2DModel on digits: training loss")
 plt.show()
 
@@ -268,7 +285,8 @@ plt.show()
 judge, _ = load_pretrained("classifier-digits")
 pipe = DDIMPipeline(unet=unet.eval(), scheduler=DDIMScheduler.from_config(noise_scheduler.config))
 pipe.set_progress_bar_config(disable=True)
-trained = pipe(batch_size=32, num_inference_steps=25, generator=torch.Generator().manual_seed(0), output_type="pt").images
+trained = pipe(batch_size=32, num_inference_steps=25, generator=torch.Generator().manual_seed(0),
+               output_type="pt").images
 trained = trained * 2 - 1  # the pipeline returns [0, 1]; the course works in [-1, 1]
 with torch.no_grad():
     probs, _ = predict(judge, trained)
@@ -297,14 +315,17 @@ plt.show()
 # %%
 wrapped = CourseUNet2DModel.from_course_model(model, sample_size=16)
 print(dict(wrapped.config))
-print("scheduler matches the training schedule:", torch.equal(ddim_hf.alphas_cumprod, shipped_schedule.alphas_cumprod))
+print("scheduler matches the training schedule:",
+      torch.equal(ddim_hf.alphas_cumprod, shipped_schedule.alphas_cumprod))
 
 pipe = DDIMPipeline(unet=wrapped, scheduler=ddim_hf)  # diffusers' own pipeline class
 pipe.set_progress_bar_config(disable=True)
 start = time.perf_counter()
-hf_images = pipe(batch_size=n, num_inference_steps=25, generator=torch.Generator().manual_seed(1), output_type="pt").images.cpu()
-print(f"diffusers' DDIMPipeline on the course weights: {time.perf_counter() - start:.1f} s; "
-      f"max |difference| to course_lib's sample() = {(hf_images * 2 - 1 - ours.cpu().clamp(-1, 1)).abs().max().item():.2e}")
+hf_images = pipe(batch_size=n, num_inference_steps=25, generator=torch.Generator().manual_seed(1),
+                 output_type="pt").images.cpu()
+print(f"diffusers' DDIMPipeline on the course weights: {time.perf_counter() - start:.1f} s; max"
+      " |difference| to course_lib's sample() ="
+      f" {(hf_images * 2 - 1 - ours.cpu().clamp(-1, 1)).abs().max().item():.2e}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # (Pipelines return images clipped to $[0, 1]$, so we compare with the course's samples clipped to $[-1, 1]$.)
@@ -321,13 +342,19 @@ cond_pipe = CoursePipeline(CourseUNet2DModel.from_course_model(cond_model, 16), 
 cond_pipe.set_progress_bar_config(disable=True)
 wanted = torch.arange(10).repeat(4)
 context = F.one_hot(wanted, 10).float()
-guided = cond_pipe(len(wanted), 25, context=context, guidance_scale=3.0, generator=torch.Generator().manual_seed(0)).images.cpu() * 2 - 1
+guided = (
+    cond_pipe(len(wanted), 25, context=context, guidance_scale=3.0,
+              generator=torch.Generator().manual_seed(0)).images.cpu()
+    * 2
+    - 1
+)
 reference = sample(cond_model, ddim_ours, guided.shape, context=context, guidance=2.0,
                    generator=torch.Generator().manual_seed(0), progress=False)
 with torch.no_grad():
     accuracy = (predict(judge, guided)[0].argmax(1) == wanted).float().mean().item()
-print(f"max |CoursePipeline(guidance_scale=3) - sample(guidance=2)| = {(guided - reference.cpu().clamp(-1, 1)).abs().max().item():.2e}; "
-      f"judge accuracy on the asked-for digits {accuracy:.2f}")
+print("max |CoursePipeline(guidance_scale=3) - sample(guidance=2)| ="
+      f" {(guided - reference.cpu().clamp(-1, 1)).abs().max().item():.2e}; judge accuracy on the"
+      f" asked-for digits {accuracy:.2f}")
 show_images(guided, nrow=10, title="CoursePipeline, digits-cond, guidance_scale = 3 (w = 2)")
 plt.show()
 
@@ -345,7 +372,12 @@ with tempfile.TemporaryDirectory() as folder:
             print(f"{path.relative_to(folder)!s:45s} {path.stat().st_size:>9,} bytes")
     reloaded = CoursePipeline.from_pretrained(folder, low_cpu_mem_usage=False).to(device)
 reloaded.set_progress_bar_config(disable=True)
-again = reloaded(len(wanted), 25, context=context, guidance_scale=3.0, generator=torch.Generator().manual_seed(0)).images.cpu() * 2 - 1
+again = (
+    reloaded(len(wanted), 25, context=context, guidance_scale=3.0,
+             generator=torch.Generator().manual_seed(0)).images.cpu()
+    * 2
+    - 1
+)
 print("reloaded pipeline gives identical images:", torch.equal(again, guided))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -369,7 +401,8 @@ print("reloaded pipeline gives identical images:", torch.equal(again, guided))
 
 # %%
 judged = {}
-for name, scheduler_class in [("DDIM", DDIMScheduler), ("DPM-Solver++", DPMSolverMultistepScheduler)]:
+for name, scheduler_class in [("DDIM", DDIMScheduler),
+                              ("DPM-Solver++", DPMSolverMultistepScheduler)]:
     zoo_pipe = CoursePipeline(wrapped, scheduler_class.from_config(ddim_hf.config))
     zoo_pipe.set_progress_bar_config(disable=True)
     start = time.perf_counter()
@@ -377,8 +410,8 @@ for name, scheduler_class in [("DDIM", DDIMScheduler), ("DPM-Solver++", DPMSolve
     seconds = time.perf_counter() - start
     with torch.no_grad():
         judged[name] = out
-        print(f"{name:13s} 10 steps: confident fraction {confident_fraction(predict(judge, out)[0]):.2f} "
-              f"({seconds:.1f} s for 48 images)")
+        print(f"{name:13s} 10 steps: confident fraction"
+              f" {confident_fraction(predict(judge, out)[0]):.2f} ({seconds:.1f} s for 48 images)")
 fig, axes = plt.subplots(1, 2, figsize=(8, 4), layout="constrained")
 for ax, (name, out) in zip(axes, judged.items()):
     show_images(out[:32], ax=ax, title=f"{name}, 10 steps")
@@ -395,8 +428,9 @@ with torch.no_grad():
     full = model(x_t, tt)
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
         half = model(x_t, tt).float()
-print(f"bfloat16 vs float32 noise prediction: max |difference| {(half - full).abs().max().item():.3f}, "
-      f"relative RMS {((half - full).pow(2).mean() / full.pow(2).mean()).sqrt().item():.3f}")
+print("bfloat16 vs float32 noise prediction: max |difference|"
+      f" {(half - full).abs().max().item():.3f}, relative RMS"
+      f" {((half - full).pow(2).mean() / full.pow(2).mean()).sqrt().item():.3f}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Reading diffusers' source
@@ -407,15 +441,23 @@ print(f"bfloat16 vs float32 noise prediction: max |difference| {(half - full).ab
 # %%
 package_root = Path(diffusers.__file__).parent.parent
 step_lines, first_line = inspect.getsourcelines(DDPMScheduler.step)
-print("DDPMScheduler lives in", Path(inspect.getsourcefile(DDPMScheduler)).relative_to(package_root))
-print(f"DDPMScheduler.step is lines {first_line}-{first_line + len(step_lines) - 1}; the branches that matter:")
+print("DDPMScheduler lives in",
+      Path(inspect.getsourcefile(DDPMScheduler)).relative_to(package_root))
+print(f"DDPMScheduler.step is lines {first_line}-{first_line + len(step_lines) - 1}; the branches"
+      " that matter:")
 branches = ("prediction_type ==", "variance_type ==", "pred_prev_sample =")
 for number, line in enumerate(step_lines, start=first_line):
     if any(branch in line for branch in branches):
         print(f"{number:5d}  {line.strip()}")
 missing = [branch for branch in branches if not any(branch in line for line in step_lines)]
-assert not missing, f"DDPMScheduler.step no longer contains {missing}: diffusers renamed them, read step anew"
-print("config:", {k: ddpm_hf.config[k] for k in ["prediction_type", "variance_type", "clip_sample", "timestep_spacing"]})
+assert (
+    not missing
+), f"DDPMScheduler.step no longer contains {missing}: diffusers renamed them, read step anew"
+print(
+    "config:",
+    {k: ddpm_hf.config[k]
+     for k in ["prediction_type", "variance_type", "clip_sample", "timestep_spacing"]},
+)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # How to read those branches:
@@ -452,21 +494,25 @@ print("config:", {k: ddpm_hf.config[k] for k in ["prediction_type", "variance_ty
 
 # %%
 train_images, train_labels = load_digits(16, "train").tensors
-sevens = torch.utils.data.TensorDataset(train_images[train_labels == 7][:32])  # the new data: 32 sevens
+# the new data: 32 sevens
+sevens = torch.utils.data.TensorDataset(train_images[train_labels == 7][:32])
 test_images, test_labels = load_digits(16, "test").tensors
 _, held_out_sevens = predict(judge, test_images[test_labels == 7])  # (M, 64) judge features
 num_judged = fast_or_full(64, 256)
 
-
 def judge_sevens(denoiser: torch.nn.Module) -> dict[str, float]:
-    """Sample num_judged digits from the same noise and read them with the judge: shares in [0, 1] and FID."""
+    """Sample num_judged digits from the same noise and read them with the judge: shares in [0, 1]
+    and FID."""
     digits = sample(denoiser, DDIMSampler(shipped_schedule, 25), (num_judged, 1, 16, 16),
                     generator=torch.Generator().manual_seed(3), progress=False)
     probs, features = predict(judge, digits)
     read_as = probs.argmax(dim=1)
-    return {"sevens": (read_as == 7).float().mean().item(), "confident": confident_fraction(probs),
-            "FID to sevens": frechet_distance(features, held_out_sevens),
-            "other digits": ((read_as != 7) & (probs.max(dim=1).values > 0.9)).float().mean().item()}
+    return {
+        "sevens": (read_as == 7).float().mean().item(),
+        "confident": confident_fraction(probs),
+        "FID to sevens": frechet_distance(features, held_out_sevens),
+        "other digits": ((read_as != 7) & (probs.max(dim=1).values > 0.9)).float().mean().item(),
+    }
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Both runs use the library's `train_diffusion` (Algorithm 1, the loop of section 3) with the
@@ -476,15 +522,18 @@ def judge_sevens(denoiser: torch.nn.Module) -> dict[str, float]:
 
 # %%
 ft_steps, ft_every = fast_or_full(150, 600), fast_or_full(50, 200)
-runs = {"fine-tuned": (load_pretrained("digits")[0], 5e-4), "from scratch": (UNet(in_channels=1), 2e-3)}  # fresh copies
+runs = {"fine-tuned": (load_pretrained("digits")[0], 5e-4),  # fresh copies
+        "from scratch": (UNet(in_channels=1), 2e-3)}
 snapshots, ft_losses = {("shipped model", 0): judge_sevens(model)}, {}
 for name, (denoiser, lr) in runs.items():
-    result = train_diffusion(denoiser, shipped_schedule, sevens, steps=ft_steps, batch_size=32, lr=lr, seed=0,
-                             progress=False, callback_every=ft_every,
-                             callback=lambda step, net, name=name: snapshots.update({(name, step): judge_sevens(net)}))
+    def record(step: int, net: torch.nn.Module, name: str = name) -> None:
+        snapshots[(name, step)] = judge_sevens(net)
+    result = train_diffusion(denoiser, shipped_schedule, sevens, steps=ft_steps, batch_size=32,
+                             lr=lr, seed=0, progress=False, callback_every=ft_every,
+                             callback=record)
     ft_losses[name] = result.losses
-print_table({f"{name}, step {step}": row for (name, step), row in snapshots.items()}, label="model",
-            formats={"FID to sevens": ".1f"},
+print_table({f"{name}, step {step}": row for (name, step), row in snapshots.items()},
+            label="model", formats={"FID to sevens": ".1f"},
             title=f"{num_judged} samples each; training on {len(sevens)} sevens, batch 32")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -502,11 +551,17 @@ show_images(torch.cat([sample(m, DDIMSampler(shipped_schedule, 25), (8, 1, 16, 1
 plt.show()
 
 # %% slideshow={"slide_type": "skip"}
-shipped, tuned, scratch = (snapshots[key] for key in [("shipped model", 0), ("fine-tuned", ft_steps), ("from scratch", ft_steps)])
+shipped, tuned, scratch = (
+    snapshots[key]
+    for key in [("shipped model", 0), ("fine-tuned", ft_steps), ("from scratch", ft_steps)]
+)
 first_tuned = snapshots[("fine-tuned", ft_every)]
-assert shipped["sevens"] < 0.2 and tuned["sevens"] > 0.7 and first_tuned["sevens"] > max(0.5, scratch["sevens"])
+assert (shipped["sevens"] < 0.2
+        and tuned["sevens"] > 0.7
+        and first_tuned["sevens"] > max(0.5, scratch["sevens"]))
 assert tuned["FID to sevens"] < scratch["FID to sevens"] < shipped["FID to sevens"]
-assert tuned["confident"] > scratch["confident"] and ft_losses["fine-tuned"][0] < ft_losses["from scratch"][0] / 5
+assert (tuned["confident"] > scratch["confident"]
+        and ft_losses["fine-tuned"][0] < ft_losses["from scratch"][0] / 5)
 assert tuned["other digits"] < 0.3 < shipped["other digits"]
 assert sum(ft_losses["fine-tuned"][-20:]) < sum(ft_losses["from scratch"][-20:])
 
@@ -610,11 +665,13 @@ print(f"init_noise_sigma = {euler.init_noise_sigma:.1f}; timesteps {euler.timest
 others = train_images[train_labels != 7][:32]  # 32 old digits, of every other class
 replay = torch.utils.data.TensorDataset(torch.cat([sevens.tensors[0], others]))
 with_replay, _ = load_pretrained("digits")  # the shipped weights again
-train_diffusion(with_replay, shipped_schedule, replay, steps=ft_steps, batch_size=32, lr=5e-4, seed=0, progress=False)
+train_diffusion(with_replay, shipped_schedule, replay, steps=ft_steps, batch_size=32, lr=5e-4,
+                seed=0, progress=False)
 replay_row = judge_sevens(with_replay)
-print_table({"sevens only": tuned, "sevens + 32 others": replay_row, "shipped model": shipped}, label="fine-tuned on",
-            formats={"FID to sevens": ".1f"})
-assert tuned["other digits"] < replay_row["other digits"] and shipped["sevens"] < replay_row["sevens"] < tuned["sevens"]
+print_table({"sevens only": tuned, "sevens + 32 others": replay_row, "shipped model": shipped},
+            label="fine-tuned on", formats={"FID to sevens": ".1f"})
+assert (tuned["other digits"] < replay_row["other digits"]
+        and shipped["sevens"] < replay_row["sevens"] < tuned["sevens"])
 
 # %% [markdown]
 # <details class="solution"><summary>Solution</summary>

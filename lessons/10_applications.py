@@ -41,10 +41,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from course_lib import (DDIMSampler, DDPMSampler, UNet, fast_or_full, get_device, load_pretrained, predict_noise,
-                        sample, seed_everything, train_diffusion)
+from course_lib import (DDIMSampler, DDPMSampler, UNet, fast_or_full, get_device, load_pretrained,
+                        predict_noise, sample, seed_everything, train_diffusion)
 from course_lib.classifier import predict
-from course_lib.data import gaussian_random_field, load_digits, radial_power_spectrum, theoretical_power_spectrum
+from course_lib.data import (gaussian_random_field, load_digits, radial_power_spectrum,
+                             theoretical_power_spectrum)
 from course_lib.evaluation import print_table
 from course_lib.exercises import check
 from course_lib.image_metrics import psnr, ssim
@@ -94,12 +95,14 @@ print(f"running on {device}")
 # %%
 def blend(known: torch.Tensor, mask: torch.Tensor, unknown_part: torch.Tensor,
           alpha_bar_prev: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """RePaint's x_{t-1} (Lugmayr et al. 2022, eq. 8): known pixels from the data, the rest from the model.
+    """RePaint's x_{t-1} (Lugmayr et al. 2022, eq. 8): known pixels from the data, the rest from
+    the model.
 
     known, unknown_part, noise: (N, C, H, W); mask: bool, broadcastable, True on known pixels;
     alpha_bar_prev: scalar in (0, 1], the alpha-bar of the level t-1 the step lands on.
     """
-    known_part = alpha_bar_prev.sqrt() * known + (1 - alpha_bar_prev).sqrt() * noise  # Ho et al. 2020, eq. 4
+    # Ho et al. 2020, eq. 4
+    known_part = alpha_bar_prev.sqrt() * known + (1 - alpha_bar_prev).sqrt() * noise
     return torch.where(mask, known_part, unknown_part)  # (N, C, H, W)
 
 
@@ -112,7 +115,8 @@ def blend(known: torch.Tensor, mask: torch.Tensor, unknown_part: torch.Tensor,
 # %%
 def jump_back(x_prev: torch.Tensor, alpha_bar_t: torch.Tensor, alpha_bar_prev: torch.Tensor,
               noise: torch.Tensor) -> torch.Tensor:
-    """x_t ~ q(x_t | x_{t-1}) (Lugmayr et al. 2022, Algorithm 1, lines 9-10); x_prev, noise: (N, C, H, W)."""
+    """x_t ~ q(x_t | x_{t-1}) (Lugmayr et al. 2022, Algorithm 1, lines 9-10); x_prev, noise: (N, C,
+    H, W)."""
     a = alpha_bar_t / alpha_bar_prev  # alpha_t, or its product over a DDIM stride
     return a.sqrt() * x_prev + (1 - a).sqrt() * noise
 
@@ -124,8 +128,11 @@ def jump_back(x_prev: torch.Tensor, alpha_bar_t: torch.Tensor, alpha_bar_prev: t
 
 # %%
 @torch.no_grad()
-def repaint_by_hand(model, sampler, known, mask, resample_steps, generator, blend=blend) -> torch.Tensor:
-    """RePaint (Lugmayr et al. 2022, Algorithm 1, jump length 1); known: (N, C, H, W), mask: bool."""
+def repaint_by_hand(
+    model, sampler, known, mask, resample_steps, generator, blend=blend
+) -> torch.Tensor:
+    """RePaint (Lugmayr et al. 2022, Algorithm 1, jump length 1); known: (N, C, H, W), mask:
+    bool."""
     alphas_cumprod, timesteps = sampler.schedule.alphas_cumprod, sampler.timesteps.tolist()
     x = draw_noise(known, generator)  # x_T: (N, C, H, W)
     for i, t in enumerate(timesteps):
@@ -158,10 +165,11 @@ inpaint_steps = fast_or_full(25, 500)
 resample_steps = fast_or_full(4, 5)
 images, labels = test_images[:num_inpaint], test_labels[:num_inpaint]
 mask = half_mask(16, "bottom")  # (1, 1, 16, 16), True on the top half, which is kept
-inpaint_sampler = (DDIMSampler(schedule, inpaint_steps, eta=1.0) if inpaint_steps < schedule.num_timesteps
+inpaint_sampler = (DDIMSampler(schedule, inpaint_steps, eta=1.0)
+                   if inpaint_steps < schedule.num_timesteps
                    else DDPMSampler(schedule))
-print(f"{num_inpaint} held-out digits, {type(inpaint_sampler).__name__} with {len(inpaint_sampler.timesteps)} steps, "
-      f"U = {resample_steps}")
+print(f"{num_inpaint} held-out digits, {type(inpaint_sampler).__name__} with"
+      f" {len(inpaint_sampler.timesteps)} steps, U = {resample_steps}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Show, then prove.** The course library has the same loop, `repaint` in
@@ -172,9 +180,12 @@ print(f"{num_inpaint} held-out digits, {type(inpaint_sampler).__name__} with {le
 
 # %%
 few, few_mask = images[:8].to(device), mask.to(device)  # (8, 1, 16, 16), (1, 1, 16, 16)
-by_hand = repaint_by_hand(model, inpaint_sampler, few, few_mask, 2, torch.Generator().manual_seed(3))
-library = repaint(model, inpaint_sampler, few, few_mask, resample_steps=2, generator=torch.Generator().manual_seed(3))
-print(f"RePaint, U = 2, 8 digits: max |by hand - course_lib| = {(by_hand - library).abs().max().item():.1e}")
+by_hand = repaint_by_hand(model, inpaint_sampler, few, few_mask, 2,
+                          torch.Generator().manual_seed(3))
+library = repaint(model, inpaint_sampler, few, few_mask, resample_steps=2,
+                  generator=torch.Generator().manual_seed(3))
+print("RePaint, U = 2, 8 digits: max |by hand - course_lib| ="
+      f" {(by_hand - library).abs().max().item():.1e}")
 assert torch.allclose(by_hand, library, atol=1e-6)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -184,17 +195,21 @@ assert torch.allclose(by_hand, library, atol=1e-6)
 # %%
 middle = len(inpaint_sampler.timesteps) // 2
 t, prev_t = int(inpaint_sampler.timesteps[middle]), int(inpaint_sampler.timesteps[middle + 1])
-x_t = schedule.add_noise(few, torch.randn(few.shape, generator=torch.Generator().manual_seed(6)).to(device),
-                        torch.full((len(few),), t, device=device))  # a noised batch at level t
+level_t_noise = torch.randn(few.shape, generator=torch.Generator().manual_seed(6)).to(device)
+x_t = schedule.add_noise(few, level_t_noise, torch.full((len(few),), t, device=device))  # level t
 with torch.no_grad():
     eps = predict_noise(model, x_t, t)  # (8, 1, 16, 16)
-z = torch.randn(few.shape, generator=torch.Generator().manual_seed(5)).to(device)  # the draw diffusers makes
-hf_repaint = RePaintScheduler(num_train_timesteps=schedule.num_timesteps, trained_betas=schedule.betas.cpu().numpy(),
-                              eta=1.0, clip_sample=False)
+z = torch.randn(few.shape, generator=torch.Generator().manual_seed(5)).to(device)  # diffusers' draw
+hf_repaint = RePaintScheduler(num_train_timesteps=schedule.num_timesteps,
+                              trained_betas=schedule.betas.cpu().numpy(), eta=1.0,
+                              clip_sample=False)
 hf_repaint.set_timesteps(len(inpaint_sampler.timesteps))
-theirs = hf_repaint.step(eps, t, x_t, few, few_mask.float(), generator=torch.Generator().manual_seed(5)).prev_sample
-ours = blend(few, few_mask, inpaint_sampler.step(eps, t, x_t, noise=z), schedule.alphas_cumprod[prev_t], z)
-print(f"one blend step at t = {t}: max |ours - diffusers' RePaintScheduler| = {(ours - theirs).abs().max().item():.1e}")
+theirs = hf_repaint.step(eps, t, x_t, few, few_mask.float(),
+                         generator=torch.Generator().manual_seed(5)).prev_sample
+ours = blend(few, few_mask, inpaint_sampler.step(eps, t, x_t, noise=z),
+             schedule.alphas_cumprod[prev_t], z)
+print(f"one blend step at t = {t}: max |ours - diffusers' RePaintScheduler| ="
+      f" {(ours - theirs).abs().max().item():.1e}")
 assert torch.allclose(ours, theirs, atol=1e-5)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -205,7 +220,8 @@ assert torch.allclose(ours, theirs, atol=1e-5)
 
 # %%
 fills = {
-    "noise in the hole": torch.where(mask, images, torch.rand(images.shape, generator=generator) * 2 - 1),
+    "noise in the hole": torch.where(mask, images,
+                                     torch.rand(images.shape, generator=generator) * 2 - 1),
     "training mean in the hole": torch.where(mask, images, train_images.mean(dim=0, keepdim=True)),
 }
 for u in (1, resample_steps):
@@ -225,8 +241,8 @@ def recovered(batch: torch.Tensor) -> float:
     probs, _ = predict(judge, batch)
     return (probs.argmax(dim=1) == labels).float().mean().item()
 
-
-recovery = {"complete image (ceiling)": recovered(images)} | {name: recovered(x) for name, x in fills.items()}
+recovery = {"complete image (ceiling)": recovered(images)} | {name: recovered(x) for name,
+                                                              x in fills.items()}
 print_table({name: {"judge recovers the digit": share} for name, share in recovery.items()},
             label="bottom half filled by")
 best = recovery[f"RePaint, U = {resample_steps}"]
@@ -274,8 +290,10 @@ factor, size = 2, 16
 train_low = downsample(train_images, factor)  # 16x16 -> 8x8 by averaging 2x2 blocks
 sr_data = TensorDataset(train_images, train_low.flatten(1))
 seed_everything(0)
-sr_model = ConcatConditioned(UNet(in_channels=2, out_channels=1, base_channels=16, channel_mults=(1, 2)),
-                             low_res_shape=(1, size // factor, size // factor))
+sr_model = ConcatConditioned(
+    UNet(in_channels=2, out_channels=1, base_channels=16, channel_mults=(1, 2)),
+    low_res_shape=(1, size // factor, size // factor),
+)
 sr_steps = fast_or_full(200, 6000)
 sr_result = train_diffusion(sr_model, schedule, sr_data, steps=sr_steps, batch_size=64, lr=2e-3,
                             lr_schedule="cosine", device=device, seed=0)
@@ -303,9 +321,13 @@ sr_sampler = DDIMSampler(schedule, fast_or_full(25, 100), clip_sample=True)
 diffusion_sr = sample(sr_model, sr_sampler, tuple(sr_true.shape), context=sr_low.flatten(1),
                       generator=generator, device=device, progress=False).cpu().clamp(-1, 1)
 
-sr_scores = {name: {"PSNR (dB)": psnr(guess, sr_true).mean().item(), "SSIM": ssim(guess, sr_true).mean().item()}
-             for name, guess in [("bicubic", bicubic), ("diffusion (SR3)", diffusion_sr)]}
-print_table(sr_scores, label="method", formats={"SSIM": ".3f"}, title=f"{num_sr} held-out digits, 8x8 -> 16x16")
+sr_scores = {
+    name: {"PSNR (dB)": psnr(guess, sr_true).mean().item(),
+           "SSIM": ssim(guess, sr_true).mean().item()}
+    for name, guess in [("bicubic", bicubic), ("diffusion (SR3)", diffusion_sr)]
+}
+print_table(sr_scores, label="method", formats={"SSIM": ".3f"},
+            title=f"{num_sr} held-out digits, 8x8 -> 16x16")
 psnr_gain = sr_scores["diffusion (SR3)"]["PSNR (dB)"] - sr_scores["bicubic"]["PSNR (dB)"]
 print(f"diffusion minus bicubic after {sr_steps} training steps: {psnr_gain:+.2f} dB PSNR, "
       f"{sr_scores['diffusion (SR3)']['SSIM'] - sr_scores['bicubic']['SSIM']:+.3f} SSIM")
@@ -313,8 +335,11 @@ print(f"diffusion minus bicubic after {sr_steps} training steps: {psnr_gain:+.2f
 # %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(4, 1, figsize=(8, 5.2), layout="constrained")
 nearest = F.interpolate(sr_low, size=size, mode="nearest")  # the 8x8 pixels drawn as 2x2 blocks
-for ax, row, name in zip(axes, [nearest, bicubic, diffusion_sr, sr_true],
-                         ["8x8 input (shown enlarged)", "bicubic", "diffusion (SR3)", "true 16x16"]):
+for ax, row, name in zip(
+    axes,
+    [nearest, bicubic, diffusion_sr, sr_true],
+    ["8x8 input (shown enlarged)", "bicubic", "diffusion (SR3)", "true 16x16"],
+):
     show_images(row[:12], nrow=12, ax=ax)
     ax.set_title(name, fontsize=9)
 fig.suptitle("Super-resolution of held-out digits")
@@ -334,14 +359,17 @@ def enlarge(scans: torch.Tensor) -> torch.Tensor:
     """8x8 scans (N, 1, 8, 8) -> the course's 16x16 digits, as load_digits makes them."""
     return F.interpolate(scans, size=size, mode="bilinear", align_corners=False)
 
-
 pixel_basis = torch.eye(64, dtype=torch.float64).reshape(64, 1, 8, 8)  # one image per scan pixel
-enlarge_then_average = downsample(enlarge(pixel_basis), factor).reshape(64, 64)  # row i: image of pixel i
-scans = torch.linalg.solve(enlarge_then_average.T, sr_low.double().reshape(-1, 64).T).T.reshape(-1, 1, 8, 8)
+# row i: image of pixel i
+enlarge_then_average = downsample(enlarge(pixel_basis), factor).reshape(64, 64)
+scans = torch.linalg.solve(enlarge_then_average.T, sr_low.double().reshape(-1, 64).T).T.reshape(
+    -1, 1, 8, 8
+)
 inverse_error = (enlarge(scans).float() - sr_true).abs().max().item()
 condition = torch.linalg.cond(enlarge_then_average).item()
-print(f"condition number {condition:.1f}; largest pixel error of the exact inverse {inverse_error:.1e} "
-      f"(bicubic: {(bicubic - sr_true).abs().max().item():.2f}, on pixels in [-1, 1])")
+print(f"condition number {condition:.1f}; largest pixel error of the exact inverse"
+      f" {inverse_error:.1e} (bicubic: {(bicubic - sr_true).abs().max().item():.2f}, on pixels in"
+      " [-1, 1])")
 assert condition < 10 and inverse_error < 1e-5
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -377,17 +405,18 @@ assert condition < 10 and inverse_error < 1e-5
 
 # %%
 field_size, spectral_index = 16, -3.0
-fields = gaussian_random_field(fast_or_full(2048, 16384), size=field_size, spectral_index=spectral_index, seed=0)
+fields = gaussian_random_field(fast_or_full(2048, 16384), size=field_size,
+                               spectral_index=spectral_index, seed=0)
 k, true_power = theoretical_power_spectrum(spectral_index, field_size)
-print(f"{len(fields)} training fields of {field_size}x{field_size}; pixel mean {fields.mean():.3f}, "
-      f"std {fields.std():.3f}; range {fields.min():.2f} to {fields.max():.2f}")
+print(f"{len(fields)} training fields of {field_size}x{field_size}; pixel mean "
+      f"{fields.mean():.3f}, std {fields.std():.3f}; range {fields.min():.2f} to "
+      f"{fields.max():.2f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # We train the course UNet on them for a few hundred steps (fast mode), keeping a copy of the
 # untrained network and one after a short training, to see how the spectrum improves.
 
 # %%
-
 field_steps = fast_or_full(250, 6000)
 short_steps = fast_or_full(40, 600)
 snapshots = {}
@@ -395,15 +424,13 @@ seed_everything(1)
 field_model = UNet(in_channels=1, base_channels=16, channel_mults=(1, 2, 4))
 snapshots["untrained"] = copy.deepcopy(field_model)
 
-
 def keep_short(step: int, trained: torch.nn.Module) -> None:
     if step == short_steps:
         snapshots[f"after {short_steps} steps"] = copy.deepcopy(trained)
 
-
-field_result = train_diffusion(field_model, schedule, TensorDataset(fields), steps=field_steps, batch_size=64,
-                               lr=2e-3, lr_schedule="cosine", device=device, seed=0,
-                               callback=keep_short, callback_every=short_steps)
+field_result = train_diffusion(field_model, schedule, TensorDataset(fields), steps=field_steps,
+                               batch_size=64, lr=2e-3, lr_schedule="cosine", device=device,
+                               seed=0, callback=keep_short, callback_every=short_steps)
 snapshots[f"after {field_steps} steps"] = field_model
 print(f"trained {field_steps} steps in {field_result.seconds:.1f} s")
 
@@ -423,19 +450,26 @@ def spectrum_error(maps: torch.Tensor) -> float:
 
 
 # %% slideshow={"slide_type": "subslide"}
-generated = {"real fields (floor)": gaussian_random_field(num_fields, field_size, spectral_index, seed=1)}
+generated = {
+    "real fields (floor)": gaussian_random_field(num_fields, field_size, spectral_index, seed=1)
+}
 for name, net in snapshots.items():
     shape = (num_fields, 1, field_size, field_size)
-    generated[name] = sample(net.to(device), field_sampler, shape, generator=generator, device=device,
-                             progress=False).cpu()
+    generated[name] = sample(net.to(device), field_sampler, shape, generator=generator,
+                             device=device, progress=False).cpu()
 field_errors = {name: spectrum_error(maps) for name, maps in generated.items()}
 floor = field_errors["real fields (floor)"]
-field_table = {name: {"spectrum error": field_errors[name], "times the floor": field_errors[name] / floor,
-                      "pixel std": maps.std().item()} for name, maps in generated.items()}
-print_table(field_table, label="maps", formats={"spectrum error": ".3f", "times the floor": ".1f", "pixel std": ".3f"},
+field_table = {
+    name: {"spectrum error": field_errors[name], "times the floor": field_errors[name] / floor,
+           "pixel std": maps.std().item()}
+    for name, maps in generated.items()
+}
+print_table(field_table, label="maps",
+            formats={"spectrum error": ".3f", "times the floor": ".1f", "pixel std": ".3f"},
             title=f"{num_fields} maps each")
 assert field_errors[f"after {field_steps} steps"] < field_errors["untrained"]
-assert field_table["untrained"]["times the floor"] > 10 and abs(field_table["untrained"]["pixel std"] - 1) > 0.5
+assert (field_table["untrained"]["times the floor"] > 10
+        and abs(field_table["untrained"]["pixel std"] - 1) > 0.5)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
@@ -488,7 +522,8 @@ plt.show()
 #   of this course not on pixels but on the latent codes of an autoencoder, the VAE of lesson 04.
 #   A $512 \times 512 \times 3$ image becomes a $64 \times 64 \times 4$ latent, 48 times fewer numbers, so every
 #   denoising step is far cheaper; the decoder turns the final latent into pixels. Text enters
-#   through cross-attention on a CLIP-style text encoder (lesson 04).
+#   through cross-attention on a CLIP-style text encoder (lesson 04). Lesson 12 builds one on the
+#   sprites: [A Stable Diffusion of our own](../12_stable_diffusion/).
 # - **Video diffusion** (Ho et al. 2022) treats a clip as a stack of frames and extends the UNet
 #   with attention across time (a "3D UNet" factorised into space and time), trained jointly on
 #   images and videos; longer and sharper videos come from conditioning on earlier frames and from
@@ -512,38 +547,42 @@ plt.show()
 # %%
 def my_blend(known: torch.Tensor, mask: torch.Tensor, unknown_part: torch.Tensor,
              alpha_bar_prev: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """x_{t-1}: known pixels noised to level t-1 where mask is True, unknown_part elsewhere; all (N, C, H, W)."""
+    """x_{t-1}: known pixels noised to level t-1 where mask is True, unknown_part elsewhere; all (N,
+    C, H, W)."""
     raise NotImplementedError  # your code here
 
 
 # %% slideshow={"slide_type": "subslide"}
 def completion_with(blend_step) -> torch.Tensor:
     """The lesson's RePaint loop with the given blend: 8 digits, U = 2, seed 4; (8, 1, 16, 16)."""
-    return repaint_by_hand(model, inpaint_sampler, few, few_mask, 2, torch.Generator().manual_seed(4), blend=blend_step)
-
+    return repaint_by_hand(model, inpaint_sampler, few, few_mask, 2,
+                           torch.Generator().manual_seed(4), blend=blend_step)
 
 library_completion = repaint(model, inpaint_sampler, few, few_mask, resample_steps=2,
                              generator=torch.Generator().manual_seed(4))
 blend_mistakes = {  # what three classic slips give, run through the same loop
-    "the mask inverted (the model's pixels kept where the image is known)":
-        completion_with(lambda known, mask, unknown, a, noise: blend(known, ~mask, unknown, a, noise)),
+    "the mask inverted (the model's pixels kept where the image is known)": completion_with(
+        lambda known, mask, unknown, a, noise: blend(known, ~mask, unknown, a, noise)),
     "the known part not noised (x_0 pasted instead of its noised version at level t-1)":
         completion_with(lambda known, mask, unknown, a, noise: torch.where(mask, known, unknown)),
     "the known part noised with 1 - alpha_bar as the scale instead of its square root":
-        completion_with(lambda known, mask, unknown, a, noise:
-                        torch.where(mask, a.sqrt() * known + (1 - a) * noise, unknown)),
+        completion_with(lambda known, mask, unknown, a, noise: torch.where(
+            mask, a.sqrt() * known + (1 - a) * noise, unknown)),
 }
-check(lambda: completion_with(my_blend), library_completion, name="my_blend", mistakes=blend_mistakes)
+check(lambda: completion_with(my_blend), library_completion, name="my_blend",
+      mistakes=blend_mistakes)
 
 # %% tags=["solution"]
 def my_blend(known: torch.Tensor, mask: torch.Tensor, unknown_part: torch.Tensor,
              alpha_bar_prev: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """x_{t-1}: known pixels noised to level t-1 where mask is True, unknown_part elsewhere; all (N, C, H, W)."""
-    known_part = alpha_bar_prev.sqrt() * known + (1 - alpha_bar_prev).sqrt() * noise  # q(x_{t-1} | x_0)
+    """x_{t-1}: known pixels noised to level t-1 where mask is True, unknown_part elsewhere; all (N,
+    C, H, W)."""
+    # q(x_{t-1} | x_0)
+    known_part = alpha_bar_prev.sqrt() * known + (1 - alpha_bar_prev).sqrt() * noise
     return mask * known_part + ~mask * unknown_part  # a bool mask acts as 1 and 0
 
-
-assert check(lambda: completion_with(my_blend), library_completion, name="my_blend", mistakes=blend_mistakes)
+assert check(lambda: completion_with(my_blend), library_completion, name="my_blend",
+             mistakes=blend_mistakes)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### Exercise 2: inpainting the right half
@@ -559,14 +598,14 @@ assert check(lambda: completion_with(my_blend), library_completion, name="my_ble
 right_mask = half_mask(16, "right")
 few_images, few_labels = test_images[:16], test_labels[:16]
 
-
 def share_right(batch: torch.Tensor) -> float:
     return (predict(judge, batch)[0].argmax(dim=1) == few_labels).float().mean().item()
 
-
-print(f"training mean: {share_right(torch.where(right_mask, few_images, train_images.mean(0, keepdim=True))):.2f}")
+print("training mean: "
+      f"{share_right(torch.where(right_mask, few_images, train_images.mean(0, keepdim=True))):.2f}")
 for u in (1, resample_steps):
-    filled = repaint(model, inpaint_sampler, few_images, right_mask, resample_steps=u, generator=generator).cpu()
+    filled = repaint(model, inpaint_sampler, few_images, right_mask, resample_steps=u,
+                     generator=generator).cpu()
     print(f"RePaint, U = {u}: {share_right(filled):.2f}")
 
 # %% [markdown]
@@ -595,7 +634,8 @@ for u in (1, resample_steps):
 floors = {}
 for n in (16, 64, 256, 1024):
     floors[n] = spectrum_error(gaussian_random_field(n, field_size, spectral_index, seed=2))
-    print(f"n = {n:5d}: spectrum error of real fields {floors[n]:.3f}, times sqrt(n) {floors[n] * n**0.5:.2f}")
+    print(f"n = {n:5d}: spectrum error of real fields {floors[n]:.3f}, times sqrt(n)"
+          f" {floors[n] * n**0.5:.2f}")
 print(f"64 times more maps: error {floors[16] / floors[1024]:.1f} times smaller (sqrt(64) = 8)")
 assert floors[1024] < floors[256] < floors[64] < floors[16]
 

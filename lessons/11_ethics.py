@@ -107,13 +107,15 @@ device = next(model.parameters()).device
 # %%
 n_samples = fast_or_full(256, 1000)
 start = time.perf_counter()
-samples = sample(model, DDIMSampler(schedule, 25), (n_samples, 1, 16, 16), generator=seed_everything(1), progress=False).cpu()
+samples = sample(model, DDIMSampler(schedule, 25), (n_samples, 1, 16, 16),
+                 generator=seed_everything(1), progress=False).cpu()
 sample_dist, sample_nn = nearest_neighbour_distance(samples, train_images)
 test_dist, _ = nearest_neighbour_distance(test_images, train_images)
 print(f"{n_samples} samples in {time.perf_counter() - start:.1f} s")
 print(f"median distance to the nearest training image: generated {sample_dist.median():.3f}, "
       f"real held-out {test_dist.median():.3f}")
-near_copy = test_dist.min().item()  # no real held-out digit comes closer than this to the training set
+# no real held-out digit comes closer than this to the training set
+near_copy = test_dist.min().item()
 print(f"share closer than {near_copy:.3f} (the closest any real held-out digit comes): "
       f"generated {(sample_dist < near_copy).float().mean():.3f}")
 
@@ -124,10 +126,12 @@ print(f"share closer than {near_copy:.3f} (the closest any real held-out digit c
 closest = sample_dist.argsort()[:8]
 pairs = torch.cat([samples[closest], train_images[sample_nn[closest]]])
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained")
-show_images(pairs, nrow=8, ax=axes[0], title="top: the 8 closest samples; bottom: their nearest training digits")
+show_images(pairs, nrow=8, ax=axes[0],
+            title="top: the 8 closest samples; bottom: their nearest training digits")
 bins = np.linspace(0, max(sample_dist.max(), test_dist.max()).item(), 30)
 axes[1].hist(test_dist.numpy(), bins=bins, density=True, alpha=0.6, label="real held-out digits")
-axes[1].hist(sample_dist.numpy(), bins=bins, density=True, alpha=0.6, label="generated (shipped model)")
+axes[1].hist(sample_dist.numpy(), bins=bins, density=True, alpha=0.6,
+             label="generated (shipped model)")
 axes[1].set_xlabel("RMS distance to the nearest training image")
 axes[1].set_ylabel("density")
 axes[1].set_title("Distance to the training set")
@@ -146,17 +150,21 @@ plt.show()
 # %%
 tiny_set = train_images[:8]
 overfit = copy.deepcopy(model)
-result = train_diffusion(overfit, schedule, TensorDataset(tiny_set), steps=fast_or_full(200, 1000), batch_size=8,
-                         lr=1e-3, seed=0, progress=False)
+result = train_diffusion(overfit, schedule, TensorDataset(tiny_set), steps=fast_or_full(200, 1000),
+                         batch_size=8, lr=1e-3, seed=0, progress=False)
 overfit.eval()
-overfit_samples = sample(overfit, DDIMSampler(schedule, 25), (64, 1, 16, 16), generator=seed_everything(2), progress=False).cpu()
+overfit_samples = sample(overfit, DDIMSampler(schedule, 25), (64, 1, 16, 16),
+                         generator=seed_everything(2), progress=False).cpu()
 overfit_dist, overfit_nn = nearest_neighbour_distance(overfit_samples, tiny_set)
 baseline_dist, _ = nearest_neighbour_distance(test_images, tiny_set)
 print(f"trained on 8 digits for {len(result.losses)} more steps in {result.seconds:.0f} s")
-print(f"median distance to the nearest of the 8: generated {overfit_dist.median():.3f}, real held-out {baseline_dist.median():.3f}")
-print(f"share closer than {near_copy:.3f}: overfit model {(overfit_dist < near_copy).float().mean():.2f}, "
+print(f"median distance to the nearest of the 8: generated {overfit_dist.median():.3f}, "
+      f"real held-out {baseline_dist.median():.3f}")
+print(f"share closer than {near_copy:.3f}: "
+      f"overfit model {(overfit_dist < near_copy).float().mean():.2f}, "
       f"shipped model {(sample_dist < near_copy).float().mean():.2f}")
-print("how many samples land nearest to each of the 8 training digits:", torch.bincount(overfit_nn, minlength=8).tolist())
+print("how many samples land nearest to each of the 8 training digits:",
+      torch.bincount(overfit_nn, minlength=8).tolist())
 show_images(torch.cat([overfit_samples[:16], tiny_set[overfit_nn[:16]]]), nrow=16,
             title="top: samples after training on 8 digits; bottom: their nearest training digit")
 plt.show()
@@ -216,7 +224,10 @@ plt.show()
 #   edited. Adoption is opt-in: the absence of credentials proves nothing.
 
 # %% slideshow={"slide_type": "subslide"}
-checker_source = (Path(importlib.util.find_spec("diffusers").origin).parent / "pipelines" / "stable_diffusion" / "safety_checker.py").read_text()
+checker_source = (Path(importlib.util.find_spec("diffusers").origin).parent
+                  / "pipelines"
+                  / "stable_diffusion"
+                  / "safety_checker.py").read_text()
 for line in checker_source.splitlines():
     if "_embeds = nn.Parameter" in line:
         print(line.strip())
@@ -235,13 +246,13 @@ for line in checker_source.splitlines():
 
 # %%
 def image_statistics(images: torch.Tensor) -> np.ndarray:
-    """Six numbers per image (N, 1, H, W) in [-1, 1]: min, max, mean, std, share of background, roughness."""
+    """Per image (N, 1, H, W) in [-1, 1]: min, max, mean, std, background share, roughness."""
     x = images.flatten(1)
-    laplacian = images[..., 1:-1, 1:-1] * 4 - images[..., :-2, 1:-1] - images[..., 2:, 1:-1] - images[..., 1:-1, :-2] - images[..., 1:-1, 2:]
-    features = [x.min(1).values, x.max(1).values, x.mean(1), x.std(1), (x <= -0.999).float().mean(1),
-                laplacian.flatten(1).abs().mean(1)]
+    laplacian = (images[..., 1:-1, 1:-1] * 4 - images[..., :-2, 1:-1] - images[..., 2:, 1:-1]
+                 - images[..., 1:-1, :-2] - images[..., 1:-1, 2:])
+    features = [x.min(1).values, x.max(1).values, x.mean(1), x.std(1),
+                (x <= -0.999).float().mean(1), laplacian.flatten(1).abs().mean(1)]
     return torch.stack(features, dim=1).numpy()
-
 
 real = torch.cat([test_images, train_images])[: 2 * n_samples]
 X = np.concatenate([image_statistics(real), image_statistics(samples)])
@@ -251,7 +262,8 @@ X_train, X_test, y_train, y_test, idx_train, idx_test = train_test_split(
 detector = LogisticRegression(max_iter=2000).fit(X_train, y_train)
 accuracy = detector.score(X_test, y_test)
 caught = detector.predict(X_test[y_test == 1]).mean()
-print(f"detector accuracy on held-out images {accuracy:.3f} (chance {max(y_test.mean(), 1 - y_test.mean()):.3f}); "
+chance = max(y_test.mean(), 1 - y_test.mean())
+print(f"detector accuracy on held-out images {accuracy:.3f} (chance {chance:.3f}); "
       f"share of generated images caught {caught:.3f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -327,8 +339,10 @@ plt.show()
 entry = read_manifest(WEIGHTS_DIR / "manifest.json")["digits"]
 print(f"digits weights: sha256 {sha256_of(WEIGHTS_DIR / entry['file'])[:16]}... "
       f"(manifest says {entry['sha256'][:16]}...)")
-first = sample(model, DDIMSampler(schedule, 25), (4, 1, 16, 16), generator=seed_everything(7), progress=False)
-second = sample(model, DDIMSampler(schedule, 25), (4, 1, 16, 16), generator=seed_everything(7), progress=False)
+first = sample(model, DDIMSampler(schedule, 25), (4, 1, 16, 16), generator=seed_everything(7),
+               progress=False)
+second = sample(model, DDIMSampler(schedule, 25), (4, 1, 16, 16), generator=seed_everything(7),
+                progress=False)
 print("same seed, same images:", torch.equal(first, second))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -383,9 +397,11 @@ print("same seed, same images:", torch.equal(first, second))
 # %% tags=["solution"]
 to_overfit, _ = nearest_neighbour_distance(tiny_set, overfit_samples)
 to_shipped, _ = nearest_neighbour_distance(tiny_set, samples)
-print("distance from each training digit to the nearest overfit sample:", [f"{d:.3f}" for d in to_overfit.tolist()])
-print(f"training digits reproduced (closer than {near_copy:.3f}): overfit model {(to_overfit < near_copy).sum().item()} of 8, "
-      f"shipped model {(to_shipped < near_copy).sum().item()} of 8")
+print("distance from each training digit to the nearest overfit sample:",
+      [f"{d:.3f}" for d in to_overfit.tolist()])
+print(f"training digits reproduced (closer than {near_copy:.3f}): overfit model"
+      f" {(to_overfit < near_copy).sum().item()} of 8, shipped model"
+      f" {(to_shipped < near_copy).sum().item()} of 8")
 
 # %% [markdown] tags=["solution"]
 # <details class="solution"><summary>Discussion</summary>
@@ -416,19 +432,20 @@ augmented_generated = torch.cat([gen_train[:half], launder(gen_train[half:])])
 X_hard = np.concatenate([X_train[y_train == 0], image_statistics(augmented_generated)])
 y_hard = np.concatenate([np.zeros((y_train == 0).sum()), np.ones(len(augmented_generated))])
 hardened = LogisticRegression(max_iter=2000).fit(X_hard, y_hard)
-
-blur_kernel = torch.tensor([[0.0, 0.05, 0.0], [0.05, 0.8, 0.05], [0.0, 0.05, 0.0]]).reshape(1, 1, 3, 3)
+blur_kernel = torch.tensor([[0.0, 0.05, 0.0], [0.05, 0.8, 0.05], [0.0, 0.05, 0.0]]).view(1, 1, 3, 3)
+small_noise = 0.02 * torch.randn(generated_test.shape, generator=torch.Generator().manual_seed(0))
 attacks = {
     "none": generated_test,
     "laundered": launder(generated_test),
     "slight blur": F.conv2d(F.pad(generated_test, (1, 1, 1, 1), mode="replicate"), blur_kernel),
-    "noise std 0.02": generated_test + 0.02 * torch.randn(generated_test.shape, generator=torch.Generator().manual_seed(0)),
-    "noise, then laundered": launder(generated_test + 0.02 * torch.randn(generated_test.shape, generator=torch.Generator().manual_seed(0))),
+    "noise std 0.02": generated_test + small_noise,
+    "noise, then laundered": launder(generated_test + small_noise),
 }
-print(f"real test images wrongly flagged by the hardened detector: {hardened.predict(X_test[y_test == 0]).mean():.3f}")
+false_alarms = hardened.predict(X_test[y_test == 0]).mean()
+print(f"real test images wrongly flagged by the hardened detector: {false_alarms:.3f}")
 for name, images in attacks.items():
-    print(f"{name:22s} caught: original detector {detector.predict(image_statistics(images)).mean():.3f}, "
-          f"hardened {hardened.predict(image_statistics(images)).mean():.3f}")
+    scores = [d.predict(image_statistics(images)).mean() for d in (detector, hardened)]
+    print(f"{name:22s} caught: original detector {scores[0]:.3f}, hardened {scores[1]:.3f}")
 
 # %% [markdown] tags=["solution"]
 # <details class="solution"><summary>Discussion</summary>
@@ -463,10 +480,12 @@ plt.show()
 candidates = torch.cat([panels, torch.flip(panels, dims=[-1])])  # each panel and its mirror image
 distances = torch.cdist(panels.flatten(1), candidates.flatten(1)) / 16  # RMS over 256 pixels
 distances[torch.arange(12), torch.arange(12)] = float("inf")  # a panel trivially matches itself ...
-distances[torch.arange(12), torch.arange(12) + 12] = float("inf")  # ... and a symmetric digit its own mirror image
+# ... and a symmetric digit its own mirror image
+distances[torch.arange(12), torch.arange(12) + 12] = float("inf")
 i, j = divmod(distances.argmin().item(), 2 * 12)
 print(f"closest pair: panel {i} and panel {j % 12}{' mirrored' if j >= 12 else ''}, RMS distance "
-      f"{distances[i, j]:.3f}; the next closest pair is at {distances.flatten().sort().values[2]:.3f}")
+      f"{distances[i, j]:.3f}; the next closest pair is at "
+      f"{distances.flatten().sort().values[2]:.3f}")
 
 # %% [markdown] tags=["solution"]
 # <details class="solution"><summary>Discussion</summary>

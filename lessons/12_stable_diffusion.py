@@ -39,7 +39,7 @@ import time
 import warnings
 import matplotlib.pyplot as plt
 import torch
-warnings.filterwarnings("ignore", message="IProgress not found")  # diffusers' tqdm.auto, without ipywidgets
+warnings.filterwarnings("ignore", message="IProgress not found")  # diffusers' tqdm.auto
 from diffusers import StableDiffusionPipeline  # noqa: E402
 from diffusers.models.attention_processor import Attention  # noqa: E402
 from course_lib.checkpoints import load_pretrained  # noqa: E402
@@ -50,10 +50,10 @@ from course_lib.exercises import check  # noqa: E402
 from course_lib.models import count_parameters  # noqa: E402
 from course_lib.plotting import plot_losses, show_images  # noqa: E402
 from course_lib.samplers import DDIMSampler, sample  # noqa: E402
-from course_lib.text_to_image import (  # noqa: E402
-    CAPTION_WORDS, HELD_OUT, TextToImageUNet, attribute_context, caption_set, caption_table, caption_tokenizer,
-    decode_latents, encode_images, encode_prompts, generate, judge_attributes, multiply_adds, to_diffusers_pipeline,
-    to_diffusers_unet, tokenize, train_text_to_image, training_sprites)
+from course_lib.text_to_image import (CAPTION_WORDS, HELD_OUT, TextToImageUNet,  # noqa: E402
+    attribute_context, caption_set, caption_table, caption_tokenizer, decode_latents,
+    encode_images, encode_prompts, generate, judge_attributes, multiply_adds,
+    to_diffusers_pipeline, to_diffusers_unet, tokenize, train_text_to_image, training_sprites)
 
 # %% slideshow={"slide_type": "skip"}
 seed_everything(0)
@@ -64,8 +64,13 @@ unet, schedule = load_pretrained("sprites-text-to-image", device="cpu")
 pixel_model, _ = load_pretrained("sprites", device="cpu")  # lesson 07's attribute-conditional model
 judge, _ = load_pretrained("classifier-sprites", device="cpu")
 tokenizer = caption_tokenizer()
-print_table({name: {"parameters": count_parameters(m)} for name, m in
-             [("VAE", vae), ("text encoder", text_encoder), ("text-to-image UNet", unet), ("pixel UNet (07)", pixel_model)]})
+print_table(
+    {
+        name: {"parameters": count_parameters(m)}
+        for name, m in [("VAE", vae), ("text encoder", text_encoder),
+                        ("text-to-image UNet", unet), ("pixel UNet (07)", pixel_model)]
+    }
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Latent space: what the VAE keeps
@@ -83,7 +88,8 @@ print_table({name: {"parameters": count_parameters(m)} for name, m in
 sprites = make_sprites(512, 16, seed=7)  # fresh sprites, a seed no network trained on
 latents = vae.encode(sprites.images, sample=False)[0]  # (512, 4, 8, 8), unscaled means
 scaling_factor = 1 / latents.std()
-print(f"latent shape {tuple(latents.shape[1:])}, std {latents.std():.3f}: scaling factor {scaling_factor:.4f}")
+print(f"latent shape {tuple(latents.shape[1:])}, std {latents.std():.3f}: scaling factor"
+      f" {scaling_factor:.4f}")
 print(f"the shipped VAE measured {vae.scaling_factor:.4f} on its training sprites")
 
 # %% slideshow={"slide_type": "skip"}
@@ -99,9 +105,13 @@ reconstructions = decode_latents(vae, encode_images(vae, sprites.images))
 rmse = (reconstructions - sprites.images).pow(2).mean().sqrt().item()
 labels = {group: sprites.labels[group] for group in ("shape", "colour", "facing")}
 ceiling = judge_attributes(judge, reconstructions, labels)
-print_table({"real sprites": judge_attributes(judge, sprites.images, labels), "VAE reconstructions": ceiling})
+print_table(
+    {"real sprites": judge_attributes(judge, sprites.images, labels),
+     "VAE reconstructions": ceiling}
+)
 print(f"reconstruction RMSE {rmse:.3f} (pixels in [-1, 1])")
-show_images(torch.cat([sprites.images[:8], reconstructions[:8]]), nrow=8, title="Sprites (top) and their VAE reconstructions")
+show_images(torch.cat([sprites.images[:8], reconstructions[:8]]), nrow=8,
+            title="Sprites (top) and their VAE reconstructions")
 plt.show()
 
 # %% slideshow={"slide_type": "skip"}
@@ -138,12 +148,14 @@ print(f"per-token embeddings: {tuple(tokens.shape)} (prompts, positions, width)"
 
 # %%
 def cross_attention(x: torch.Tensor, context: torch.Tensor, layer: torch.nn.Module) -> torch.Tensor:
-    """x (N, L_q, C) attends to context (N, L_k, D) with layer's W_Q, W_K, W_V, W_O; returns (N, L_q, C)."""
+    """x (N, L_q, C) attends to context (N, L_k, D) with layer's W_Q, W_K, W_V, W_O; returns (N,
+    L_q, C)."""
     n, heads = x.shape[0], layer.heads
     q = layer.to_q(x).view(n, x.shape[1], heads, -1).transpose(1, 2)  # (N, h, L_q, C/h)
     k = layer.to_k(context).view(n, context.shape[1], heads, -1).transpose(1, 2)  # (N, h, L_k, C/h)
     v = layer.to_v(context).view(n, context.shape[1], heads, -1).transpose(1, 2)  # (N, h, L_k, C/h)
-    weights = (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).softmax(dim=-1)  # (N, h, L_q, L_k), eq. 1
+    # (N, h, L_q, L_k), eq. 1
+    weights = (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).softmax(dim=-1)
     out = (weights @ v).transpose(1, 2).reshape(n, x.shape[1], -1)  # heads joined: (N, L_q, C)
     return layer.to_out(out)
 
@@ -158,10 +170,14 @@ def cross_attention(x: torch.Tensor, context: torch.Tensor, layer: torch.nn.Modu
 layer = unet.mid["attention"].block.attn2  # a CrossAttention(64, context_dim=32, heads=4)
 features = torch.randn(3, 16, 64, generator=torch.Generator().manual_seed(0))  # (N, 4x4 pixels, C)
 ours = cross_attention(features, tokens, layer)
-diffusers_layer = Attention(query_dim=64, cross_attention_dim=32, heads=4, dim_head=16, out_bias=True)
-diffusers_layer.load_state_dict({k.replace("to_out.", "to_out.0."): v for k, v in layer.state_dict().items()})
-print(f"output {tuple(ours.shape)}; largest difference from course_lib {(ours - layer(features, tokens)).abs().max():.1e}, "
-      f"from diffusers {(ours - diffusers_layer(features, tokens)).abs().max():.1e}")
+diffusers_layer = Attention(query_dim=64, cross_attention_dim=32, heads=4, dim_head=16,
+                            out_bias=True)
+diffusers_layer.load_state_dict(
+    {k.replace("to_out.", "to_out.0."): v for k, v in layer.state_dict().items()}
+)
+print(f"output {tuple(ours.shape)}; largest difference from course_lib"
+      f" {(ours - layer(features, tokens)).abs().max():.1e}, from diffusers"
+      f" {(ours - diffusers_layer(features, tokens)).abs().max():.1e}")
 
 # %% slideshow={"slide_type": "skip"}
 torch.testing.assert_close(ours, layer(features, tokens), atol=1e-6, rtol=1e-5)
@@ -179,11 +195,17 @@ torch.testing.assert_close(ours, diffusers_layer(features, tokens), atol=1e-6, r
 # of the weights, which we check on one noisy batch.
 
 # %%
-noisy = torch.randn(3, 4, 8, 8, generator=torch.Generator().manual_seed(1))  # (N, latent channels, 8, 8)
+# (N, latent channels, 8, 8)
+noisy = torch.randn(3, 4, 8, 8, generator=torch.Generator().manual_seed(1))
 t = torch.tensor([10, 250, 499])
 diffusers_unet = to_diffusers_unet(unet, sample_size=8)
-difference = (unet(noisy, t, tokens) - diffusers_unet(noisy, t, encoder_hidden_states=tokens).sample).abs().max()
-print(f"UNet2DConditionModel with {count_parameters(diffusers_unet):,} parameters; largest difference {difference:.1e}")
+difference = (
+    (unet(noisy, t, tokens) - diffusers_unet(noisy, t, encoder_hidden_states=tokens).sample)
+    .abs()
+    .max()
+)
+print(f"UNet2DConditionModel with {count_parameters(diffusers_unet):,} parameters; largest "
+      f"difference {difference:.1e}")
 
 # %% slideshow={"slide_type": "skip"}
 assert difference < 1e-5
@@ -202,19 +224,28 @@ assert difference < 1e-5
 
 # %%
 train_images, train_captions = training_sprites()
-print(f"{len(train_images)} training sprites with {len(set(train_captions))} distinct captions; held out: "
-      + ", ".join(f"{colour} {shape}" for shape, colour in HELD_OUT))
-train_latents = encode_images(vae, train_images, torch.Generator().manual_seed(0))  # (N, 4, 8, 8), scaled
-caption_ids, caption_tokens = caption_table(text_encoder, tokenizer, train_captions)  # (N,), (K + 1, 8, 32)
-print(f"scaled latents: std {train_latents.std():.2f}; caption tokens {tuple(caption_tokens.shape)}, the last row is ''")
+print(
+    f"{len(train_images)} training sprites with {len(set(train_captions))} distinct captions; held"
+    " out: "
+    + ", ".join(f"{colour} {shape}" for shape, colour in HELD_OUT)
+)
+# (N, 4, 8, 8), scaled
+train_latents = encode_images(vae, train_images, torch.Generator().manual_seed(0))
+# (N,), (K + 1, 8, 32)
+caption_ids, caption_tokens = caption_table(text_encoder, tokenizer, train_captions)
+print(f"scaled latents: std {train_latents.std():.2f}; caption tokens "
+      f"{tuple(caption_tokens.shape)}, the last row is ''")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # One training step's loss, written out; `train_text_to_image` runs the same with AdamW, a
 # cosine learning rate and an EMA of the weights.
 
 # %%
-def text_to_image_loss(model: TextToImageUNet, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Simplified loss (Ho et al. 2020, eq. 14) on latents, with 10% caption dropout; batch: (B,) indices."""
+def text_to_image_loss(
+    model: TextToImageUNet, batch: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """Simplified loss (Ho et al. 2020, eq. 14) on latents, with 10% caption dropout; batch: (B,)
+    indices."""
     z0, ids = train_latents[batch], caption_ids[batch].clone()
     ids[torch.rand(len(batch), generator=generator) < 0.1] = len(caption_tokens) - 1  # the "" row
     t = torch.randint(0, schedule.num_timesteps, (len(batch),), generator=generator)
@@ -232,8 +263,9 @@ def text_to_image_loss(model: TextToImageUNet, batch: torch.Tensor, generator: t
 steps = fast_or_full(30, 2000)
 with torch.enable_grad():
     fresh = TextToImageUNet(context_dim=text_encoder.width)
-    losses, fresh_ema = train_text_to_image(fresh, schedule, train_latents, caption_ids, caption_tokens, steps=steps,
-                                            batch_size=fast_or_full(32, 64), ema_decay=fast_or_full(None, 0.999), seed=0)
+    losses, fresh_ema = train_text_to_image(
+        fresh, schedule, train_latents, caption_ids, caption_tokens, steps=steps,
+        batch_size=fast_or_full(32, 64), ema_decay=fast_or_full(None, 0.999), seed=0)
 generator = torch.Generator().manual_seed(0)
 loss_now = text_to_image_loss(fresh_ema, torch.arange(256), generator)
 print(f"after {steps} steps: loss on 256 training latents {loss_now:.3f} (the written-out loss)")
@@ -253,14 +285,18 @@ assert sum(losses[-10:]) < sum(losses[:10])
 # timesteps (Lin et al. 2024), so the first step starts from pure noise at $t = T - 1$.
 
 # %%
-def my_generate(model: torch.nn.Module, prompts: list[str], sampler: DDIMSampler, s: float, generator: torch.Generator) -> torch.Tensor:
-    """Prompts -> images (N, 3, 16, 16) in [-1, 1]: guided DDIM on latents, then the VAE's decoder."""
+def my_generate(model: torch.nn.Module, prompts: list[str], sampler: DDIMSampler, s: float,
+                generator: torch.Generator) -> torch.Tensor:
+    """Prompts -> images (N, 3, 16, 16) in [-1, 1]: guided DDIM on latents, then the VAE's
+    decoder."""
     text = encode_prompts(text_encoder, tokenizer, prompts)  # (N, 8, 32)
     no_text = encode_prompts(text_encoder, tokenizer, [""] * len(prompts))  # (N, 8, 32)
     z = torch.randn((len(prompts), 4, 8, 8), generator=generator)  # z_T
     for t in sampler.timesteps.tolist():
         timesteps = torch.full((2 * len(prompts),), t)
-        eps_uncond, eps_text = model(torch.cat([z, z]), timesteps, torch.cat([no_text, text])).chunk(2)
+        eps_uncond, eps_text = model(
+            torch.cat([z, z]), timesteps, torch.cat([no_text, text])
+        ).chunk(2)
         eps = eps_uncond + s * (eps_text - eps_uncond)  # Ho & Salimans 2022, eq. 6 with s = 1 + w
         z = sampler.step(eps, t, z, generator=generator)  # Song et al. 2020, eq. 12
     return vae.decode(z / vae.scaling_factor).clamp(-1, 1)
@@ -271,14 +307,15 @@ sampler = DDIMSampler(schedule, 25, timestep_spacing="trailing")
 demo_prompts = caption_set("seen", 8)[0]
 shipped_images = my_generate(unet, demo_prompts, sampler, 3.0, torch.Generator().manual_seed(0))
 fresh_images = my_generate(fresh_ema, demo_prompts, sampler, 3.0, torch.Generator().manual_seed(0))
-short = [p[2:].replace(" facing left", " ←").replace(" facing right", " →") for p in demo_prompts]  # "red circle ←"
+# "red circle ←"
+short = [p[2:].replace(" facing left", " ←").replace(" facing right", " →") for p in demo_prompts]
 show_images(torch.cat([fresh_images, shipped_images]), nrow=8, labels=short * 2, scale=6,
             title=f"Top: {steps} training steps here. Bottom: the shipped model")
 plt.show()
 
 # %% slideshow={"slide_type": "skip"}
-library_images = generate(unet, vae, text_encoder, tokenizer, demo_prompts, sampler=sampler, guidance_scale=3.0,
-                          generator=torch.Generator().manual_seed(0))
+library_images = generate(unet, vae, text_encoder, tokenizer, demo_prompts, sampler=sampler,
+                          guidance_scale=3.0, generator=torch.Generator().manual_seed(0))
 torch.testing.assert_close(shipped_images, library_images)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -296,18 +333,24 @@ for kind in ("seen", "held-out"):
     captions, labels = caption_set(kind, num_prompts)
     latent_images = my_generate(unet, captions, sampler, 3.0, torch.Generator().manual_seed(1))
     context = attribute_context(labels)  # (N, 10) multi-hot, as in lesson 07
-    pixel_images = sample(pixel_model, sampler, (num_prompts, 3, 16, 16), context=context, guidance=2.0,
-                          generator=torch.Generator().manual_seed(1), progress=False)
+    pixel_images = sample(pixel_model, sampler, (num_prompts, 3, 16, 16), context=context,
+                          guidance=2.0, generator=torch.Generator().manual_seed(1), progress=False)
     rows[f"latent, {kind}"] = judge_attributes(judge, latent_images, labels)
     rows[f"pixel (07), {kind}"] = judge_attributes(judge, pixel_images, labels)
     images_by_row[kind] = latent_images
-print_table(rows, title=f"Share of {num_prompts} samples whose attribute the judge reads as asked (s = 3, DDIM 25)")
+print_table(
+    rows,
+    title=(
+        f"Share of {num_prompts} samples whose attribute the judge reads as asked (s = 3, DDIM 25)"
+    ),
+)
 
 # %%
 seen, held = rows["latent, seen"], rows["latent, held-out"]
-print(f"Seen captions: every attribute right in {seen['all three']:.0%} of samples; held-out combinations: "
-      f"{held['all three']:.0%} (chance: 1/32 = 3%).")
-short = [c[2:].replace(" facing left", " ←").replace(" facing right", " →") for c in caption_set("held-out", 8)[0]]
+print(f"Seen captions: every attribute right in {seen['all three']:.0%} of samples; held-out"
+      f" combinations: {held['all three']:.0%} (chance: 1/32 = 3%).")
+short = [c[2:].replace(" facing left", " ←").replace(" facing right", " →")
+         for c in caption_set("held-out", 8)[0]]
 show_images(images_by_row["held-out"][:8], nrow=8, labels=short, scale=6,
             title="Held-out combinations, never seen in training")
 plt.show()
@@ -327,12 +370,18 @@ assert held["all three"] > 0.25  # far above chance (1/32)
 # %%
 one_latent, one_image = torch.randn(1, 4, 8, 8), torch.randn(1, 3, 16, 16)
 cost = {
-    "latent UNet": {"multiply-adds": multiply_adds(unet, one_latent, torch.tensor([100]), tokens[:1]),
-                    "parameters": count_parameters(unet)},
-    "pixel UNet (07)": {"multiply-adds": multiply_adds(pixel_model, one_image, torch.tensor([100]), context[:1]),
-                        "parameters": count_parameters(pixel_model)},
-    "VAE decoder (once)": {"multiply-adds": multiply_adds(vae.vae.decoder, one_latent / vae.scaling_factor),
-                           "parameters": count_parameters(vae.vae.decoder)},
+    "latent UNet": {
+        "multiply-adds": multiply_adds(unet, one_latent, torch.tensor([100]), tokens[:1]),
+        "parameters": count_parameters(unet),
+    },
+    "pixel UNet (07)": {
+        "multiply-adds": multiply_adds(pixel_model, one_image, torch.tensor([100]), context[:1]),
+        "parameters": count_parameters(pixel_model),
+    },
+    "VAE decoder (once)": {
+        "multiply-adds": multiply_adds(vae.vae.decoder, one_latent / vae.scaling_factor),
+        "parameters": count_parameters(vae.vae.decoder),
+    },
 }
 print_table(cost, formats={"multiply-adds": ",", "parameters": ","})
 
@@ -342,10 +391,11 @@ start = time.perf_counter()
 my_generate(unet, caption_set("seen", n)[0], sampler, 3.0, torch.Generator().manual_seed(2))
 latent_seconds = time.perf_counter() - start
 start = time.perf_counter()
-sample(pixel_model, sampler, (n, 3, 16, 16), context=context[:1].repeat(n, 1), guidance=2.0, progress=False)
+sample(pixel_model, sampler, (n, 3, 16, 16), context=context[:1].repeat(n, 1), guidance=2.0,
+       progress=False)
 pixel_seconds = time.perf_counter() - start
-print(f"{n} sprites, DDIM 25 with guidance: latent {latent_seconds / n * 1000:.1f} ms a sprite (decoder included), "
-      f"pixel {pixel_seconds / n * 1000:.1f} ms")
+print(f"{n} sprites, DDIM 25 with guidance: latent {latent_seconds / n * 1000:.1f} ms a sprite"
+      f" (decoder included), pixel {pixel_seconds / n * 1000:.1f} ms")
 ratio = cost["latent UNet"]["multiply-adds"] / cost["pixel UNet (07)"]["multiply-adds"]
 print(f"multiply-adds of one evaluation, latent / pixel: {ratio:.2f}")
 
@@ -384,15 +434,15 @@ assert sweep["s = 3 (w = 2)"]["all three"] >= sweep["s = 1 (w = 0)"]["all three"
 # schedule. Then it saves the folder and loads it back, as one would from the Hub.
 
 # %%
-pipe = to_diffusers_pipeline(unet, vae, text_encoder, tokenizer, {"type": "linear", "num_timesteps": 500,
-                                                                   "beta_start": 1e-4, "beta_end": 0.02})
+training_schedule = {"type": "linear", "num_timesteps": 500, "beta_start": 1e-4, "beta_end": 0.02}
+pipe = to_diffusers_pipeline(unet, vae, text_encoder, tokenizer, training_schedule)
 with tempfile.TemporaryDirectory() as folder:
     pipe.save_pretrained(folder)
     pipe = StableDiffusionPipeline.from_pretrained(folder)
 pipe.set_progress_bar_config(disable=True)
 result = pipe(prompt=demo_prompts, num_inference_steps=25, guidance_scale=3.0,
-              generator=torch.Generator().manual_seed(0), output_type="pt").images  # (8, 3, 16, 16) in [0, 1]
-difference = (result - (shipped_images / 2 + 0.5)).abs().max()
+              generator=torch.Generator().manual_seed(0), output_type="pt").images
+difference = (result - (shipped_images / 2 + 0.5)).abs().max()  # result: (8, 3, 16, 16) in [0, 1]
 print(f"pipeline images {tuple(result.shape)}; largest difference from our loop: {difference:.1e}")
 
 # %% slideshow={"slide_type": "skip"}
@@ -415,21 +465,33 @@ assert difference < 1e-4
 # result with `CrossAttention(x, context, mask)`.
 
 # %%
-def my_masked_cross_attention(x: torch.Tensor, context: torch.Tensor, layer: torch.nn.Module, mask: torch.Tensor) -> torch.Tensor:
-    """x (N, L_q, C) attends to the tokens of context (N, L_k, D) where mask (N, L_k) is True; returns (N, L_q, C)."""
+def my_masked_cross_attention(x: torch.Tensor, context: torch.Tensor, layer: torch.nn.Module,
+                              mask: torch.Tensor) -> torch.Tensor:
+    """x (N, L_q, C) attends to the tokens of context (N, L_k, D) where mask (N, L_k) is True;
+    returns (N, L_q, C)."""
     raise NotImplementedError  # your code here
 
 
 # %%
-words_only = token_ids != tokenizer.eos_token_id  # (3, 8): start token and words; "" keeps its start token
-check(lambda: my_masked_cross_attention(features, tokens, layer, words_only), layer(features, tokens, words_only),
-      name="my_masked_cross_attention",
-      mistakes={"attention without the mask": layer(features, tokens),
-                "the inverted mask (attending to the padding only)": layer(features, tokens, ~words_only | ~words_only.any(1, keepdim=True))})
+# (3, 8): start token and words; "" keeps its start token
+words_only = token_ids != tokenizer.eos_token_id
+check(
+    lambda: my_masked_cross_attention(features, tokens, layer, words_only),
+    layer(features, tokens, words_only),
+    name="my_masked_cross_attention",
+    mistakes={
+        "attention without the mask": layer(features, tokens),
+        "the inverted mask (attending to the padding only)": layer(
+            features, tokens, ~words_only | ~words_only.any(1, keepdim=True)
+        ),
+    },
+)
 
 # %% tags=["solution"]
-def my_masked_cross_attention(x: torch.Tensor, context: torch.Tensor, layer: torch.nn.Module, mask: torch.Tensor) -> torch.Tensor:
-    """x (N, L_q, C) attends to the tokens of context (N, L_k, D) where mask (N, L_k) is True; returns (N, L_q, C)."""
+def my_masked_cross_attention(x: torch.Tensor, context: torch.Tensor, layer: torch.nn.Module,
+                              mask: torch.Tensor) -> torch.Tensor:
+    """x (N, L_q, C) attends to the tokens of context (N, L_k, D) where mask (N, L_k) is True;
+    returns (N, L_q, C)."""
     n, heads = x.shape[0], layer.heads
     q = layer.to_q(x).view(n, x.shape[1], heads, -1).transpose(1, 2)  # (N, h, L_q, C/h)
     k = layer.to_k(context).view(n, context.shape[1], heads, -1).transpose(1, 2)  # (N, h, L_k, C/h)
@@ -439,9 +501,8 @@ def my_masked_cross_attention(x: torch.Tensor, context: torch.Tensor, layer: tor
     out = (scores.softmax(dim=-1) @ v).transpose(1, 2).reshape(n, x.shape[1], -1)
     return layer.to_out(out)
 
-
-assert check(lambda: my_masked_cross_attention(features, tokens, layer, words_only), layer(features, tokens, words_only),
-             name="my_masked_cross_attention")
+assert check(lambda: my_masked_cross_attention(features, tokens, layer, words_only),
+             layer(features, tokens, words_only), name="my_masked_cross_attention")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2: negative prompts
@@ -458,19 +519,23 @@ assert check(lambda: my_masked_cross_attention(features, tokens, layer, words_on
 # %% tags=["solution"]
 n = fast_or_full(16, 100)
 prompt, negative = ["a yellow triangle facing left"] * n, ["a yellow triangle facing right"] * n
-labels = {group: torch.full((n,), names.index(name))
-          for group, names, name in [("shape", SHAPES, "triangle"), ("colour", COLOURS, "yellow"), ("facing", FACINGS, "left")]}
+asked = [("shape", SHAPES, "triangle"), ("colour", COLOURS, "yellow"), ("facing", FACINGS, "left")]
+labels = {group: torch.full((n,), names.index(name)) for group, names, name in asked}
 left = {}
 for name, neg in [("no negative prompt", None), ("negative: facing right", negative)]:
-    images = generate(unet, vae, text_encoder, tokenizer, prompt, sampler=sampler, guidance_scale=2.0,
-                      negative_prompts=neg, generator=torch.Generator().manual_seed(4))
+    images = generate(unet, vae, text_encoder, tokenizer, prompt, sampler=sampler,
+                      guidance_scale=2.0, negative_prompts=neg,
+                      generator=torch.Generator().manual_seed(4))
     left[name] = judge_attributes(judge, images, labels)["facing"]
     print(f"{name:>24}: judge reads 'left' in {left[name]:.0%}")
-piped = pipe(prompt=prompt[:4], negative_prompt=negative[:4], num_inference_steps=25, guidance_scale=2.0,
-             generator=torch.Generator().manual_seed(5), output_type="pt").images
-ours = generate(unet, vae, text_encoder, tokenizer, prompt[:4], sampler=sampler, guidance_scale=2.0,
-                negative_prompts=negative[:4], generator=torch.Generator().manual_seed(5))
-assert (piped - (ours / 2 + 0.5)).abs().max() < 1e-4 and left["negative: facing right"] >= left["no negative prompt"]
+piped = pipe(prompt=prompt[:4], negative_prompt=negative[:4], num_inference_steps=25,
+             guidance_scale=2.0, generator=torch.Generator().manual_seed(5),
+             output_type="pt").images
+ours = generate(unet, vae, text_encoder, tokenizer, prompt[:4], sampler=sampler,
+                guidance_scale=2.0, negative_prompts=negative[:4],
+                generator=torch.Generator().manual_seed(5))
+assert (piped - (ours / 2 + 0.5)).abs().max() < 1e-4
+assert left["negative: facing right"] >= left["no negative prompt"]
 
 # %% [markdown]
 # <details class="solution"><summary>Solution</summary>
@@ -498,7 +563,10 @@ assert (piped - (ours / 2 + 0.5)).abs().max() < 1e-4 and left["negative: facing 
 ids = tokenize(tokenizer, ["a large red circle facing left"])[0].tolist()
 print(ids, "->", tokenizer.convert_ids_to_tokens(ids))
 bigger = caption_tokenizer([*CAPTION_WORDS, "small", "large"])
-print("with the new words:", bigger.convert_ids_to_tokens(tokenize(bigger, ["a large red circle facing left"])[0].tolist()))
+print(
+    "with the new words:",
+    bigger.convert_ids_to_tokens(tokenize(bigger, ["a large red circle facing left"])[0].tolist()),
+)
 
 # %% [markdown]
 # <details class="solution"><summary>Solution</summary>
