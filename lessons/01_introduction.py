@@ -108,7 +108,7 @@ plt.show()
 #   scale factor. *Lesson 02.*
 # - **Latent diffusion** (Rombach et al. 2022): first compress images with an autoencoder, then
 #   diffuse in its small latent space; far cheaper for large images. *Lessons 04 and 12
-#   ([A Stable Diffusion of our own](../12_stable_diffusion/)).*
+#   ([A Stable Diffusion of our own](../../lessons/12_stable_diffusion/)).*
 # - **Continuous-time models** (Song et al. 2021; Karras et al. 2022): time (or the noise level)
 #   is a continuous variable instead of $T$ discrete steps, noising is an SDE, and sampling means
 #   solving a differential equation, stochastic or deterministic (the "probability flow ODE"),

@@ -137,7 +137,7 @@ show_images(torch.cat(linear_row + cosine_row), nrow=len(timesteps_shown), ax=ax
             title=f"same digit and noise at t = {shown_at}\nlinear schedule (top), cosine (bottom)")
 plt.show()
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 print(f"{'schedule':>18} {'abar(T/2)':>10} {'abar(T)':>9} {'SNR < 1 from':>13}"
       f" {'steps with abar < 0.01':>23}")
 for T in [500, 1000]:

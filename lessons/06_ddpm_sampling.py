@@ -335,7 +335,7 @@ assert fid_factor > 3 and no_noise["diversity"] < correct["diversity"]
 # centre of the data, and the variance that ancestral sampling re-injects at every step is never
 # put back. The spread of $x_t$ falls below what the model saw in training at that $t$:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 t_axis = sampler.timesteps  # trajectory[k] is the model's input at timestep t_axis[k], k < T
 fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
 ax.plot(t_axis, [trajectory[k].std().item() for k in range(T)], label="sampling with $\\sigma_t z$")

@@ -423,7 +423,7 @@ assert rows[f"DDIM, w = {w:g}"]["std"] < rows[f"DDPM, w = {w:g}"]["std"] - 0.05
 #   Inception network's features instead; these numbers are **not comparable with Inception FID**;
 # - the fraction of pixels outside the data range $[-1, 1]$ (over-saturated strokes).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 per_class = fast_or_full(20, 100)
 labels = torch.arange(10).repeat_interleave(per_class)
 asked_digits = one_hot(labels, 10)
@@ -1181,6 +1181,9 @@ assert (
 #   **not** draw from $p(x)\,p(c \mid x)^{1+w}$, as the Gaussian check showed. We measured its
 #   trade-off: the judge's confidence rises with $w$ while within-class diversity falls and
 #   the FID on the judge's features rises.
+#
+# <!-- subslide -->
+#
 # - Contexts outside the training distribution (mixed or missing attributes) are valid inputs
 #   whose result has to be checked, not assumed.
 # - Any differentiable loss on the predicted $\hat x_0$ steers a trained model without

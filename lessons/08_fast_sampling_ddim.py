@@ -1036,6 +1036,9 @@ assert check(lambda: my_dpm_step(x0_now, x0_before, t_before, t, prev_t, x_now),
 #   leading step visits only $t = 0$ and returns the noise it started from; "trailing" starts
 #   at $T - 1$ and gave the lower FID at 2, 5 and 10 steps (Lin et al. 2024). Prefer it, and say
 #   which you use.
+#
+# <!-- subslide -->
+#
 # - We measured on this machine: sampling time falls in proportion to the number of steps.
 #   FID (on the course judge's features) from a few dozen samples is too noisy to rank
 #   samplers: always print the real-data reference at the same count. With more samples,

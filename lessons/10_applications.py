@@ -523,7 +523,7 @@ plt.show()
 #   A $512 \times 512 \times 3$ image becomes a $64 \times 64 \times 4$ latent, 48 times fewer numbers, so every
 #   denoising step is far cheaper; the decoder turns the final latent into pixels. Text enters
 #   through cross-attention on a CLIP-style text encoder (lesson 04). Lesson 12 builds one on the
-#   sprites: [A Stable Diffusion of our own](../12_stable_diffusion/).
+#   sprites: [A Stable Diffusion of our own](../../lessons/12_stable_diffusion/).
 # - **Video diffusion** (Ho et al. 2022) treats a clip as a stack of frames and extends the UNet
 #   with attention across time (a "3D UNet" factorised into space and time), trained jointly on
 #   images and videos; longer and sharper videos come from conditioning on earlier frames and from

@@ -433,7 +433,7 @@ assert sweep["s = 3 (w = 2)"]["all three"] >= sweep["s = 1 (w = 0)"]["all three"
 # a transformers `CLIPTextModel`, our `CLIPTokenizer` and a `DDIMScheduler` with the training
 # schedule. Then it saves the folder and loads it back, as one would from the Hub.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 training_schedule = {"type": "linear", "num_timesteps": 500, "beta_start": 1e-4, "beta_end": 0.02}
 pipe = to_diffusers_pipeline(unet, vae, text_encoder, tokenizer, training_schedule)
 with tempfile.TemporaryDirectory() as folder:

@@ -153,4 +153,6 @@ def render_deck(nb: nbformat.NotebookNode, title: str, assets: str, page: str) -
     course = {"title": title, "assets": assets, "page": page, "code_lines": CODE_LINES}
     resources = {"course": course, "metadata": {"name": title}}
     body, _ = exporter.from_notebook_node(deck_cells(nb), resources=resources)
-    return body
+    # A lesson links another as "../../lessons/NN_topic/", relative to its page (lessons/NN_topic/);
+    # the deck sits one folder up from there (slides/).
+    return body.replace('href="../../lessons/', 'href="../lessons/')
