@@ -96,14 +96,13 @@ print(f"pretrained digits model on {device}, T = {T}")
 
 # %% slideshow={"slide_type": "subslide"}
 t, x0_value, num_pairs = 300, 0.5, 1_000_000  # one pixel, x_0 = 0.5
-abar, abar_prev, alpha, beta = (
-    v.double() for v in (alphas_cumprod[t], alphas_cumprod[t - 1], alphas[t], betas[t])
-)
+abar, abar_prev, alpha, beta = (v.double() for v in (alphas_cumprod[t], alphas_cumprod[t - 1],
+                                                     alphas[t], betas[t]))
 g = torch.Generator().manual_seed(1)
-x_prev = abar_prev.sqrt() * x0_value + (1 - abar_prev).sqrt() * torch.randn(
-    num_pairs, generator=g, dtype=torch.float64)
-# q(x_t | x_{t-1})
-x_t = alpha.sqrt() * x_prev + beta.sqrt() * torch.randn(num_pairs, generator=g, dtype=torch.float64)
+prev_noise = torch.randn(num_pairs, generator=g, dtype=torch.float64)
+x_prev = abar_prev.sqrt() * x0_value + (1 - abar_prev).sqrt() * prev_noise
+step_noise = torch.randn(num_pairs, generator=g, dtype=torch.float64)
+x_t = alpha.sqrt() * x_prev + beta.sqrt() * step_noise  # q(x_t | x_{t-1})
 design = torch.stack([x_t, torch.ones_like(x_t)], dim=1)  # (num_pairs, 2): fit x_prev = a x_t + b
 slope, intercept = torch.linalg.lstsq(design, x_prev[:, None]).solution.flatten()
 fitted = {"coefficient of x_t": slope, "x_0 term": intercept,
@@ -427,13 +426,12 @@ def library_step(t: int, z: torch.Tensor) -> torch.Tensor:
     """DDPMSampler's x_{t-1} = mean + sqrt(beta-tilde_t) z for the check inputs."""
     return library_sampler.step(eps_check, t, x_check, noise=z)
 
-beta_tilde_check = (
-    (1 - alphas_cumprod[t_check - 1]) / (1 - alphas_cumprod[t_check]) * betas[t_check]
-)
+beta_tilde_check = ((1 - alphas_cumprod[t_check - 1]) / (1 - alphas_cumprod[t_check])
+                    * betas[t_check])
+beta_instead = (betas[t_check] / beta_tilde_check).sqrt() * z_check  # sigma_t = sqrt(beta_t)
 mistakes = {
-    "sigma_t^2 = beta_t (diffusers' 'fixed_large') instead of beta-tilde_t": library_step(
-        t_check, (betas[t_check] / beta_tilde_check).sqrt() * z_check
-    ),
+    "sigma_t^2 = beta_t (diffusers' 'fixed_large') instead of beta-tilde_t":
+        library_step(t_check, beta_instead),
     "the step without its noise term sigma_t z": library_step(t_check, torch.zeros_like(z_check)),
     "the step for t + 1, an off-by-one timestep": library_step(t_check + 1, z_check),
     "the step for t - 1, an off-by-one timestep": library_step(t_check - 1, z_check),
@@ -489,10 +487,8 @@ with torch.no_grad():
         abar = schedule.alphas_cumprod[t]
         x0_hat = ((x_t - (1 - abar).sqrt() * predict_noise(model, x_t, t)) / abar.sqrt()).cpu()
         rms = (x0_hat - samples).pow(2).mean(dim=(1, 2, 3)).sqrt().mean().item()
-        same_class = ((predict(judge, x0_hat.clamp(-1, 1))[0].argmax(1) == final_classes)
-                      .float()
-                      .mean()
-                      .item())
+        classes_now = predict(judge, x0_hat.clamp(-1, 1))[0].argmax(1)
+        same_class = (classes_now == final_classes).float().mean().item()
         print(f"t = {t:3d}: RMS distance to the final sample {rms:.3f}, same class "
               f"{same_class:.0%}")
 

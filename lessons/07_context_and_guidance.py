@@ -228,9 +228,8 @@ train_diffusion(watched, schedule, load_digits(split="train"), steps=1, batch_si
                 context_dropout=0.1, seed=5, progress=False)
 hook.remove()
 dropped_by_library = received[0].sum(dim=1) == 0  # (512,)
-dropped_by_us = (
-    drop_context(torch.ones(512, 1), 0.1, torch.Generator().manual_seed(5 + 1))[:, 0] == 0
-)
+kept_or_zeroed = drop_context(torch.ones(512, 1), 0.1, torch.Generator().manual_seed(5 + 1))
+dropped_by_us = kept_or_zeroed[:, 0] == 0
 assert torch.equal(dropped_by_library, dropped_by_us) and 0 < dropped_by_us.sum() < 512
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -434,15 +433,12 @@ for w in guidance_scales:
     images = sample(digits_model, DDIMSampler(schedule, 25), (len(labels), 1, 16, 16),
                     context=asked_digits, guidance=w, generator=seed_everything(3), progress=False)
     probs, features = predict(judge, images)
-    diversity = (
-        torch.stack([torch.pdist(features[labels == k]).mean() for k in range(10)]).mean().item()
-    )
-    rows.append(
-        dict(w=w, accuracy=(probs.argmax(1) == labels).float().mean().item(),
-             p_asked=probs[torch.arange(len(labels)), labels].mean().item(), diversity=diversity,
-             fid=frechet_distance(features, held_out_features),
-             saturated=(images.abs() > 1).float().mean().item())
-    )
+    per_class_spread = [torch.pdist(features[labels == k]).mean() for k in range(10)]
+    diversity = torch.stack(per_class_spread).mean().item()
+    rows.append(dict(w=w, accuracy=(probs.argmax(1) == labels).float().mean().item(),
+                     p_asked=probs[torch.arange(len(labels)), labels].mean().item(),
+                     diversity=diversity, fid=frechet_distance(features, held_out_features),
+                     saturated=(images.abs() > 1).float().mean().item()))
     examples[w] = images[labels == 4][:8]
 
 # %%
@@ -826,13 +822,11 @@ classifier_losses = train_noisy_classifier(noisy_classifier, schedule, load_digi
 noisy_accuracy = {}
 with torch.no_grad():
     for t_probe in [0, 100, 200, 300, 400, 499]:
-        noisy = schedule.add_noise(test_images,
-                                   torch.randn(test_images.shape, generator=seed_everything(10)),
-                                   torch.full((len(test_images),), t_probe))
-        logits = noisy_classifier(noisy, torch.full((len(test_images),), t_probe))
-        noisy_accuracy[f"t = {t_probe}"] = (
-            (logits.argmax(dim=1) == test_labels).float().mean().item()
-        )
+        probe_steps = torch.full((len(test_images),), t_probe)
+        probe_noise = torch.randn(test_images.shape, generator=seed_everything(10))
+        logits = noisy_classifier(schedule.add_noise(test_images, probe_noise, probe_steps),
+                                  probe_steps)
+        noisy_accuracy[f"t = {t_probe}"] = (logits.argmax(1) == test_labels).float().mean().item()
 print(f"{len(classifier_losses)} training steps; accuracy on the {len(test_images)} held-out digits"
       " noised to t:")
 print(", ".join(f"{k}: {v:.2f}" for k, v in noisy_accuracy.items()))

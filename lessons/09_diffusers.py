@@ -342,19 +342,16 @@ cond_pipe = CoursePipeline(CourseUNet2DModel.from_course_model(cond_model, 16), 
 cond_pipe.set_progress_bar_config(disable=True)
 wanted = torch.arange(10).repeat(4)
 context = F.one_hot(wanted, 10).float()
-guided = (
-    cond_pipe(len(wanted), 25, context=context, guidance_scale=3.0,
-              generator=torch.Generator().manual_seed(0)).images.cpu()
-    * 2
-    - 1
-)
+pipeline_images = cond_pipe(len(wanted), 25, context=context, guidance_scale=3.0,
+                            generator=torch.Generator().manual_seed(0)).images.cpu()  # in [0, 1]
+guided = pipeline_images * 2 - 1
 reference = sample(cond_model, ddim_ours, guided.shape, context=context, guidance=2.0,
                    generator=torch.Generator().manual_seed(0), progress=False)
 with torch.no_grad():
     accuracy = (predict(judge, guided)[0].argmax(1) == wanted).float().mean().item()
-print("max |CoursePipeline(guidance_scale=3) - sample(guidance=2)| ="
-      f" {(guided - reference.cpu().clamp(-1, 1)).abs().max().item():.2e}; judge accuracy on the"
-      f" asked-for digits {accuracy:.2f}")
+gap = (guided - reference.cpu().clamp(-1, 1)).abs().max().item()
+print(f"max |CoursePipeline(guidance_scale=3) - sample(guidance=2)| = {gap:.2e}; "
+      f"judge accuracy on the asked-for digits {accuracy:.2f}")
 show_images(guided, nrow=10, title="CoursePipeline, digits-cond, guidance_scale = 3 (w = 2)")
 plt.show()
 
@@ -372,12 +369,8 @@ with tempfile.TemporaryDirectory() as folder:
             print(f"{path.relative_to(folder)!s:45s} {path.stat().st_size:>9,} bytes")
     reloaded = CoursePipeline.from_pretrained(folder, low_cpu_mem_usage=False).to(device)
 reloaded.set_progress_bar_config(disable=True)
-again = (
-    reloaded(len(wanted), 25, context=context, guidance_scale=3.0,
-             generator=torch.Generator().manual_seed(0)).images.cpu()
-    * 2
-    - 1
-)
+again = reloaded(len(wanted), 25, context=context, guidance_scale=3.0,
+                 generator=torch.Generator().manual_seed(0)).images.cpu() * 2 - 1
 print("reloaded pipeline gives identical images:", torch.equal(again, guided))
 
 # %% [markdown] slideshow={"slide_type": "slide"}

@@ -195,15 +195,11 @@ torch.testing.assert_close(ours, diffusers_layer(features, tokens), atol=1e-6, r
 # of the weights, which we check on one noisy batch.
 
 # %%
-# (N, latent channels, 8, 8)
-noisy = torch.randn(3, 4, 8, 8, generator=torch.Generator().manual_seed(1))
+noisy = torch.randn(3, 4, 8, 8, generator=torch.Generator().manual_seed(1))  # (N, channels, 8, 8)
 t = torch.tensor([10, 250, 499])
 diffusers_unet = to_diffusers_unet(unet, sample_size=8)
-difference = (
-    (unet(noisy, t, tokens) - diffusers_unet(noisy, t, encoder_hidden_states=tokens).sample)
-    .abs()
-    .max()
-)
+theirs = diffusers_unet(noisy, t, encoder_hidden_states=tokens).sample
+difference = (unet(noisy, t, tokens) - theirs).abs().max()
 print(f"UNet2DConditionModel with {count_parameters(diffusers_unet):,} parameters; largest "
       f"difference {difference:.1e}")
 
