@@ -138,8 +138,9 @@ plt.show()
 
 # %%
 def unet_embedding(model: UNet, t: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-    """e(t, c), the vector every residual block reads: t (N,) long, context (N, K) -> (N,
-    emb_dim)."""
+    """e(t, c), the vector every residual block reads.
+
+    t (N,) long, context (N, K) -> (N, emb_dim)."""
     time_part = model.time_mlp(sinusoidal_embedding(t, model.base_channels))  # MLP(sinusoidal(t))
     context_part = context @ model.context_proj.weight.T + model.context_proj.bias  # W c + b
     return time_part + context_part

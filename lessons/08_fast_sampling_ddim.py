@@ -142,15 +142,13 @@ def ddim_sigma(t: int, prev_t: int, eta: float) -> torch.Tensor:
 
 # %%
 def ddim_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor) -> torch.Tensor:
-    """Deterministic DDIM step x_t -> x_prev_t (Song et al. 2020, eq. 12, sigma = 0); eps, x_t: (N,
-    C, H, W)."""
+    """DDIM step x_t -> x_prev_t, sigma = 0 (Song et al. 2020, eq. 12); eps, x_t: (N, C, H, W)."""
     ab_t, ab_prev = alpha_bar_at(t), alpha_bar_at(prev_t)
     x0_hat = (x_t - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()  # the "predicted x_0"
     return ab_prev.sqrt() * x0_hat + (1 - ab_prev).sqrt() * eps  # + "direction pointing to x_t"
 
 
-# [450, 400, ..., 0] (section 4 discusses this choice)
-timesteps = DDIMSampler(schedule, 10).timesteps.tolist()
+timesteps = DDIMSampler(schedule, 10).timesteps.tolist()  # [450, 400, ..., 0], see section 4
 x = x_start = torch.randn((10, 1, 16, 16), generator=seed_everything(6))  # x_T ~ N(0, I)
 with torch.no_grad():
     for t, prev_t in zip(timesteps, timesteps[1:] + [-1]):
@@ -841,8 +839,9 @@ assert by_steps["DDPM-like (eta = 1)"][5].fid > ddim_fid[5] and ddim_fid[50] < d
 # %%
 def my_ddim_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor, eta: float,
                  z: torch.Tensor) -> torch.Tensor:
-    """DDIM step x_t -> x_prev_t with noise scale sigma_t(eta) and fresh noise z (Song et al. 2020,
-    eqs. 12, 16); (N, C, H, W)."""
+    """DDIM step x_t -> x_prev_t with noise scale sigma_t(eta) and fresh noise z.
+
+    Song et al. 2020, eqs. 12, 16; eps, x_t, z: (N, C, H, W)."""
     raise NotImplementedError  # your code here
 
 
@@ -871,8 +870,9 @@ check(
 # %% tags=["solution"]
 def my_ddim_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor, eta: float,
                  z: torch.Tensor) -> torch.Tensor:
-    """DDIM step x_t -> x_prev_t with noise scale sigma_t(eta) and fresh noise z (Song et al. 2020,
-    eqs. 12, 16); (N, C, H, W)."""
+    """DDIM step x_t -> x_prev_t with noise scale sigma_t(eta) and fresh noise z.
+
+    Song et al. 2020, eqs. 12, 16; eps, x_t, z: (N, C, H, W)."""
     ab_t, ab_prev = alpha_bar_at(t), alpha_bar_at(prev_t)
     sigma = ddim_sigma(t, prev_t, eta)  # eq. 16
     x0_hat = (x_t - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()  # the "predicted x_0"

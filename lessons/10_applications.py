@@ -115,8 +115,9 @@ def blend(known: torch.Tensor, mask: torch.Tensor, unknown_part: torch.Tensor,
 # %%
 def jump_back(x_prev: torch.Tensor, alpha_bar_t: torch.Tensor, alpha_bar_prev: torch.Tensor,
               noise: torch.Tensor) -> torch.Tensor:
-    """x_t ~ q(x_t | x_{t-1}) (Lugmayr et al. 2022, Algorithm 1, lines 9-10); x_prev, noise: (N, C,
-    H, W)."""
+    """x_t ~ q(x_t | x_{t-1}) (Lugmayr et al. 2022, Algorithm 1, lines 9-10).
+
+    x_prev, noise: (N, C, H, W)."""
     a = alpha_bar_t / alpha_bar_prev  # alpha_t, or its product over a DDIM stride
     return a.sqrt() * x_prev + (1 - a).sqrt() * noise
 
@@ -547,8 +548,9 @@ plt.show()
 # %%
 def my_blend(known: torch.Tensor, mask: torch.Tensor, unknown_part: torch.Tensor,
              alpha_bar_prev: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """x_{t-1}: known pixels noised to level t-1 where mask is True, unknown_part elsewhere; all (N,
-    C, H, W)."""
+    """x_{t-1}: known pixels noised to level t-1 where mask is True, unknown_part elsewhere.
+
+    All (N, C, H, W)."""
     raise NotImplementedError  # your code here
 
 
@@ -575,8 +577,9 @@ check(lambda: completion_with(my_blend), library_completion, name="my_blend",
 # %% tags=["solution"]
 def my_blend(known: torch.Tensor, mask: torch.Tensor, unknown_part: torch.Tensor,
              alpha_bar_prev: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """x_{t-1}: known pixels noised to level t-1 where mask is True, unknown_part elsewhere; all (N,
-    C, H, W)."""
+    """x_{t-1}: known pixels noised to level t-1 where mask is True, unknown_part elsewhere.
+
+    All (N, C, H, W)."""
     # q(x_{t-1} | x_0)
     known_part = alpha_bar_prev.sqrt() * known + (1 - alpha_bar_prev).sqrt() * noise
     return mask * known_part + ~mask * unknown_part  # a bool mask acts as 1 and 0

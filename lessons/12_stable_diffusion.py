@@ -148,8 +148,9 @@ print(f"per-token embeddings: {tuple(tokens.shape)} (prompts, positions, width)"
 
 # %%
 def cross_attention(x: torch.Tensor, context: torch.Tensor, layer: torch.nn.Module) -> torch.Tensor:
-    """x (N, L_q, C) attends to context (N, L_k, D) with layer's W_Q, W_K, W_V, W_O; returns (N,
-    L_q, C)."""
+    """x (N, L_q, C) attends to context (N, L_k, D) with layer's W_Q, W_K, W_V, W_O.
+
+    Returns (N, L_q, C)."""
     n, heads = x.shape[0], layer.heads
     q = layer.to_q(x).view(n, x.shape[1], heads, -1).transpose(1, 2)  # (N, h, L_q, C/h)
     k = layer.to_k(context).view(n, context.shape[1], heads, -1).transpose(1, 2)  # (N, h, L_k, C/h)
