@@ -26,7 +26,7 @@ import torch
 from . import checkpoints, train_images
 from .config import get_device
 from .samplers import DDIMSampler, DDPMSampler, DPMSolverSampler, sample
-from .validation import InvalidArgument, check_int, check_number, check_seed
+from .validation import InvalidArgument, argparse_type, check_int, check_number, check_seed
 
 DEFAULT_GUIDANCE = 2.0
 DEFAULT_SAMPLER = "dpm"
@@ -43,23 +43,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _argument_type(check, name: str, parse=int):
-    """An argparse type that parses the text with ``parse`` and checks it with ``check(name, value)``."""
-    def convert(text: str):
-        try:
-            value = parse(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {'an int' if parse is int else 'a number'}; got {text!r}") from None
-        try:
-            return check(name, value)
-        except InvalidArgument as e:
-            raise argparse.ArgumentTypeError(str(e).removeprefix(f"{name} ")) from None
-    return convert
-
-
-_count = _argument_type(lambda name, v: check_int(name, v, 1, MAX_SAMPLES), "--n")
-_steps = _argument_type(check_int, "--steps")
-_seed = _argument_type(check_seed, "--seed")
+_count = argparse_type("--n", lambda name, v: check_int(name, v, 1, MAX_SAMPLES))
+_steps = argparse_type("--steps", check_int)
+_seed = argparse_type("--seed", check_seed)
 
 
 def build_parser() -> argparse.ArgumentParser:

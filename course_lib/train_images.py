@@ -62,7 +62,7 @@ from .models import UNet
 from .samplers import DDIMSampler, sample
 from .schedules import NoiseSchedule
 from .training import EMA
-from .validation import InvalidArgument, check_int, check_number, check_seed
+from .validation import argparse_type, check_int, check_number, check_seed
 
 if TYPE_CHECKING:  # imported when used: `sample` and `doctor` should not wait for Accelerate
     from accelerate import Accelerator
@@ -680,54 +680,40 @@ def _param_count(config: dict) -> str:
 # ------------------------------------------------------------------------------ command line
 
 
-def _typed(name: str, check, parse=int):
-    """An argparse type: parse the text, then ``check(name, value)``; errors without the repeated name."""
-    def convert(text: str):
-        try:
-            value = parse(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {'an int' if parse is int else 'a number'}; got {text!r}") from None
-        try:
-            return check(name, value)
-        except InvalidArgument as e:
-            raise argparse.ArgumentTypeError(str(e).removeprefix(f"{name} ")) from None
-    return convert
-
-
 def add_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``train-images`` to the command line's sub-commands; :func:`run` is what it runs."""
     p = subparsers.add_parser("train-images", help="train the course UNet on a folder of your images (Accelerate)",
                               description="Train an unconditional DDPM on your own images; "
                                           "also runs under `accelerate launch -m course_lib train-images`.")
     p.add_argument("--data", required=True, help=f"a folder of PNG/JPEG images, or {', '.join(ONLINE_SOURCES)} (online)")
-    p.add_argument("--size", required=True, type=_typed("--size", lambda n, v: check_int(n, v, 8, MAX_SIZE)),
+    p.add_argument("--size", required=True, type=argparse_type("--size", lambda n, v: check_int(n, v, 8, MAX_SIZE)),
                    help="image side in pixels (8..512, e.g. 16 or 32); images are resized and centre-cropped")
     p.add_argument("--out", required=True, help="output folder: new or empty, or a run to continue with --resume")
-    p.add_argument("--steps", type=_typed("--steps", lambda n, v: check_int(n, v)), default=2000, help="optimiser steps (default 2000)")
-    p.add_argument("--batch-size", type=_typed("--batch-size", lambda n, v: check_int(n, v)), default=64,
+    p.add_argument("--steps", type=argparse_type("--steps", lambda n, v: check_int(n, v)), default=2000, help="optimiser steps (default 2000)")
+    p.add_argument("--batch-size", type=argparse_type("--batch-size", lambda n, v: check_int(n, v)), default=64,
                    help="global batch per step, shared by all processes (default 64)")
-    p.add_argument("--lr", type=_typed("--lr", lambda n, v: check_number(n, v, 0.0, 1.0, low_open=True), float), default=None,
+    p.add_argument("--lr", type=argparse_type("--lr", lambda n, v: check_number(n, v, 0.0, 1.0, low_open=True), float), default=None,
                    help="AdamW learning rate (default 1e-3 up to 16 pixels, else 2e-4)")
-    p.add_argument("--warmup", type=_typed("--warmup", lambda n, v: check_int(n, v, 0)), default=100,
+    p.add_argument("--warmup", type=argparse_type("--warmup", lambda n, v: check_int(n, v, 0)), default=100,
                    help="steps of linear learning-rate warm-up (default 100)")
-    p.add_argument("--ema", type=_typed("--ema", lambda n, v: check_number(n, v, 0.0, 1.0, high_open=True), float), default=0.999,
+    p.add_argument("--ema", type=argparse_type("--ema", lambda n, v: check_number(n, v, 0.0, 1.0, high_open=True), float), default=0.999,
                    help="EMA decay of the exported weights, 0 for none (default 0.999)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    p.add_argument("--sample-every", type=_typed("--sample-every", lambda n, v: check_int(n, v)), default=500,
+    p.add_argument("--sample-every", type=argparse_type("--sample-every", lambda n, v: check_int(n, v)), default=500,
                    help="steps between sample grids and loss curves (default 500)")
-    p.add_argument("--checkpoint-every", type=_typed("--checkpoint-every", lambda n, v: check_int(n, v)), default=None,
+    p.add_argument("--checkpoint-every", type=argparse_type("--checkpoint-every", lambda n, v: check_int(n, v)), default=None,
                    help="steps between checkpoints (default: --sample-every)")
     p.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default=None,
                    help="mixed precision (faster on a GPU; runs on a CPU too); default: what `accelerate config` chose, else no")
-    p.add_argument("--grad-accum", type=_typed("--grad-accum", lambda n, v: check_int(n, v)), default=1,
+    p.add_argument("--grad-accum", type=argparse_type("--grad-accum", lambda n, v: check_int(n, v)), default=1,
                    help="micro-steps per optimiser step (memory: the batch is split into this many parts)")
     p.add_argument("--mode", choices=["auto", "gray", "rgb"], default="auto", help="default: gray if every image is")
-    p.add_argument("--channels", type=_typed("--channels", lambda n, v: check_int(n, v, 8)), default=None,
+    p.add_argument("--channels", type=argparse_type("--channels", lambda n, v: check_int(n, v, 8)), default=None,
                    help="UNet width at full resolution, a multiple of 8 (default by --size)")
-    p.add_argument("--timesteps", type=_typed("--timesteps", lambda n, v: check_int(n, v, 2, 10_000)), default=1000,
+    p.add_argument("--timesteps", type=argparse_type("--timesteps", lambda n, v: check_int(n, v, 2, 10_000)), default=1000,
                    help="diffusion steps T (default 1000)")
-    p.add_argument("--seed", type=_typed("--seed", lambda n, v: check_seed(n, v)), default=0, help="default 0")
-    p.add_argument("--num-samples", type=_typed("--num-samples", lambda n, v: check_int(n, v, 1, 256)), default=16,
+    p.add_argument("--seed", type=argparse_type("--seed", lambda n, v: check_seed(n, v)), default=0, help="default 0")
+    p.add_argument("--num-samples", type=argparse_type("--num-samples", lambda n, v: check_int(n, v, 1, 256)), default=16,
                    help="images in each sample grid (default 16)")
     p.add_argument("--data-root", default=None, help=f"where {', '.join(ONLINE_SOURCES)} are downloaded "
                                                      f"(default $XDG_CACHE_HOME or ~/.cache, then course_lib/datasets)")

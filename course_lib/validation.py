@@ -12,9 +12,10 @@ in every step of a loop.
 
 from __future__ import annotations
 
+import argparse
 import math
 import numbers
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
 
 import torch
@@ -149,3 +150,20 @@ def check_finite(name: str, value: Tensor) -> Tensor:
             raise InvalidArgument(
                 name, f"{name} holds {int(bad.sum())} NaN or infinite value(s) out of {value.numel()}")
     return value
+
+
+def argparse_type(name: str, check: Callable[[str, object], T], parse: Callable[[str], object] = int) -> Callable[[str], T]:
+    """An argparse ``type=`` for option ``name``: parse the text with ``parse``, then ``check(name, value)``.
+
+    Errors become argparse's one-line errors, without repeating the option's name (argparse adds it).
+    """
+    def convert(text: str) -> T:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {'an int' if parse is int else 'a number'}; got {text!r}") from None
+        try:
+            return check(name, value)
+        except InvalidArgument as e:
+            raise argparse.ArgumentTypeError(str(e).removeprefix(f"{name} ")) from None
+    return convert
