@@ -29,14 +29,15 @@ def _ddpm_ref(name: str, num_timesteps: int = T, clip_sample: bool = False) -> D
     )
 
 
-def _ddim_ref(name: str, num_inference_steps: int, num_timesteps: int = T, clip_sample: bool = False) -> DDIMScheduler:
+def _ddim_ref(name: str, num_inference_steps: int, num_timesteps: int = T, clip_sample: bool = False,
+              spacing: str = "leading") -> DDIMScheduler:
     ref = DDIMScheduler(
         num_train_timesteps=num_timesteps,
         beta_schedule={"linear": "linear", "cosine": "squaredcos_cap_v2"}[name],
         clip_sample=clip_sample,
         set_alpha_to_one=True,
         steps_offset=0,
-        timestep_spacing="leading",
+        timestep_spacing=spacing,
     )
     ref.set_timesteps(num_inference_steps)
     return ref
@@ -308,19 +309,6 @@ def test_sample_with_guidance_uses_guided_noise():
 # --- DDIM, trailing timestep spacing (Lin et al. 2024) ----------------------------------------------
 
 
-def _ddim_trailing_ref(name: str, num_inference_steps: int, num_timesteps: int = T) -> DDIMScheduler:
-    ref = DDIMScheduler(
-        num_train_timesteps=num_timesteps,
-        beta_schedule={"linear": "linear", "cosine": "squaredcos_cap_v2"}[name],
-        clip_sample=False,
-        set_alpha_to_one=True,
-        steps_offset=0,
-        timestep_spacing="trailing",
-    )
-    ref.set_timesteps(num_inference_steps)
-    return ref
-
-
 def test_default_spacings():
     """DDIMSampler keeps diffusers' "leading" (the lessons' quoted figures use it); DPMSolverSampler defaults to
     "trailing", chosen by measurement, which starts at T - 1 for every step count, including those between
@@ -338,7 +326,7 @@ def test_default_spacings():
 @pytest.mark.parametrize("num_inference_steps", [1, 2, 3, 5, 7, 10, 13, 24, 25, 50, 61, 250, 500])
 def test_ddim_trailing_timesteps_match_diffusers(num_timesteps, num_inference_steps):
     ours = DDIMSampler(_schedule("linear", num_timesteps), num_inference_steps, timestep_spacing="trailing")
-    ref = _ddim_trailing_ref("linear", num_inference_steps, num_timesteps)
+    ref = _ddim_ref("linear", num_inference_steps, num_timesteps, spacing="trailing")
     assert ours.timesteps.dtype == torch.long
     # diffusers' float arange gives one extra timestep, -1, for some n (500 and 61): we drop it.
     assert torch.equal(ours.timesteps, ref.timesteps[:num_inference_steps])
@@ -353,7 +341,7 @@ def test_ddim_trailing_timesteps_match_diffusers(num_timesteps, num_inference_st
 def test_ddim_trailing_step_matches_diffusers(name, num_inference_steps, eta):
     """When n divides T, diffusers' step to t - T // n is the next listed timestep: both must agree."""
     ours = DDIMSampler(_schedule(name), num_inference_steps, eta=eta, timestep_spacing="trailing")
-    ref = _ddim_trailing_ref(name, num_inference_steps)
+    ref = _ddim_ref(name, num_inference_steps, spacing="trailing")
     assert torch.equal(ours.timesteps, ref.timesteps)
     for i, t in enumerate(ours.timesteps.tolist()):
         model_output, x = _random_inputs(i, shape=(3, 2, 4, 4))
@@ -403,7 +391,7 @@ def test_sample_ddim_trailing_equals_diffusers_loop():
     sampler = DDIMSampler(_schedule("cosine"), num_inference_steps=10, eta=0.5, timestep_spacing="trailing")
     shape = (4, 2, 8, 8)
     got = sample(model, sampler, shape, generator=torch.Generator().manual_seed(2), progress=False)
-    expected = _diffusers_loop(model, _ddim_trailing_ref("cosine", 10), shape, seed=2, eta=0.5)
+    expected = _diffusers_loop(model, _ddim_ref("cosine", 10, spacing="trailing"), shape, seed=2, eta=0.5)
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 
 
