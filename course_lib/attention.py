@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .validation import describe
+
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None) -> Tensor:
     """softmax(Q K^T / sqrt(d) + masked) V (Vaswani et al. 2017, eq. 1), for any leading batch dimensions.
@@ -40,7 +42,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, mask
     """
     for name, value_ in [("query", query), ("key", key), ("value", value)]:
         if not isinstance(value_, Tensor) or not value_.dtype.is_floating_point or value_.ndim < 2:
-            raise TypeError(f"{name} must be a float tensor of shape (..., L, d); got {_describe(value_)}")
+            raise TypeError(f"{name} must be a float tensor of shape (..., L, d); got {describe(value_)}")
     if query.shape[-1] != key.shape[-1]:
         raise ValueError(f"query and key must have the same last dimension d; got {query.shape[-1]} and {key.shape[-1]}")
     if key.shape[-2] != value.shape[-2]:
@@ -48,7 +50,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, mask
     scores = query @ key.transpose(-2, -1) / math.sqrt(query.shape[-1])  # (..., L_q, L_k)
     if mask is not None:
         if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
-            raise TypeError(f"mask must be a bool tensor (True = may attend); got {_describe(mask)}")
+            raise TypeError(f"mask must be a bool tensor (True = may attend); got {describe(mask)}")
         try:
             mask = torch.broadcast_to(mask, scores.shape)
         except RuntimeError as e:
@@ -91,11 +93,11 @@ class CrossAttention(nn.Module):
 
     def forward(self, x: Tensor, context: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
         if not isinstance(x, Tensor) or x.ndim != 3 or x.shape[2] != self.query_dim:
-            raise ValueError(f"x must have shape (N, L_q, {self.query_dim}); got {_describe(x)}")
+            raise ValueError(f"x must have shape (N, L_q, {self.query_dim}); got {describe(x)}")
         context = x if context is None else context
         if not isinstance(context, Tensor) or context.ndim != 3 or context.shape[0] != x.shape[0] \
                 or context.shape[2] != self.context_dim:
-            raise ValueError(f"context must have shape ({x.shape[0]}, L_k, {self.context_dim}); got {_describe(context)}")
+            raise ValueError(f"context must have shape ({x.shape[0]}, L_k, {self.context_dim}); got {describe(context)}")
         if mask is not None and isinstance(mask, Tensor) and mask.ndim == 2:
             if mask.shape != context.shape[:2]:
                 raise ValueError(f"a (N, L_k) mask must have shape {tuple(context.shape[:2])}; got {tuple(mask.shape)}")
@@ -164,14 +166,8 @@ class SpatialTransformer(nn.Module):
     def forward(self, x: Tensor, context: Tensor, mask: Tensor | None = None) -> Tensor:
         """x (N, C, H, W), context (N, L, D), optional mask (N, L) -> (N, C, H, W)."""
         if not isinstance(x, Tensor) or x.ndim != 4:
-            raise ValueError(f"x must be a feature map (N, C, H, W); got {_describe(x)}")
+            raise ValueError(f"x must be a feature map (N, C, H, W); got {describe(x)}")
         n, c, h, w = x.shape
         tokens = self.proj_in(self.norm(x).flatten(2).transpose(1, 2))  # (N, H*W, C)
         tokens = self.proj_out(self.block(tokens, context, mask))
         return x + tokens.transpose(1, 2).reshape(n, c, h, w)
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, Tensor):
-        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
-    return f"{type(value).__name__}"

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from .classifier import Classifier
 from .training import fit
-from .validation import check_int, check_number
+from .validation import check_int, check_number, describe
 
 PAD = "<pad>"
 
@@ -86,7 +86,7 @@ class TextEncoder(nn.Module):
 
     def forward(self, tokens: Tensor) -> Tensor:
         if not isinstance(tokens, Tensor) or tokens.dtype != torch.long or tokens.ndim != 2:
-            raise TypeError(f"tokens must be a long tensor of shape (N, L); got {_describe(tokens)}")
+            raise TypeError(f"tokens must be a long tensor of shape (N, L); got {describe(tokens)}")
         if tokens.shape[1] > self.max_len:
             raise ValueError(f"tokens has {tokens.shape[1]} positions; this encoder takes at most max_len={self.max_len}")
         if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.token.num_embeddings):
@@ -159,7 +159,7 @@ def clip_loss(logits: Tensor) -> Tensor:
         a scalar tensor, >= 0; log(N) when every logit is equal.
     """
     if not isinstance(logits, Tensor) or not logits.dtype.is_floating_point:
-        raise TypeError(f"logits must be a float tensor of shape (N, N); got {_describe(logits)}")
+        raise TypeError(f"logits must be a float tensor of shape (N, N); got {describe(logits)}")
     if logits.ndim != 2 or logits.shape[0] != logits.shape[1] or logits.shape[0] < 1:
         raise ValueError(f"logits must be a square (N, N) matrix with N >= 1; got shape {tuple(logits.shape)}")
     targets = torch.arange(logits.shape[0], device=logits.device)
@@ -188,7 +188,7 @@ def train_clip(
     """
     if not isinstance(images, Tensor) or not isinstance(tokens, Tensor) or len(images) != len(tokens):
         raise ValueError(
-            f"images and tokens must be tensors with one caption per image; got {_describe(images)} and {_describe(tokens)}"
+            f"images and tokens must be tensors with one caption per image; got {describe(images)} and {describe(tokens)}"
         )
     if not 2 <= batch_size <= len(images):
         raise ValueError(f"batch_size must lie in [2, {len(images)}] (the number of pairs); got {batch_size}")
@@ -229,9 +229,3 @@ def _check_captions(captions: Sequence[str]) -> list[str]:
     if any(text != text.lower() for text in captions):
         raise ValueError("captions must be lower case (the vocabulary is case sensitive)")
     return captions
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, Tensor):
-        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
-    return f"{type(value).__name__}"
