@@ -74,8 +74,9 @@ def test_repaint_counts_model_calls():
 
     known, mask = torch.zeros(2, 1, 4, 4), half_mask(4, "top")
     repaint(Counter(schedule, 1.0), DDIMSampler(schedule, 5, eta=1.0), known, mask, resample_steps=3)
-    # 5 timesteps, 3 passes at each but the last: U (len - 1) + 1 evaluations.
-    assert calls == [16, 16, 16, 12, 12, 12, 8, 8, 8, 4, 4, 4, 0]
+    # 5 trailing timesteps of 20, round(20 - 4 k) - 1 = 19, 15, 11, 7, 3; 3 passes at each but the last:
+    # U (len - 1) + 1 evaluations.
+    assert calls == [19, 19, 19, 15, 15, 15, 11, 11, 11, 7, 7, 7, 3]
 
 
 def test_resampling_harmonises_the_completion_with_the_known_pixels():

@@ -70,6 +70,7 @@ def test_pixel_statistics_detector_is_evaded_by_laundering(digits, shipped_sampl
     laundered = torch.round((shipped_samples[half:].clamp(-1, 1) + 1) * 8) / 8 - 1
     caught_after = detector.predict(_statistics(laundered).numpy()).mean()
     false_alarms = detector.predict(_statistics(real[128:]).numpy()).mean()
-    # Measured in lesson 11 (six statistics): 0.71 of generated digits caught, no false alarms, 0.00 after laundering.
-    assert caught > 0.5 and false_alarms < 0.1
+    # Measured with these five statistics and DDIM 25 (trailing), sampling seeds 1 to 4: 0.42 to 0.53 of generated
+    # digits caught, no false alarms, 0.00 after laundering (with leading timesteps: 0.56 to 0.66 caught).
+    assert caught > 0.3 and false_alarms < 0.1
     assert caught_after < 0.1

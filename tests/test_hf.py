@@ -10,9 +10,10 @@ from course_lib.hf import CoursePipeline, CourseUNet2DModel
 
 
 def _ddim_scheduler(num_timesteps: int = 500) -> DDIMScheduler:
-    """The DDIM configuration that reproduces course_lib's DDIMSampler (see tests/test_samplers.py)."""
+    """The DDIM configuration that reproduces course_lib's DDIMSampler with its default "trailing" spacing when
+    the number of steps divides T (see tests/test_samplers.py)."""
     return DDIMScheduler(num_train_timesteps=num_timesteps, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
-                         clip_sample=False, set_alpha_to_one=True, steps_offset=0, timestep_spacing="leading")
+                         clip_sample=False, set_alpha_to_one=True, steps_offset=0, timestep_spacing="trailing")
 
 
 def _pipeline(pipe):

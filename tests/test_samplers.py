@@ -310,16 +310,19 @@ def test_sample_with_guidance_uses_guided_noise():
 
 
 def test_default_spacings():
-    """DDIMSampler keeps diffusers' "leading" (the lessons' quoted figures use it); DPMSolverSampler defaults to
-    "trailing", chosen by measurement, which starts at T - 1 for every step count, including those between
-    T/2 and T, where leading starts at n - 1 (251 steps of 500 start at 250)."""
+    """Both samplers default to "trailing", chosen by measurement, which starts at T - 1 for every step count,
+    including those between T/2 and T, where diffusers' default "leading" starts at n - 1 (251 steps of 500 start
+    at 250) and one step is t = 0."""
     sched = _schedule("linear", 500)
-    assert DDIMSampler(sched, 1).timesteps.tolist() == [0] and DDIMSampler(sched, 2).timesteps.tolist() == [250, 0]
-    assert DDIMSampler(sched, 251).timesteps[0] == 250
+    assert DDIMSampler(sched, 1).timesteps.tolist() == [499] and DDIMSampler(sched, 2).timesteps.tolist() == [499, 249]
+    assert DDIMSampler(sched, 1, timestep_spacing="leading").timesteps.tolist() == [0]
+    assert DDIMSampler(sched, 2, timestep_spacing="leading").timesteps.tolist() == [250, 0]
+    assert DDIMSampler(sched, 251, timestep_spacing="leading").timesteps[0] == 250
     assert DPMSolverSampler(sched, 1).timesteps.tolist() == [499]
-    for n in range(1, 500):
+    for n in range(1, 501):
         assert DPMSolverSampler(sched, n).timesteps[0] == 499
-        assert DDIMSampler(sched, n, timestep_spacing="trailing").timesteps[0] == 499
+        assert torch.equal(DDIMSampler(sched, n).timesteps, DDIMSampler(sched, n, timestep_spacing="trailing").timesteps)
+        assert DDIMSampler(sched, n).timesteps[0] == 499
 
 
 @pytest.mark.parametrize("num_timesteps", [500, T])
