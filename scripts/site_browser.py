@@ -88,6 +88,31 @@ FIGURE_TEXT_JS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-o
     alt: (img.getAttribute('alt') || '').slice(0, 70),
   }))"""
 
+# What the current slide of a deck shows: words of prose (build_slides.prose_words counts alike:
+# headings, math, code, outputs and speaker notes left out), whether it has a heading, and the
+# smallest text of each figure on it as shown (as FIGURE_TEXT_JS).
+SLIDE_JS = """() => {
+  const slide = Reveal.getCurrentSlide();
+  const prose = slide.cloneNode(true);
+  prose.querySelectorAll('aside.notes, .katex, pre, code, h1, h2, h3, h4, h5, h6, .jp-CodeCell').forEach(n => n.remove());
+  const figures = Array.from(slide.querySelectorAll('.jp-OutputArea-output img[data-text-px]'))
+    .filter(img => img.naturalWidth > 0 && img.getBoundingClientRect().width > 0)
+    .map(img => ({px: parseFloat(img.dataset.textPx) * img.getBoundingClientRect().width / img.naturalWidth,
+                  alt: (img.getAttribute('alt') || '').slice(0, 70)}));
+  return {
+    words: (prose.textContent.match(/[A-Za-z0-9][\\w'’-]*/g) || []).length,
+    heading: slide.querySelector('h1, h2, h3, h4') !== null,
+    notes: slide.querySelector('aside.notes') !== null,
+    figures,
+  };
+}"""
+
+# Whether two fixed corner elements of a deck overlap (the slide number and the controls).
+OVERLAP_JS = """([a, b]) => {
+  const [r, s] = [a, b].map(sel => document.querySelector(sel).getBoundingClientRect());
+  return r.width > 0 && s.width > 0 && r.left < s.right && s.left < r.right && r.top < s.bottom && s.top < r.bottom;
+}"""
+
 # Figures of the notebook outputs and their alt text.
 ALT_TEXT_JS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output img'))
   .map(img => img.getAttribute('alt') || '')"""

@@ -52,6 +52,10 @@ LOCAL_SCHEMES = {"data", "blob", "about"}
 # A slide taller than 1280x720 is zoomed out to fit (docs/assets/slides.js). Below this zoom its
 # text (28 px, code 20 px) gets too small to read from the back of a room: split the slide.
 MIN_READABLE_ZOOM = 0.75
+# A slide is a heading and one idea (issue 17): its prose is cut to build_slides.MAX_SLIDE_WORDS
+# words (the browser splits a few tokens differently), its figures' text read from a room.
+MAX_SLIDE_WORDS = build_slides.MAX_SLIDE_WORDS + 5
+MIN_SLIDE_FIGURE_TEXT_PX = 18
 # A figure's smallest text as shown at 1280 px, in CSS px (issue 17: tick labels were 6-8 px).
 MIN_FIGURE_TEXT_PX = 11
 # Code lines wider than their box at 1280 px, all lessons together (issue 17: most cells of a
@@ -286,6 +290,9 @@ def test_slide_deck(browser_site, deck):
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.jpg"):
         stale.unlink()
+    assert not page.evaluate(site_browser.OVERLAP_JS, [".reveal .slide-number", ".reveal .controls"]), \
+        f"{what}: the slide number covers the controls"
+    small_figures, with_notes = [], 0
     for index in range(total):
         # Every slide's content fits the 1280x720 slide, at most a little zoomed out.
         zoom, scrolls, height = page.evaluate(
@@ -294,7 +301,15 @@ def test_slide_deck(browser_site, deck):
         )
         assert not scrolls and height * zoom <= 730, f"{what}: slide {index + 1} is cut off"
         assert zoom >= MIN_READABLE_ZOOM, f"{what}: slide {index + 1} is zoomed to {zoom:.2f} to fit: split it"
+        slide = page.evaluate(site_browser.SLIDE_JS)
+        assert slide["heading"], f"{what}: slide {index + 1} has no heading"
+        assert slide["words"] <= MAX_SLIDE_WORDS, f"{what}: slide {index + 1} shows {slide['words']} words of prose"
+        small_figures += [f"slide {index + 1}: {f['px']:.1f} px: {f['alt']}" for f in slide["figures"]
+                          if f["px"] < MIN_SLIDE_FIGURE_TEXT_PX]
+        with_notes += slide["notes"]
         page.screenshot(path=str(folder / f"{index + 1:02d}.jpg"), type="jpeg", quality=70)
         page.evaluate("Reveal.next()")
+    assert small_figures == [], f"{what}: figure text under {MIN_SLIDE_FIGURE_TEXT_PX} px on a slide: {small_figures}"
+    assert with_notes > 0, f"{what}: no slide has speaker notes"
     session.check_clean(what)
     session.close()

@@ -651,22 +651,24 @@ def test_a_subslide_marker_cuts_a_cell_on_the_deck_only():
     cells = [nbformat.v4.new_markdown_cell("## Policy", metadata={"slideshow": {"slide_type": "slide"}}),
              nbformat.v4.new_markdown_cell(quote)]
     nb = build_slides.deck_cells(nbformat.v4.new_notebook(cells=cells))
-    assert [c.source for c in nb.cells] == ["## Policy", "> **Policy**\n>\n> 1. one\n> 2. two", "> 3. three\n> 4. four"]
-    assert [c.metadata.get("slideshow", {}).get("slide_type", "-") for c in nb.cells] == ["slide", "-", "subslide"]
-    assert len({c.id for c in nb.cells}) == 3  # ids stay unique
+    assert [c.source for c in nb.cells] == ["## Policy", "> **Policy**\n>\n> 1. one\n> 2. two",
+                                            "### Policy (continued)", "> 3. three\n> 4. four"]
+    assert [c.metadata.get("slideshow", {}).get("slide_type", "-") for c in nb.cells] == ["slide", "-", "subslide", "-"]
+    assert len({c.id for c in nb.cells}) == 4  # ids stay unique
     assert cells[1].source == quote  # the page's notebook is not changed
     deck = build_slides.render_deck(nbformat.v4.new_notebook(cells=cells), "Policy", "../assets", "../policy/")
     assert "subslide" not in deck.replace("slide_type", "")  # the marker itself is not shown
 
 
 def test_references_are_paged_on_the_decks_without_losing_an_entry():
-    per_slide = build_slides.REFERENCES_PER_SLIDE
-    entries = [f"- Author {i} (20{i:02d}). *Title {i}.*\n  [arXiv:{i}](https://arxiv.org/abs/{i})" for i in range(per_slide + 2)]
+    entries = [f"- Author {i} (20{i:02d}). *Title {i}, a paper of ten words.*\n  [arXiv:{i}](https://arxiv.org/abs/{i})"
+               for i in range(6)]  # 12 words each ("arXiv", "0"; the link target is not shown)
     source = "## References\n\nFurther reading:\n\n" + "\n".join(entries)
     cells = [
         nbformat.v4.new_markdown_cell("## Summary\n\n- one", metadata={"slideshow": {"slide_type": "slide"}}),
         nbformat.v4.new_markdown_cell(source),  # no slide break of its own: References still start one
     ]
+    assert build_slides.prose_words(entries[0]) == 12
     nb = build_slides.paged_references(nbformat.v4.new_notebook(cells=cells))
     pages = nb.cells[1:]
     assert [c.source.splitlines()[0] for c in pages] == ["## References (1/2)", "## References (2/2)"]
@@ -674,8 +676,81 @@ def test_references_are_paged_on_the_decks_without_losing_an_entry():
     assert "Further reading:" in pages[0].source and "Further reading:" not in pages[1].source
     shown = "\n".join(c.source for c in pages)
     assert all(entry in shown for entry in entries)  # every entry, continuation lines included
-    assert pages[0].source.count("\n- ") == per_slide and pages[1].source.count("\n- ") == 2
+    assert pages[0].source.count("\n- ") == 4 and pages[1].source.count("\n- ") == 2  # 2 + 4 x 12 words <= 60
     assert nb.cells[0].source == cells[0].source and cells[1].source == source  # the input is not changed
+
+
+def _kinds(nb):
+    return [build_slides._kind(c) for c in nb.cells]
+
+
+def _words(n, start=0):
+    """n distinct words as sentences of five: "w0 w1 w2 w3 w4. w5 ..." """
+    words = [f"w{i}" for i in range(start, start + n)]
+    return " ".join(w + ("." if (i + 1) % 5 == 0 else "") for i, w in enumerate(words))
+
+
+def test_prose_words_counts_what_a_slide_shows():
+    markdown = "## A heading\n\nThe $x_t$ and `add_noise` of [the paper](https://arxiv.org/abs/1) <b>here</b>.\n\n$$y = 1$$"
+    assert build_slides.prose_words(markdown) == 6  # The, and, of, the, paper, here
+
+
+def test_a_long_cell_keeps_what_fits_and_its_rest_goes_to_the_speaker_notes():
+    source = f"## Idea\n\n{_words(40)}\n\n{_words(30, 40)}\n\n- item one\n- item two"
+    cells = [nbformat.v4.new_markdown_cell(source, metadata={"slideshow": {"slide_type": "slide"}}),
+             nbformat.v4.new_code_cell("x = 1")]
+    nb = build_slides.prose_to_notes(nbformat.v4.new_notebook(cells=cells))
+    assert _kinds(nb) == ["slide", "notes", "-"]
+    shown, notes = nb.cells[0].source, nb.cells[1].source
+    # The heading, the first paragraph, and of the second the sentences that fit (4 of 6: 60 words).
+    assert shown == f"## Idea\n\n{_words(40)}\n\n{_words(20, 40)} …"
+    assert build_slides.prose_words(shown) == 60
+    assert notes == f"{_words(30, 40)}\n\n- item one\n- item two"  # nothing lost: the cut paragraph whole, then the rest
+    assert cells[0].source == source  # the page's notebook is not changed
+
+
+def test_prose_is_counted_per_slide_and_a_list_is_cut_between_items():
+    items = "\n".join(f"- {_words(10, 100 + 10 * i)}" for i in range(4))
+    cells = [nbformat.v4.new_markdown_cell(f"## Plan\n\n{_words(25)}", metadata={"slideshow": {"slide_type": "slide"}}),
+             nbformat.v4.new_markdown_cell(items),
+             nbformat.v4.new_markdown_cell(f"## Next\n\n{_words(50)}", metadata={"slideshow": {"slide_type": "slide"}})]
+    nb = build_slides.prose_to_notes(nbformat.v4.new_notebook(cells=cells))
+    assert _kinds(nb) == ["slide", "-", "notes", "slide"]  # the next slide starts counting again
+    assert nb.cells[1].source == "\n".join(items.splitlines()[:3])  # 25 + 3 x 10 words
+    assert nb.cells[2].source == items
+
+
+def test_a_slide_start_moves_on_when_its_cell_goes_to_the_notes():
+    cells = [nbformat.v4.new_markdown_cell("## A", metadata={"slideshow": {"slide_type": "slide"}}),
+             nbformat.v4.new_markdown_cell("| a table |\n|---|\n| " + _words(70) + " |",
+                                           metadata={"slideshow": {"slide_type": "subslide"}}),
+             nbformat.v4.new_code_cell("x = 1")]
+    nb = build_slides.prose_to_notes(nbformat.v4.new_notebook(cells=cells))
+    assert _kinds(nb) == ["slide", "notes", "subslide"]  # a table is shown whole or not at all
+
+
+def test_a_slide_without_a_heading_continues_the_section_before_it():
+    cells = [nbformat.v4.new_markdown_cell("# Lesson", metadata={"slideshow": {"slide_type": "slide"}}),
+             nbformat.v4.new_markdown_cell("## 2. Training a `UNet`\n\nText.", metadata={"slideshow": {"slide_type": "slide"}}),
+             nbformat.v4.new_markdown_cell("#### A detail"),
+             nbformat.v4.new_code_cell("train()", metadata={"slideshow": {"slide_type": "subslide"}}),
+             nbformat.v4.new_markdown_cell("### Sampling", metadata={"slideshow": {"slide_type": "slide"}})]
+    nb = build_slides.headed_slides(nbformat.v4.new_notebook(cells=cells))
+    assert [c.source for c in nb.cells][3:5] == ["### 2. Training a `UNet` (continued)", "train()"]
+    assert _kinds(nb) == ["slide", "slide", "-", "subslide", "-", "slide"]
+    assert len({c.id for c in nb.cells}) == len(nb.cells)
+
+
+def test_the_code_of_a_figure_and_long_code_are_folded_on_the_deck():
+    figure = nbformat.v4.new_output("display_data", data={"image/png": "iVBOR"})
+    cells = [nbformat.v4.new_code_cell("\n".join(["a = 1"] * 5), outputs=[figure]),
+             nbformat.v4.new_code_cell("\n".join(["a = 1"] * 4), outputs=[figure]),
+             nbformat.v4.new_code_cell("\n".join(["a = 1"] * 10)),
+             nbformat.v4.new_code_cell("\n".join(["a = 1"] * 11))]
+    nb = build_slides.fold_code(nbformat.v4.new_notebook(cells=cells))
+    assert [c.metadata["deck_fold"] for c in nb.cells] == [True, False, False, True]
+    deck = build_slides.render_deck(nb, "Code", "../assets", "../code/")
+    assert deck.count('<details class="deck-code">') == 2
 
 
 # --- Colab notebooks and the deploy workflow ---------------------------------------------

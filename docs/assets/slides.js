@@ -9,12 +9,33 @@ const SLIDE_WIDTH = 1280; // 16:9, the shape of a projector
 const SLIDE_HEIGHT = 720;
 const MIN_ZOOM = 0.5; // below this a slide is unreadable: it scrolls instead
 
+// Figures are drawn for the lesson page's column; on a slide they take the height the rest of
+// the slide leaves them (up to the width of their box), so that their text reads from afar.
+function sizeFigures(section) {
+  const figures = Array.from(section.querySelectorAll(".jp-OutputArea-output img"))
+    .filter((img) => !img.closest(".animation"));
+  for (const img of figures) {
+    if (!img.complete || !img.naturalWidth) {
+      img.addEventListener("load", () => { fit(section, true); Reveal.layout(); }, { once: true });
+      return;
+    }
+    img.style.width = `${Math.min(img.naturalWidth, img.parentElement.clientWidth)}px`;
+  }
+  const figuresHeight = figures.reduce((sum, img) => sum + img.offsetHeight, 0);
+  if (!figuresHeight) return;
+  const scale = Math.max(0.5, (figuresHeight + SLIDE_HEIGHT - section.scrollHeight) / figuresHeight);
+  for (const img of figures) {
+    img.style.width = `${Math.min(img.offsetWidth * scale, img.parentElement.clientWidth)}px`;
+  }
+}
+
 // A slide taller than the screen is zoomed out until it fits, down to MIN_ZOOM.
 function fit(section, again = false) {
   if (!section || section.querySelector("section") || (section.dataset.fitted && !again)) return;
   section.dataset.fitted = "true";
   section.style.zoom = "";
   section.classList.remove("deck-scroll");
+  sizeFigures(section);
   const height = section.scrollHeight;
   if (height > SLIDE_HEIGHT) {
     const zoom = SLIDE_HEIGHT / height;
