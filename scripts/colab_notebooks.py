@@ -60,12 +60,18 @@ def git_ref(root: Path) -> str:
     return result.stdout.strip() if result.returncode == 0 else "main"
 
 
+# A lesson that imports diffusers or transformers, or looks either up by name
+# (lesson 11 reads a file of diffusers through importlib.util.find_spec("diffusers")).
+USES_THE_DIFFUSERS_EXTRA = re.compile(
+    r"^\s*(from|import) (diffusers|transformers)\b|find_spec\(\s*[\"'](diffusers|transformers)[\"'.]",
+    flags=re.MULTILINE)
+
+
 def requirement_for(source: Path, base: str) -> str:
     """What a lesson's Colab cell installs: ``base`` (``git+URL@ref``), with the ``diffusers`` extra
-    (diffusers and transformers) for a lesson that imports either. pip keeps Colab's own torch,
-    which satisfies the course's requirement."""
-    text = source.read_text(encoding="utf-8")
-    if re.search(r"^\s*(from|import) (diffusers|transformers)\b", text, flags=re.MULTILINE):
+    (diffusers and transformers) for a lesson that uses either (:data:`USES_THE_DIFFUSERS_EXTRA`).
+    pip keeps Colab's own torch, which satisfies the course's requirement."""
+    if USES_THE_DIFFUSERS_EXTRA.search(source.read_text(encoding="utf-8")):
         return f"course_lib[diffusers] @ {base}"
     return base
 
