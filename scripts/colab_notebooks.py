@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import nbformat
 import yaml
 
+from build_slides import for_page
 from execute_lessons import ROOT, find_lessons, read_lesson
 
 COLAB_BRANCH = "gh-pages"  # the branch that holds notebooks/ for Colab
@@ -80,7 +81,7 @@ def colab_notebook(source: Path, requirement: str) -> str:
     """The lesson ``source`` as an unexecuted notebook whose first cell installs ``requirement``
     (``git+URL@ref``; with the diffusers extra where the lesson needs it, see :func:`requirement_for`)."""
     requirement = requirement_for(source, requirement)
-    nb = read_lesson(source)
+    nb = for_page(read_lesson(source))  # without the deck's slides-only cells
     for cell in nb.cells:
         if "solution" in cell.metadata.get("tags", []):
             cell.metadata.setdefault("jupyter", {})["source_hidden"] = True  # collapsed in JupyterLab

@@ -68,3 +68,15 @@ def test_each_algorithm_lesson_has_a_checked_write_it_yourself_exercise(lesson):
     assert stubs, "no stub for the learner to fill (a function that raises NotImplementedError)"
     assert learner_checks, "no check cell after the stub (course_lib.exercises.check)"
     assert proven, "no worked solution that asserts check(...)"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_slides_only_cells_are_short_markdown(lesson):
+    """A ``slides-only`` cell is a slide's short version of the prose (scripts/build_slides.py)."""
+    import build_slides  # scripts/ is on pytest's pythonpath (pyproject.toml)
+
+    for cell in jupytext.read(lesson).cells:
+        if build_slides.SLIDES_ONLY in cell.metadata.get("tags", []):
+            assert cell.cell_type == "markdown", f"a slides-only code cell: {cell.source[:60]!r}"
+            words = build_slides.prose_words(cell.source)
+            assert words <= build_slides.MAX_SLIDE_WORDS, f"slides-only cell of {words} words: {cell.source[:60]!r}"
