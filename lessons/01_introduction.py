@@ -10,7 +10,16 @@
 #     name: python3
 # ---
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# # Generative models and where diffusion comes from
+#
+# - What a generative model is, and how it differs from a classifier
+# - From VAEs and GANs to diffusion, and the four families of diffusion model
+# - 64 new digits from the course's diffusion model, in one cell
+# - The equation the course builds on:
+#   $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # # Generative models and where diffusion comes from
 #
 # Welcome! This first lesson sets the scene: what a generative model is, how diffusion models
@@ -40,7 +49,15 @@ from course_lib.plotting import show_images
 
 generator = seed_everything(0)
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 1. What is a generative model?
+#
+# - A **classifier** models $p(y \mid x)$: which digit is this image?
+# - A **generative model** learns from examples of an unknown $p_\text{data}(x)$ a model
+#   $p_\theta(x)$ that we can **sample**: new $x$ that look as if they came from the same pile
+# - A 16×16 image is a point in 256 dimensions; the digits fill a tiny, oddly shaped region of it
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 1. What is a generative model?
 #
 # A **classifier** answers a question about an input: given an image $x$, which digit is it?
@@ -55,7 +72,10 @@ generator = seed_everything(0)
 # has to learn that region, with all its variety (thick and thin strokes, slanted and upright
 # digits), without just copying the training examples.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Our training data: handwritten digits
+
+# %% [markdown]
 # Here is the pile we will learn from in this course's first models: scikit-learn's handwritten
 # digits, shipped with the library, enlarged to 16×16 and scaled to $[-1, 1]$.
 
@@ -64,11 +84,24 @@ digits = load_digits(16, "train")
 images, labels = digits.tensors
 print(f"{len(digits)} training images of shape {tuple(images.shape[1:])}, pixel values in "
       f"[{images.min().item():.0f}, {images.max().item():.0f}]")
-show_images(images[:32], title="Training data: handwritten digits (16x16)",
-            labels=[str(y) for y in labels[:32].tolist()])
+show_images(images[:24], nrow=12, scale=2.5, title="Training data: handwritten digits (16x16)",
+            labels=[str(y) for y in labels[:24].tolist()])
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 2. A short history
+#
+# | year | model |
+# |---|---|
+# | 2013 | variational autoencoder (VAE) |
+# | 2014 | generative adversarial network (GAN) |
+# | 2015 | diffusion probabilistic model |
+# | 2019 | noise-conditional score network |
+# | 2020 | DDPM: predict the added noise |
+# | 2021 | score SDEs: diffusion in continuous time |
+# | 2022 | latent diffusion, the basis of Stable Diffusion |
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 2. A short history
 #
 # | year | model | the idea in one line |
@@ -81,7 +114,17 @@ plt.show()
 # | 2021 | **Score SDEs**, Song et al. | diffusion in continuous time: DDPM and score networks are two views of one stochastic differential equation |
 # | 2022 | **Latent diffusion**, Rombach et al. | run diffusion in the small latent space of an autoencoder; the basis of Stable Diffusion |
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Why diffusion took over
+#
+# - **GANs**: the sharpest images of the late 2010s, but hard to train, and only part of the
+#   data's variety
+# - **VAEs**: stable, but blurry samples
+# - **Diffusion**: a stable, simple objective *and* excellent samples; the price is slow
+#   sampling (lesson 08)
+# - 2021: beats GANs on ImageNet; 2022: DALL·E 2, Imagen, Stable Diffusion with open weights
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # GANs gave the sharpest images of the late 2010s but are notoriously hard to train (the two
 # networks can chase each other without settling) and tend to cover only part of the data's
 # variety. VAEs are stable but their samples tend to be blurry. Diffusion models combine a
@@ -93,7 +136,19 @@ plt.show()
 # Diffusion, a latent diffusion model released with open weights in August 2022. Lesson 11
 # discusses what that openness enabled, and the questions it raised.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 3. Four families, one idea
+#
+# Each one **learns to undo a gradual noising process**:
+#
+# - **DDPM**: $T$ discrete steps; a network $\epsilon_\theta(x_t, t)$ predicts the noise
+#   (lessons 05, 06, 08)
+# - **Score-based**: a network estimates the score $\nabla_x \log p_t(x)$, the noise up to a
+#   scale (lesson 02)
+# - **Latent**: diffuse in an autoencoder's small latent space (lessons 04, 12)
+# - **Continuous-time**: noising is an SDE, sampling solves a differential equation (lessons 02, 08)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 3. Four families, one idea
 #
 # You will meet diffusion models under several names. They differ in emphasis, not in essence:
@@ -131,7 +186,17 @@ plt.show()
 print(f"a UNet with {sum(p.numel() for p in model.parameters()):,} parameters; loaded and sampled "
       f"in {time.perf_counter() - start:.1f} s on {next(model.parameters()).device}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### What the cell did
+#
+# - `load_pretrained("digits")`: the network, and the **noise schedule** it was trained with
+# - `DDIMSampler(schedule, 25)`: the rule that makes a noisy image a little cleaner, visiting
+#   25 of the 500 noise levels
+# - `sample(...)`: 64 images of pure noise, cleaned 25 times by asking the network "what noise
+#   is in this image?"
+# - Same seed, same digits
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # What happened, line by line:
 #
 # - `load_pretrained("digits")` reads the shipped weights (after checking their SHA-256 digest)
@@ -143,7 +208,20 @@ print(f"a UNet with {sum(p.numel() for p in model.parameters()):,} parameters; l
 #
 # Same seed, same digits: run the cell again and you get exactly these 64 images.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The same with Hugging Face `diffusers`
+#
+# ```python
+# from diffusers import DDPMPipeline
+#
+# pipeline = DDPMPipeline.from_pretrained("google/ddpm-cifar10-32")  # downloads the weights
+# image = pipeline().images[0]  # a PIL image, after 1000 denoising steps by default
+# ```
+#
+# Not run here: it needs the network and the Hub, and 1000 steps are slow on a CPU. Lesson 09
+# maps the course's pieces onto `diffusers`' and shows that they compute the same numbers.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### The same with Hugging Face `diffusers`
 #
 # The classic first demo of the `diffusers` library does the same with a model downloaded from
@@ -162,7 +240,21 @@ print(f"a UNet with {sum(p.numel() for p in model.parameters()):,} parameters; l
 # lesson 09 shows how the course's own pieces map onto `diffusers`' (`UNet2DModel`,
 # `DDPMScheduler`, `DDIMScheduler`, pipelines) and proves they compute the same numbers.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 5. Noising a real digit, step by step
+#
+# Each step shrinks the image a little and adds Gaussian noise of variance $\beta_t$; many steps
+# add up to one jump (Ho et al. 2020, eq. 4):
+#
+# $$
+# x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon, \qquad \bar\alpha_t = \prod_{s=1}^{t} (1 - \beta_s)
+# $$
+#
+# - $\sqrt{\bar\alpha_t}$: how much of the image survives, from $1$ down to almost $0$
+# - $\sqrt{1 - \bar\alpha_t}$: the noise's standard deviation, from $0$ up to almost $1$
+# - Square roots, because variances add: $\bar\alpha_t + (1 - \bar\alpha_t) = 1$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 5. Noising a real digit, step by step
 #
 # The model learned to undo a **forward process** that turns an image $x_0$ into noise over $T$
@@ -180,7 +272,10 @@ print(f"a UNet with {sum(p.numel() for p in model.parameters()):,} parameters; l
 # Both are **square roots** because variances, not standard deviations, add: if $x_0$ has unit
 # variance then $x_t$ has variance $\bar\alpha_t + (1 - \bar\alpha_t) = 1$ at every step.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### One "3", noised to step $t$
+
+# %%
 # the course's default, the one the model above was trained with
 schedule = NoiseSchedule.linear(500, 1e-4, 0.02)
 x0 = images[labels == 3][:1]  # one real "3", shape (1, 1, 16, 16)
@@ -190,7 +285,7 @@ noise = torch.randn(x0.shape, generator=generator).expand(len(steps), -1, -1, -1
 x_t = schedule.add_noise(x0.expand(len(steps), -1, -1, -1), noise, torch.tensor(steps))
 
 show_images(x_t, nrow=len(steps), title="One digit noised to step t (0-based, as in code)",
-            labels=[f"t={t}" for t in steps], scale=6)
+            labels=[f"t={t}" for t in steps], scale=5)
 plt.show()
 
 alpha_bar = schedule.alphas_cumprod
@@ -199,7 +294,14 @@ for t in steps:
     print(f"{t:4d} {alpha_bar[t].item():12.5f} {alpha_bar[t].sqrt().item():18.4f}"
           f" {(1 - alpha_bar[t]).sqrt().item():20.4f}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The image fades, the noise grows
+#
+# - $t = 100$: grainy but readable; $t = 200$: the noise's weight has overtaken the image's
+# - The last step still holds 8% of the image's amplitude ($\sqrt{\bar\alpha_T} \approx 0.08$),
+#   while sampling starts from pure noise: a small mismatch of this schedule (lesson 05)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # At $t = 100$ the "3" is grainy but still readable; by $t = 200$, where the noise's weight has
 # overtaken the image's, it is hard to make out; at the last step it is gone to the eye. It is
 # not *exactly* pure noise, though: the table's last row shows $\sqrt{\bar\alpha_T} \approx 0.08$, so
@@ -217,7 +319,14 @@ ax.grid(alpha=0.3)
 ax.legend()
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Why square roots: a check
+#
+# - A common bug writes $(1 - \bar\alpha_t)$ instead of $\sqrt{1 - \bar\alpha_t}$ as the noise scale
+# - Only the square root keeps $\operatorname{Var}(x_t) = 1$ at every step: *variance-preserving*
+# - The bug's noise is too small by $1 / \sqrt{1 - \bar\alpha_t}$: about 4 times at $t = 50$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### Why square roots: a check
 #
 # A common bug (in earlier courses, too) writes $(1 - \bar\alpha_t)$ instead of
@@ -346,7 +455,19 @@ print(f"largest pixel error of the mean: {mean_error:.4f}  (standard error of a 
       f" {expected_std.item() / copies**0.5:.4f})")
 print(f"largest pixel error of the std:  {std_error:.4f}  (expected std {expected_std.item():.4f})")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - A generative model learns $p_\text{data}$ from samples and makes new ones
+# - VAEs (2013) and GANs (2014) came first; diffusion (2015) became competitive with DDPM (2020)
+#   and went mainstream with Stable Diffusion (2022)
+# - Four families, one idea: learn to undo gradual noising
+# - $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon$: square roots, because
+#   variances add
+#
+# Next: the physics of diffusion, from random walks to the score.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Summary
 #
 # - A generative model learns $p_\text{data}$ from samples and produces new samples from it.
