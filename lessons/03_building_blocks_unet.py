@@ -10,15 +10,22 @@
 #     name: python3
 # ---
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# # Building blocks I: CNNs and the UNet
+#
+# The **UNet**, a convolutional network that takes an image and returns one of the same size,
+# is at the heart of every image diffusion model in this course.
+#
+# Today: build it from its parts, then train it to find the shape in a noisy sprite, where the
+# answer is known exactly.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # # Building blocks I: CNNs and the UNet
 #
 # Every image diffusion model in this course, and most of those in the wild, has a
 # **UNet** at its heart: a convolutional network that takes an image and returns an image of
 # the same size. This lesson builds it up from its parts and trains one on a task where we
 # can check the answer exactly: finding the shape in a noisy sprite.
-#
-# <!-- subslide -->
 #
 # **Learning objectives.** By the end you can
 #
@@ -33,6 +40,16 @@
 #   DDPM code's layout from the Transformer's.
 #
 # **Estimated time:** 60 minutes (30 of reading and running, 30 for the exercises).
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Learning objectives
+#
+# - convolution output sizes; pooling, strides, and upsampling without checkerboards
+# - batch norm versus group norm, and why diffusion UNets use group norm
+# - residual blocks; the UNet's forward pass, trained to segment and judged by IoU
+# - the sinusoidal time embedding that makes the UNet a denoiser
+#
+# 60 minutes: 30 of reading and running, 30 for the exercises.
 
 # %% slideshow={"slide_type": "skip"}
 import math
@@ -61,7 +78,17 @@ generator = seed_everything(0)
 device = get_device()
 print(f"running on {device}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Convolution: one small kernel, slid over the image
+#
+# Each output pixel comes from the $k \times k$ neighbourhood of the input pixel at the same place:
+#
+# $$y_{o}[i, j] = b_o + \sum_{c} \sum_{u=0}^{k-1} \sum_{v=0}^{k-1} w_{o,c}[u, v]\; x_c[i + u,\, j + v]$$
+#
+# - the **same weights everywhere**: an "edge" detector learnt in one corner works in every corner
+# - checked against PyTorch for one output pixel:
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Convolution: one small kernel, slid over the image
 #
 # A convolution layer with a $k \times k$ kernel computes every output pixel from the
@@ -86,7 +113,13 @@ assert torch.allclose(y[0, o, i, j], by_hand, atol=1e-6)
 print(f"weights {tuple(conv.weight.shape)} + bias {tuple(conv.bias.shape)} = "
       f"{count_parameters(conv)} parameters")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### A hand-made kernel already finds edges
+#
+# - Sobel kernels respond to changes of brightness: they outline a sprite
+# - the border frame: `padding=1` adds zeros, brighter than the black at $-1$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Before any learning, a hand-made kernel already does something useful. The Sobel kernels
 # respond to horizontal and vertical changes of brightness, so they outline a sprite.
 
@@ -97,7 +130,7 @@ sobel_x = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 kernels = torch.stack([sobel_x, sobel_x.T])[:, None]  # (2 out, 1 in, 3, 3)
 edges = F.conv2d(grey, kernels, padding=1)  # (4, 2, 32, 32)
 
-fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), layout="constrained")
+fig, axes = plt.subplots(1, 3, figsize=(9.5, 3.2), layout="constrained")
 panels = [(sprites.images[0].permute(1, 2, 0) + 1) / 2, edges[0, 0], edges[0, 1]]
 titles = ["sprite", "Sobel x: change left to right", "Sobel y: change top to bottom"]
 for ax, panel, title in zip(axes, panels, titles):
@@ -105,12 +138,12 @@ for ax, panel, title in zip(axes, panels, titles):
         ax.imshow(panel, cmap="RdBu", vmin=-panel.abs().max(), vmax=panel.abs().max())
     else:
         ax.imshow(panel)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=11)
     ax.set_xlabel("x (pixels)")
     ax.set_ylabel("y (pixels)")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Notice the frame along the border of the edge maps: `padding=1` surrounds the image with
 # zeros, which are brighter than the black background at $-1$, so the kernel sees an "edge"
 # at the border. Padding is a choice with visible consequences.
@@ -142,7 +175,16 @@ for n, k, p, s in [(16, 3, 0, 1), (16, 3, 1, 1), (16, 3, 1, 2), (16, 5, 2, 1), (
     assert measured == predicted
     print(f"{n:>3} {k:>3} {p:>3} {s:>3} | {predicted:>7} {measured:>6}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Pooling
+#
+# - each window summarised by a fixed rule, no learnt weights: **max pooling** keeps the
+#   largest value, **average pooling** the mean
+# - a $2 \times 2$ window with stride 2 halves the image (the size formula with $p=0$)
+# - features become a little insensitive to small shifts; later layers see more of the image
+#   (their *receptive field* grows)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Pooling
 #
 # A pooling layer summarises each window by a fixed rule instead of learnt weights: **max
@@ -157,7 +199,16 @@ print("input:\n", x[0, 0])
 print("max pool 2x2:\n", F.max_pool2d(x, 2)[0, 0])
 print("average pool 2x2:\n", F.avg_pool2d(x, 2)[0, 0])
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Down- and up-sampling
+#
+# - **down**: pooling, or a convolution with stride 2 (a learnt pooling, the course UNet's choice)
+# - **up**, recipe 1: a **transposed convolution** (stride 2): each input pixel "paints" a
+#   $k \times k$ patch of the output, and the patches overlap
+# - **up**, recipe 2: **resize, then convolve**: nearest-neighbour to double the size, then a
+#   $3 \times 3$ convolution
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Down- and up-sampling
 #
 # A UNet goes down in resolution and comes back up. **Down** is easy: pooling, or a
@@ -169,7 +220,14 @@ print("average pool 2x2:\n", F.avg_pool2d(x, 2)[0, 0])
 # 2. **resize, then convolve**: nearest-neighbour interpolation to double the size, then an
 #    ordinary $3 \times 3$ convolution.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Transposed convolutions make checkerboards
+#
+# - kernel size not divisible by the stride: the painted patches overlap unevenly (Odena,
+#   Dumoulin & Olah 2016)
+# - our test: all weights one and a constant input, so any pattern comes from the layer alone
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # When the kernel size is not divisible by the stride, the painted patches of a transposed
 # convolution overlap unevenly: some output pixels receive paint from more inputs than their
 # neighbours. The result is a **checkerboard** pattern (Odena, Dumoulin & Olah 2016). We can
@@ -193,7 +251,10 @@ for name, up in [("transposed conv", up_transposed), ("resize + conv", up_resize
     print(f"{name:16s} output {tuple(up.shape)}, values away from the border: {values}")
 assert up_transposed[inner].unique().numel() > 1 and up_resize[inner].unique().numel() == 1
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The checkerboard, seen: all weights one, constant input
+
+# %%
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.4), layout="constrained")
 for ax, up, title in zip(axes, [up_transposed, up_resize],
                          ["transposed conv (k=3, s=2)", "nearest x2 + 3x3 conv"]):
@@ -209,7 +270,18 @@ plt.show()
 # which is why the course UNet (like many diffusion UNets) upsamples with nearest-neighbour
 # interpolation followed by a convolution.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Normalisation: batch norm versus group norm
+#
+# Both subtract a mean, divide by a standard deviation, then scale and shift. They differ in
+# **what they average over** in $(N, C, H, W)$:
+#
+# - **batch norm**: per channel, over $(N, H, W)$: an image's output depends on its batch
+# - **group norm**: per image, over groups of $C/G$ channels and all pixels
+#
+# Test: one image, two batches.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Normalisation: batch norm versus group norm
 #
 # Deep networks train better when each layer's activations keep a sensible scale. Both
@@ -236,7 +308,17 @@ for name, layer in [("batch norm", batch_norm), ("group norm", group_norm)]:
     print(f"{name}: largest change in image 0's output when its batch-mates change = {change:.2e}")
 assert (group_norm(batch_a)[0] - group_norm(batch_b)[0]).abs().max() < 1e-5
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Why diffusion UNets use group norm
+#
+# - **each image has its own noise level**: batch statistics would mix nearly clean and
+#   pure-noise images
+# - **batch size independence**: a few large images per GPU give noisy batch statistics
+# - **no train/test gap**: at sampling, all images of a batch share one timestep
+#
+# Ho et al. (2020) use group norm throughout; so does ours.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### Why diffusion UNets use group norm
 #
 # - **Every image in a diffusion batch has its own noise level.** With batch norm, the
@@ -248,7 +330,17 @@ assert (group_norm(batch_a)[0] - group_norm(batch_b)[0]).abs().max() < 1e-5
 #   batch composition never seen in training; a per-image normalisation behaves the same in
 #   both. Ho et al. (2020) use group normalisation throughout their UNet, and so does ours.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Residual connections
+#
+# A residual block computes $y = x + F(x)$ (He et al. 2016), whose Jacobian is
+# $I + \partial F/\partial x$:
+#
+# - the identity gives the gradient a direct path back to the early layers
+# - without it, the gradient is a product of many layer Jacobians and can shrink towards zero
+# - measured: the gradient reaching layer 1 of plain and residual stacks, at initialisation
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Residual connections
 #
 # A residual block computes $y = x + F(x)$ instead of $y = F(x)$ (He et al. 2016). Its
@@ -269,7 +361,10 @@ class Block(nn.Module):
         return x + h if self.residual else h
 
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The gradient reaching layer 1: plain versus residual
+
+# %%
 x = torch.randn(16, 8, 16, 16, generator=generator)
 print(f"{'depth':>5} | {'plain: grad norm of layer 1':>28} | "
       f"{'residual: grad norm of layer 1':>31}")
@@ -290,7 +385,18 @@ assert (
 # learn. The residual stack keeps it alive (here it even grows, one reason residual blocks
 # also carry a normalisation layer).
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The course's residual block, written out
+#
+# The design of Ho et al. (2020), appendix B:
+#
+# - GroupNorm, SiLU, $3 \times 3$ conv
+# - the **time embedding**, through its own linear layer: one number per channel, added to
+#   every pixel
+# - GroupNorm, SiLU, conv again, plus the skip (a $1 \times 1$ conv when the channels change)
+# - given the same weights, it computes what diffusers' `ResnetBlock2D` computes
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### The course's residual block, written out
 #
 # The block of the course UNet (the design of Ho et al. 2020, appendix B) is GroupNorm,
@@ -319,7 +425,7 @@ class ResidualBlock(nn.Module):
         return h + self.skip(x)  # the residual connection
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Given the same weights, it must compute what the library's `ResBlock` computes, and what
 # diffusers' `ResnetBlock2D` computes (its layers have other names, and its GroupNorm
 # defaults to $\epsilon = 10^{-6}$ where PyTorch's is $10^{-5}$).
@@ -345,7 +451,19 @@ assert torch.equal(mine, library) and torch.allclose(mine, theirs, atol=1e-5)
 print(f"ResidualBlock = course_lib ResBlock = diffusers ResnetBlock2D: {tuple(features.shape)} ->"
       f" {tuple(mine.shape)}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## The UNet
+#
+# Ronneberger, Fischer & Brox (2015), for biomedical segmentation:
+#
+# - an **encoder** halves the resolution, adding channels; a **bottleneck**; a **decoder**
+#   doubles it back
+# - **skip connections** hand each decoder level the encoder's features at its resolution:
+#   fine detail comes straight back
+# - what a denoiser needs: an image out the size of the image in, with global context and
+#   pixel-level detail
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## The UNet
 #
 # Ronneberger, Fischer & Brox (2015) designed the UNet for biomedical segmentation: an
@@ -359,7 +477,10 @@ print(f"ResidualBlock = course_lib ResBlock = diffusers ResnetBlock2D: {tuple(fe
 # We build the course UNet without a time embedding, with 3 input channels (RGB) and one
 # output channel (a per-pixel foreground logit), and follow a batch through it.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Following a batch through the course UNet
+
+# %%
 model = UNet(in_channels=3, out_channels=1, base_channels=16, channel_mults=(1, 2, 2),
              time_embedding=False)
 print(f"UNet with {count_parameters(model):,} parameters")
@@ -386,7 +507,17 @@ for name, shape in shapes:
 # channels of their output because each one receives the upsampled features concatenated
 # with the skip from the same level on the way down.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The forward pass, written out
+#
+# With the model's own layers:
+#
+# - **down**: each level runs its residual block, **keeps the result**, halves the resolution
+# - **up**: takes the kept features back (last in, first out), concatenates them to its input,
+#   doubles the resolution
+# - `emb`, the time embedding, is `None` for this plain UNet
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### The forward pass, written out
 #
 # Here is that walk as code, using the model's own layers: each level of the down path runs
@@ -449,7 +580,17 @@ show_images(torch.cat(clean_noisy_masks), nrow=8,
             title="clean sprites, the same with noise (sigma = 1), and their masks")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Measuring: intersection over union, and two baselines
+#
+# $\mathrm{IoU} = |P \cap T| \,/\, |P \cup T|$: 1 for a perfect mask, 0 for no overlap;
+# averaged over the test images.
+#
+# - **all foreground**: every pixel is shape
+# - **per-pixel threshold**: colour far enough from black, the threshold chosen on the
+#   *training* images
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### Measuring: intersection over union, and two baselines
 #
 # For a predicted mask $P$ and the true mask $T$, $\mathrm{IoU} = |P \cap T| \,/\, |P \cup T|$:
@@ -474,7 +615,14 @@ threshold_iou = iou(distance_from_black(noisy_test) > best_threshold, test_set.m
 print(f"all foreground:                    IoU = {all_foreground_iou:.3f}")
 print(f"per-pixel threshold (d > {best_threshold:.2f}):    IoU = {threshold_iou:.3f}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Training the UNet
+#
+# - one logit per pixel; binary cross-entropy against the mask
+# - fresh noise for every batch: the network never sees the same noisy image twice
+# - a pixel is foreground where its logit is positive
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Training the UNet
 #
 # The network outputs a logit per pixel; the loss is binary cross-entropy against the mask.
@@ -490,10 +638,14 @@ model = UNet(in_channels=3, out_channels=1, base_channels=16, channel_mults=(1, 
 losses = train_segmentation(model, train_set.images, train_set.masks, steps=steps,
                             batch_size=fast_or_full(32, 64), lr=3e-3, noise_std=noise_std, seed=0,
                             device=device)
-plot_losses(losses, smooth=20, title="UNet segmentation: binary cross-entropy")
+fig, ax = plt.subplots(figsize=(9.5, 3.2), layout="constrained")  # wide: it reads on a slide too
+plot_losses(losses, smooth=20, ax=ax, title="UNet segmentation: binary cross-entropy")
 plt.show()
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Held-out IoU: the UNet against the baselines
+
+# %%
 predicted = predict_masks(model, noisy_test)
 unet_iou = iou(predicted, test_set.masks).mean().item()
 print(f"held-out IoU on {len(test_set)} noisy sprites:")
@@ -501,6 +653,12 @@ for name, value in [("all foreground", all_foreground_iou), ("per-pixel threshol
                     (f"UNet ({steps} steps)", unet_iou)]:
     print(f"  {name:<22} {value:.3f}")
 assert unet_iou > threshold_iou > all_foreground_iou
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The UNet sees through the noise
+#
+# At $\sigma = 1$ one pixel cannot tell shape from background. The UNet combines the evidence
+# of a neighbourhood that grows with every layer, and its skips keep the boundary sharp.
 
 # %%
 show_images(
@@ -510,14 +668,25 @@ show_images(
 )
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # A per-pixel rule can only look at one pixel, and at $\sigma = 1$ one pixel is not enough
 # to tell shape from background. The UNet looks at a neighbourhood that grows with every
 # layer and every downsampling; it combines the evidence of many pixels, and the skip
 # connections keep the boundary sharp. The same skill, seeing through noise, is what a
 # diffusion model's denoiser needs.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## The bridge to diffusion: the time embedding
+#
+# A denoiser sees every noise level and must know which: it gets $t$ as sines and cosines at
+# $d/2$ frequencies $\omega_i = 10000^{-i/(d/2-1)}$ (Ho et al.'s code, diffusers):
+#
+# $$\mathrm{emb}(t) = \big[\sin(t\,\omega_0), \dots, \sin(t\,\omega_{d/2-1}),\; \cos(t\,\omega_0), \dots, \cos(t\,\omega_{d/2-1})\big]$$
+#
+# Fast frequencies tell neighbouring timesteps apart; slow ones vary smoothly, down to
+# $\omega_{d/2-1} = 1/10000$.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## The bridge to diffusion: the time embedding
 #
 # A diffusion denoiser sees images at every noise level, from almost clean to pure noise,
@@ -555,7 +724,18 @@ assert torch.allclose(embedding, diffusers_embedding, atol=1e-6)
 print("equal to course_lib's sinusoidal_embedding and to diffusers' get_timestep_embedding"
       "(flip_sin_to_cos=False, downscale_freq_shift=1)")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Not quite the Transformer's embedding
+#
+# Vaswani et al. (2017) **interleave** sines and cosines, at slightly different frequencies:
+#
+# $$\mathrm{PE}(t)_{2i} = \sin(t\,\nu_i), \qquad \mathrm{PE}(t)_{2i+1} = \cos(t\,\nu_i), \qquad \nu_i = 10000^{-2i/d}$$
+#
+# - a linear layer that follows does not care about the order of its inputs: both work
+# - but trained weights fit only their own variant (diffusers: `flip_sin_to_cos`,
+#   `downscale_freq_shift`)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### Not quite the Transformer's embedding
 #
 # The idea comes from the Transformer's positional encoding (Vaswani et al. 2017,
@@ -575,7 +755,14 @@ transformer_frequencies = 10000.0 ** (-torch.arange(0, 32, 2) / 32)
 print(f"d = 32, slowest frequency: DDPM code {ddpm_frequencies[-1]:.2e}, Transformer"
       f" {transformer_frequencies[-1]:.2e}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Similarity depends only on the distance $t - t'$
+#
+# Since $\sin a \sin b + \cos a \cos b = \cos(a - b)$, the cosine similarity is the mean of
+# $\cos\big(\omega_i (t - t')\big)$: 1 at distance 0, dropping quickly (not monotonically) as
+# the timesteps move apart.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Since $\sin a \sin b + \cos a \cos b = \cos(a - b)$, the cosine similarity of
 # two embeddings is the average of $\cos\big(\omega_i (t - t')\big)$: it depends only on the
 # distance $t - t'$ (hence the stripes parallel to the diagonal below), is 1 at distance 0,
@@ -585,7 +772,7 @@ print(f"d = 32, slowest frequency: DDPM code {ddpm_frequencies[-1]:.2e}, Transfo
 unit = F.normalize(embedding, dim=1)  # (500, 32), unit rows
 similarity = unit @ unit.T  # (500, 500)
 
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4), layout="constrained")
 image = axes[0].imshow(embedding.T, aspect="auto", cmap="RdBu", interpolation="nearest")
 axes[0].set_xlabel("timestep t")
 axes[0].set_ylabel("embedding dimension")
@@ -600,7 +787,15 @@ plt.show()
 print(f"cosine similarity: t=100 vs 101: {similarity[100, 101]:.3f}, 100 vs 110:"
       f" {similarity[100, 110]:.3f}, 100 vs 400: {similarity[100, 400]:.3f}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### How the UNet uses it
+#
+# - once per call: `emb = unet.time_mlp(time_embedding(t, base_channels))`
+# - every residual block adds its own projection of `emb` to all its feature maps
+# - so the same weights behave differently at each noise level: one input at $t = 10$ and at
+#   $t = 400$ gives two outputs
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### How the UNet uses it
 #
 # Built with `time_embedding=True` (the default), the UNet passes the embedding through a
@@ -777,7 +972,16 @@ assert change == 0.0
 #
 # </details>
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - convolution: one kernel everywhere, $n_\text{out} = \lfloor (n + 2p - k)/s \rfloor + 1$;
+#   up by resize + conv, without checkerboards
+# - group norm normalises each image on its own; residual blocks give the gradient a direct path
+# - the UNet segments noisy sprites better than per-pixel thresholds, by IoU
+# - with a sinusoidal time embedding in every block, it becomes the denoiser of the lessons to come
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Summary
 #
 # - A convolution applies one small kernel everywhere; its output size is
