@@ -54,6 +54,12 @@ MINI_LESSON = '''\
 import random
 print("draw", random.random())
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Speaker notes: the draw differs on every run.
+
+# %% [markdown] tags=["slides-only"]
+# A slide-only summary of the tiny lesson.
+
 # %% [markdown]
 # ## Exercise with `print`
 #
@@ -176,20 +182,20 @@ def test_cache_reuses_outputs_when_only_prose_changes(tmp_path, capsys):
     assert "executed in" in _execute(tmp_path, capsys)
     first = _executed(tmp_path, "01_tiny")
     draw = _stdout(first.cells[1])
-    assert draw.startswith("draw ") and _stdout(first.cells[3]) == "answer 4\n"
+    assert draw.startswith("draw ") and _stdout(first.cells[5]) == "answer 4\n"
 
     assert "cached\n" in _execute(tmp_path, capsys)
 
     lesson.write_text(MINI_LESSON.replace("Add two and two.", "Add two and two, please."))
     assert "cached, prose updated" in _execute(tmp_path, capsys)
     merged = _executed(tmp_path, "01_tiny")
-    assert merged.cells[2].source.endswith("Add two and two, please.")
+    assert merged.cells[4].source.endswith("Add two and two, please.")
     assert _stdout(merged.cells[1]) == draw  # the random draw was not re-run
 
     lesson.write_text(MINI_LESSON.replace("2 + 2)", "2 + 3)"))
     assert "executed in" in _execute(tmp_path, capsys)
     rerun = _executed(tmp_path, "01_tiny")
-    assert _stdout(rerun.cells[3]) == "answer 5\n"
+    assert _stdout(rerun.cells[5]) == "answer 5\n"
     assert _stdout(rerun.cells[1]) != draw
 
     library.write_text("BETA = 0.03\n")
@@ -629,8 +635,15 @@ def test_mini_deck_slides(mini_course):
     deck = _deck(mini_course, mini_course.lessons[0])
     assert "draw " in deck  # the executed output of the code cell
     assert "answer" not in deck and "Four, since" not in deck  # the two solutions
-    (figure,) = BeautifulSoup(deck, "html.parser").select(".jp-OutputArea-output img")
+    soup = BeautifulSoup(deck, "html.parser")
+    (figure,) = soup.select(".jp-OutputArea-output img")
     assert figure["alt"] == 'Figure: plot "Tiny loss" of loss against training step.'
+    assert figure["data-text-px"]  # slides.js and the browser test size figures by it
+    (notes,) = soup.select("aside.notes")
+    assert "Speaker notes: the draw differs" in notes.text
+    assert "A slide-only summary" in deck
+    page = _page(mini_course, mini_course.lessons[0])
+    assert "Speaker notes: the draw differs" in page and "A slide-only summary" not in page
 
 
 def test_a_solution_that_starts_a_slide_hands_the_start_on():
@@ -685,9 +698,9 @@ def _kinds(nb):
     return [build_slides._kind(c) for c in nb.cells]
 
 
-def _words(n, start=0):
-    """n distinct words as sentences of five: "w0 w1 w2 w3 w4. w5 ..." """
-    words = [f"w{i}" for i in range(start, start + n)]
+def _sentences(n, start=0):
+    """n distinct words as sentences of five: "W0 W1 W2 W3 W4. W5 ..." """
+    words = [f"W{i}" for i in range(start, start + n)]
     return " ".join(w + ("." if (i + 1) % 5 == 0 else "") for i, w in enumerate(words))
 
 
@@ -697,24 +710,24 @@ def test_prose_words_counts_what_a_slide_shows():
 
 
 def test_a_long_cell_keeps_what_fits_and_its_rest_goes_to_the_speaker_notes():
-    source = f"## Idea\n\n{_words(40)}\n\n{_words(30, 40)}\n\n- item one\n- item two"
+    source = f"## Idea\n\n{_sentences(40)}\n\n{_sentences(30, 40)}\n\n- item one\n- item two"
     cells = [nbformat.v4.new_markdown_cell(source, metadata={"slideshow": {"slide_type": "slide"}}),
              nbformat.v4.new_code_cell("x = 1")]
     nb = build_slides.prose_to_notes(nbformat.v4.new_notebook(cells=cells))
     assert _kinds(nb) == ["slide", "notes", "-"]
     shown, notes = nb.cells[0].source, nb.cells[1].source
     # The heading, the first paragraph, and of the second the sentences that fit (4 of 6: 60 words).
-    assert shown == f"## Idea\n\n{_words(40)}\n\n{_words(20, 40)} …"
+    assert shown == f"## Idea\n\n{_sentences(40)}\n\n{_sentences(20, 40)} …"
     assert build_slides.prose_words(shown) == 60
-    assert notes == f"{_words(30, 40)}\n\n- item one\n- item two"  # nothing lost: the cut paragraph whole, then the rest
+    assert notes == f"{_sentences(30, 40)}\n\n- item one\n- item two"  # nothing lost: the cut paragraph whole, then the rest
     assert cells[0].source == source  # the page's notebook is not changed
 
 
 def test_prose_is_counted_per_slide_and_a_list_is_cut_between_items():
-    items = "\n".join(f"- {_words(10, 100 + 10 * i)}" for i in range(4))
-    cells = [nbformat.v4.new_markdown_cell(f"## Plan\n\n{_words(25)}", metadata={"slideshow": {"slide_type": "slide"}}),
+    items = "\n".join(f"- {_sentences(10, 100 + 10 * i)}" for i in range(4))
+    cells = [nbformat.v4.new_markdown_cell(f"## Plan\n\n{_sentences(25)}", metadata={"slideshow": {"slide_type": "slide"}}),
              nbformat.v4.new_markdown_cell(items),
-             nbformat.v4.new_markdown_cell(f"## Next\n\n{_words(50)}", metadata={"slideshow": {"slide_type": "slide"}})]
+             nbformat.v4.new_markdown_cell(f"## Next\n\n{_sentences(50)}", metadata={"slideshow": {"slide_type": "slide"}})]
     nb = build_slides.prose_to_notes(nbformat.v4.new_notebook(cells=cells))
     assert _kinds(nb) == ["slide", "-", "notes", "slide"]  # the next slide starts counting again
     assert nb.cells[1].source == "\n".join(items.splitlines()[:3])  # 25 + 3 x 10 words
@@ -723,7 +736,7 @@ def test_prose_is_counted_per_slide_and_a_list_is_cut_between_items():
 
 def test_a_slide_start_moves_on_when_its_cell_goes_to_the_notes():
     cells = [nbformat.v4.new_markdown_cell("## A", metadata={"slideshow": {"slide_type": "slide"}}),
-             nbformat.v4.new_markdown_cell("| a table |\n|---|\n| " + _words(70) + " |",
+             nbformat.v4.new_markdown_cell("| a table |\n|---|\n| " + _sentences(70) + " |",
                                            metadata={"slideshow": {"slide_type": "subslide"}}),
              nbformat.v4.new_code_cell("x = 1")]
     nb = build_slides.prose_to_notes(nbformat.v4.new_notebook(cells=cells))
