@@ -10,7 +10,15 @@
 #     name: python3
 # ---
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# # DDPM: the forward process and training
+#
+# - **Forward process**: add a little Gaussian noise at each of $T$ steps. No parameters: we
+#   write it down exactly.
+# - **Reverse process**: a network that predicts the noise undoes one step at a time.
+# - This lesson: the forward process and training. Lesson 06: sampling.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # # DDPM: the forward process and training
 #
 # A denoising diffusion probabilistic model (DDPM, Ho, Jain & Abbeel 2020) has two halves. The
@@ -18,9 +26,18 @@
 # it has no parameters and we can write it down exactly. The **reverse process** undoes one
 # step at a time with a neural network that has learned to predict the noise. This lesson is
 # about the first half and about training the network; lesson 06 is about sampling with it.
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ## Learning objectives
 #
-# <!-- subslide -->
-#
+# - noise real digits to any timestep in one line
+# - compare the linear and cosine schedules through $\bar\alpha_t$
+# - derive and check $q(x_t \mid x_0)$; spot the missing square root
+# - say where "predict the noise" comes from
+# - write Algorithm 1 as a loop equal to `train_diffusion`
+# - measure what an EMA of the weights does
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Learning objectives.** By the end of this lesson you can
 #
 # - describe the forward process and noise real digits to any timestep in one line;
@@ -69,7 +86,19 @@ schedule = NoiseSchedule.linear(500, 1e-4, 0.02)  # the course's image schedule
 print(f"{len(train_set)} training digits, {len(test_images)} held out, images"
       f" {tuple(digits.shape[1:])}, device {device}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 1. The forward process: adding noise step by step
+#
+# $$
+# q(x_t \mid x_{t-1}) = \mathcal{N}\!\left(\sqrt{1 - \beta_t}\, x_{t-1},\ \beta_t I\right)
+# $$
+#
+# - each step shrinks the image by $\sqrt{1 - \beta_t}$ and adds noise of variance $\beta_t$: the
+#   variance stays near 1
+# - $x_T$ is close to $\mathcal{N}(0, I)$, where sampling starts (close, not equal: section 2)
+# - the course: $T = 500$, $\beta_t$ rising linearly from $10^{-4}$ to $0.02$, images in $[-1, 1]$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 1. The forward process: adding noise step by step
 #
 # Pick a **noise schedule** $\beta_1, \dots, \beta_T$ of small variances. One forward step shrinks
@@ -84,27 +113,41 @@ print(f"{len(train_set)} training digits, {len(test_images)} held out, images"
 # $\mathcal{N}(0, I)$, the distribution we will later sample from. Close, not equal: section 2
 # computes how much of the image the course's schedule still leaves in $x_T$.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The course uses $T = 500$ and $\beta_t$ rising linearly from $10^{-4}$ to $0.02$, with images in
-# $[-1, 1]$. Below: six training digits noised to several timesteps with `schedule.add_noise`.
+# $[-1, 1]$. Below: four training digits noised to several timesteps with `schedule.add_noise`.
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The digit fades: noise as strong as the image near $t \approx 200$
 
 # %%
 timesteps_shown = [0, 25, 50, 100, 200, 300, 400, 499]
 noise = torch.randn((len(timesteps_shown), *digits.shape), generator=generator)
 rows = [schedule.add_noise(digits, noise[i], torch.full((len(digits),), t))
         for i, t in enumerate(timesteps_shown)]
-grid = torch.stack(rows, dim=1).flatten(0, 1)  # digit by digit, one column per timestep
+num_shown = 4  # digits in the figure: four rows of tiles stay legible on a slide
+grid = torch.stack(rows, dim=1)[:num_shown].flatten(0, 1)  # digit by digit, a column per timestep
 show_images(grid, nrow=len(timesteps_shown),
-            labels=[f"t={t}" for t in timesteps_shown] * len(digits),
+            labels=[f"t={t}" for t in timesteps_shown] * num_shown,
             title="Real digits noised by the forward process")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The digit fades as $t$ grows: around $t \approx 200$ the noise is as strong as the image
 # (the table in section 2 puts a number on it), and by $t \approx 400$ little is
 # left. The network will have to learn to undo every one of these steps.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 2. Linear and cosine schedules
+#
+# - what matters is $\bar\alpha_t = \prod_{s \le t} (1 - \beta_s)$: $x_t$ keeps $\sqrt{\bar\alpha_t}$
+#   of the image
+# - linear (Ho et al.): $\bar\alpha_t \approx 0$ well before $t = T$, the last steps are near-pure noise
+# - cosine (Nichol & Dhariwal 2021): $\bar\alpha_t = f(t)/f(0)$,
+#   $f(t) = \cos^2\!\big(\frac{t/T + s}{1 + s} \cdot \frac{\pi}{2}\big)$, gentle at both ends
+# - it matters most for small images: noise drowns them sooner
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 2. Linear and cosine schedules
 #
 # What matters is not $\beta_t$ itself but the product $\bar\alpha_t = \prod_{s \le t} (1 - \beta_s)$:
@@ -125,19 +168,25 @@ plt.show()
 # is destroyed more gradually. Small images are the case where this matters most: they have
 # few pixels to spread a signal over, so they are drowned by noise sooner.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Same digit, same noise: the linear schedule buries it sooner
+
+# %%
 schedules = {"linear": schedule, "cosine": NoiseSchedule.cosine(500)}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), layout="constrained")
 plot_schedules(schedules, ax=axes[0], sqrt=True, title=r"$\bar\alpha_t$ for T = 500")
+axes[0].legend(loc="lower left")  # the empty corner: clear of the curves
 cosine_row = [schedules["cosine"].add_noise(digits[:1], noise[i, :1], torch.tensor([t]))
               for i, t in enumerate(timesteps_shown)]
 linear_row = [rows[i][:1] for i in range(len(timesteps_shown))]
-shown_at = ", ".join(map(str, timesteps_shown))
 show_images(torch.cat(linear_row + cosine_row), nrow=len(timesteps_shown), ax=axes[1],
-            title=f"same digit and noise at t = {shown_at}\nlinear schedule (top), cosine (bottom)")
+            title="same digit, noise and t as in section 1\nlinear schedule (top), cosine (bottom)")
 plt.show()
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### How many steps are spent on noise?
+
+# %%
 print(f"{'schedule':>18} {'abar(T/2)':>10} {'abar(T)':>9} {'SNR < 1 from':>13}"
       f" {'steps with abar < 0.01':>23}")
 for T in [500, 1000]:
@@ -153,7 +202,13 @@ signal_left = schedule.alphas_cumprod[-1].sqrt().item()  # the course's schedule
 print(f"course schedule: sqrt(abar_T) = {signal_left:.3f}, so x_T = {signal_left:.3f} x_0 +"
       f" {math.sqrt(1 - signal_left**2):.3f} eps")
 
-# %% [markdown]
+# %% [markdown] tags=["slides-only"]
+# - linear, $T = 1000$: about a third of the steps keep less than a tenth of the image's
+#   amplitude; cosine: a few percent
+# - the course's linear $T = 500$: few pure-noise steps, but the image is buried earlier than with cosine
+# - $\sqrt{\bar\alpha_T} \approx 0.08$: $x_T$ is *not* exactly pure noise (Lin et al. 2024)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Ho et al.'s linear schedule ($T = 1000$) spends about a third of its steps with less than a
 # tenth of the image's amplitude left, the cosine schedule a few percent, and its signal-to-noise
 # ratio $\bar\alpha_t / (1 - \bar\alpha_t)$ drops below 1 later. The course's shorter chain
@@ -187,7 +242,10 @@ print(f"course schedule: sqrt(abar_T) = {signal_left:.3f}, so x_T = {signal_left
 # This is what `add_noise` computes, and why training is cheap: to make a training example at
 # timestep $t$ we do not run $t$ steps, we draw one $\epsilon$.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### A numerical check: one jump against $t$ single steps
+
+# %% [markdown]
 # **A numerical check.** Take one digit, draw many noises, and compare the empirical mean and
 # standard deviation of $x_t$ (over the draws, per pixel) with the formula. As an independent
 # reference we also run the chain of single steps $q(x_t \mid x_{t-1})$ $t$ times.
@@ -214,7 +272,12 @@ for t in [50, 150, 300]:
     # the standard error of a mean of num_draws unit-scale draws is 1/sqrt(num_draws): allow 5
     assert max(errors) < 5 / num_draws**0.5 and all(abs(s - expected_std) < 0.01 for s in stds)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### A known mistake: $(1 - \bar\alpha_t)\, \epsilon$ for $\sqrt{1 - \bar\alpha_t}\, \epsilon$
+#
+# $1 - \bar\alpha_t$ is the noise's *variance*; its scale is $\sqrt{1 - \bar\alpha_t}$.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **A known mistake.** Several tutorials have written the noise term as
 # $(1 - \bar\alpha_t)\, \epsilon$, forgetting the square root: $1 - \bar\alpha_t$ is the *variance*
 # of the noise, its *scale* is $\sqrt{1 - \bar\alpha_t}$. Since $1 - \bar\alpha_t < \sqrt{1 - \bar\alpha_t}$,
@@ -233,7 +296,11 @@ for t in [10, 50, 100, 200, 300, 499]:
     print(f"{t:4d} {math.sqrt(1 - abar):18.3f} {1 - abar:16.3f} {1 / math.sqrt(1 - abar):13.1f}x "
           f"{abar * data_var + (1 - abar):17.3f} {abar * data_var + (1 - abar) ** 2:15.3f}")
 
-# %% [markdown]
+# %% [markdown] tags=["slides-only"]
+# - the bug's noise is too small by the factor printed: 17x at $t = 10$, 4x at $t = 50$
+# - worst in the first steps; it hides only at the end, where one tends to look at $x_T$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # With the square root, $\operatorname{Var}(x_t)$ moves smoothly from the data's variance to 1.
 # Without it, the variance dips in the middle of the chain, and the noise is too small by the
 # factor printed: about 4x at $t = 50$, 17x at $t = 10$. The bug does not hide near
@@ -253,15 +320,25 @@ for t in [10, 50, 100, 200, 300, 499]:
 #
 # It looks like a heuristic, but it is a reweighted likelihood bound. Where it comes from, in four steps:
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Where $L_\text{simple}$ comes from
+#
+# 1. **A bound** on the negative log-likelihood, as in a VAE:
+#    $\mathbb{E}[-\log p_\theta(x_0)] \le L$ (eq. 3)
+# 2. **One KL per step**: $L_{t-1} = D_\text{KL}\big(q(x_{t-1} \mid x_t, x_0) \,\|\, p_\theta(x_{t-1} \mid x_t)\big)$ (eq. 5)
+# 3. **Two Gaussians**: $L_{t-1} = \mathbb{E}\big[\tfrac{1}{2\sigma_t^2} \|\tilde\mu_t - \mu_\theta\|^2\big] + C$ (eq. 8)
+# 4. **Predict the noise**: $L_{t-1} - C = \mathbb{E}\big[\lambda_t \|\epsilon - \epsilon_\theta(x_t, t)\|^2\big]$ (eq. 12)
+#
+# $L_\text{simple}$ sets $\lambda_t = 1$: better samples than the true bound (Ho et al.).
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # 1. **The bound.** Like a VAE, the model is trained on the variational bound of the negative
 #    log-likelihood (Ho et al. eq. 3):
 #    $\mathbb{E}[-\log p_\theta(x_0)] \le \mathbb{E}_q\!\left[-\log \frac{p_\theta(x_{0:T})}{q(x_{1:T} \mid x_0)}\right] = L$.
 # 2. **One term per step.** Regrouping (eq. 5), $L = \mathbb{E}_q\big[L_T + \sum_{t > 1} L_{t-1} + L_0\big]$ with
 #    $L_{t-1} = D_\text{KL}\big(q(x_{t-1} \mid x_t, x_0) \,\|\, p_\theta(x_{t-1} \mid x_t)\big)$. $L_T$ has no parameters.
-#
-# <!-- subslide -->
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # 3. **Gaussians.** The posterior $q(x_{t-1} \mid x_t, x_0) = \mathcal{N}(\tilde\mu_t(x_t, x_0), \tilde\beta_t I)$ is
 #    known in closed form (eqs. 6-7; lesson 06 derives it). With $p_\theta(x_{t-1} \mid x_t) = \mathcal{N}(\mu_\theta(x_t, t), \sigma_t^2 I)$,
 #    each KL is a squared distance between means (eq. 8):
@@ -275,7 +352,10 @@ for t in [10, 50, 100, 200, 300, 499]:
 # $L_\text{simple}$ sets $\lambda_t = 1$. Ho et al. found that this gives better samples than the
 # true bound; the cell below shows what it changes (with $\sigma_t^2 = \beta_t$, one of their two choices).
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### What $\lambda_t = 1$ changes
+
+# %%
 betas, alphas, alphas_cumprod = schedule.betas, schedule.alphas, schedule.alphas_cumprod
 # lambda_t with sigma_t^2 = beta_t, Ho et al. eq. 12
 bound_weight = betas / (2 * alphas * (1 - alphas_cumprod))
@@ -291,7 +371,10 @@ print(f"share of the bound's total weight on the first 10 of the {len(bound_weig
 # above), where the task is to remove a trace of noise that hardly changes the image. $L_\text{simple}$ shifts the
 # effort to larger $t$, where the network must decide what the image is (Ho et al. 2020, section 3.4).
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The loss in code
+
+# %% [markdown]
 # **The loss in code.** For a batch $x_0$: draw one timestep and one noise per image, noise the
 # images in closed form, and regress the noise. The draws come from a generator we pass, timesteps
 # first, so that the same generator state gives the same loss.
@@ -308,6 +391,9 @@ def simple_loss(model: nn.Module, x0: torch.Tensor, generator: torch.Generator) 
     # mean over the batch and the pixels of (eps_theta - eps)^2
     return F.mse_loss(model(x_t, t), eps)
 
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### A yardstick: always answering 0 scores 1
 
 # %% [markdown]
 # A useful yardstick: a network that always answers $0$ scores exactly
@@ -361,7 +447,10 @@ def train_by_hand(model: nn.Module, steps: int, lr: float = 2e-3, batch_size: in
     return losses
 
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Our loop at work
+
+# %% [markdown]
 # Run it on a copy of the fresh UNet (we keep the original for the next step). The loss of each
 # batch is noisy, because each batch draws new timesteps, so we print means over windows of steps:
 
@@ -374,7 +463,15 @@ for start in range(0, hand_steps, window):
     chunk = hand_losses[start:start + window]
     print(f"steps {start + 1:4d}-{start + window:4d}: mean loss {sum(chunk) / len(chunk):.4f}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 6. The same training with `train_diffusion`
+#
+# - the library's version of the same loop, used by the later lessons
+# - adds a progress bar, an EMA of the weights (section 7) and a `callback`
+# - our callback keeps the weights after `hand_steps` steps, and samples three times during
+#   training (DDIM, 25 steps, same noise)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 6. The same training with `train_diffusion`
 #
 # `course_lib.train_diffusion` is the library's version of the same loop, which the later lessons
@@ -405,7 +502,10 @@ last = result.losses[-50:]
 print(f"{steps} steps in {result.seconds:.0f} s; mean loss of the last {len(last)} steps:"
       f" {sum(last) / len(last):.4f}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Same seed, same numbers as our loop
+
+# %% [markdown]
 # Same initial weights, same seed, so the same data order, timesteps, noises and optimiser: the
 # first `hand_steps` losses and the weights after them must be *identical* to our loop's (bit for
 # bit on a CPU; to rounding on a GPU, whose kernels are not bit-reproducible).
@@ -421,18 +521,24 @@ assert loss_difference == weight_difference == 0.0 or (
     not bit_exact and max(loss_difference, weight_difference) < 1e-3
 )
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The loss falls fast from about 1, then creeps down
+
+# %%
 plot_losses(result.losses, smooth=25,
             title=f"Simplified DDPM loss, UNet trained from scratch ({steps} steps)")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The loss falls fast from about 1 (the windows printed in section 5) and then creeps down; it
 # stays noisy because each batch draws new timesteps, and predicting the noise is much harder at
 # some timesteps than others (Exercise 2). A low loss alone does not say the samples are good, so
 # let us look at them.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### A low loss is not yet good samples: look at them
+
+# %%
 fig, axes = plt.subplots(1, len(snapshots), figsize=(2.2 * len(snapshots), 2.8),
                          layout="constrained")
 for ax, (step, images) in zip(axes, snapshots.items()):
@@ -440,7 +546,18 @@ for ax, (step, images) in zip(axes, snapshots.items()):
 fig.suptitle("Samples from the same noise as training goes on (DDIM, 25 steps)")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 7. EMA: averaging the weights
+#
+# $$
+# \theta_\text{EMA} \leftarrow d\, \theta_\text{EMA} + (1 - d)\, \theta, \qquad d = 0.999
+# $$
+#
+# - remembers roughly the last $1/(1 - d) = 1000$ steps: smooths out the last updates' noise
+# - warm-up $d_n = \min(d, \frac{1 + n}{10 + n})$, as in diffusers' `EMAModel`
+# - every shipped model of the course is such an average
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 7. EMA: averaging the weights
 #
 # Every shipped diffusion model of the course is not the trained network itself but an **exponential
@@ -482,7 +599,16 @@ difference = max((mine.state_dict()[k] - v).abs().max().item() for k,
 print(f"ema_update vs course_lib's EMA after 3 updates: largest difference {difference:.1e}")
 assert difference < 1e-6
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 8. What EMA and long training give, measured
+#
+# - **the judge**: the course's digit classifier, trained on real digits
+# - **confident**: the share of images it is more than 90% sure of
+# - **FID on the judge's features**: Fréchet distance to the training digits; 0 means identical,
+#   lower is better; not comparable with papers' Inception FIDs
+# - the yardstick: real held-out digits
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 8. What EMA and long training give, measured
 #
 # To compare our snapshots, the EMA of our run, the shipped model (10,000 steps, EMA) and real
@@ -494,7 +620,10 @@ assert difference < 1e-6
 # identical statistics; lower is better. A classifier can be confidently wrong about a blob, so
 # the FID is the more telling number. Real held-out digits are the yardstick.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Snapshots, EMA and the shipped model, scored
+
+# %%
 shipped, _ = load_pretrained("digits", device=device)
 judge, _ = load_pretrained("classifier-digits")
 train_features = predict(judge, train_set.tensors[0])[1]
@@ -515,7 +644,10 @@ show_images(shipped_samples[:32], nrow=16,
             title="The shipped digits model (same noise, DDIM 25 steps)")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### EMA and long training, in numbers
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # What the table says, in numbers:
 
 # %%
@@ -530,7 +662,14 @@ print(f"shipped model: FID {best.fid:.2f}, {best.fid / real.fid:.2f} times that 
 # "close to real digits", section 8
 assert best.fid < 2 * real.fid and best.confident > real.confident - 0.1
 
-# %% [markdown]
+# %% [markdown] tags=["slides-only"]
+# - a short CPU run learns the rough shape (dark background, bright strokes); details take
+#   thousands of steps more
+# - the shipped model scores close to real held-out digits: within a factor 2 in FID (asserted)
+# - compare FIDs only at equal image counts; a model that copied its training digits would beat
+#   real ones (lesson 11)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Both numbers improve quickly over the first hundred steps and then more slowly: a short CPU
 # run teaches the network the rough shape of the data (dark background, bright strokes in the
 # middle), and the details of each digit take thousands of steps more. The EMA line shows what
@@ -606,7 +745,14 @@ with torch.no_grad():
 #
 # </details>
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Exercise 3: write it yourself, the forward process in closed form
+#
+# Fill in `my_add_noise`: $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon$ from
+# `schedule.alphas_cumprod` only, one timestep per image (broadcast (B,) over (B, 1, 16, 16)). The
+# check cell names the classic mistakes.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### Exercise 3: write it yourself, the forward process in closed form
 #
 # Fill in `my_add_noise` so that it returns $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon$
@@ -659,7 +805,18 @@ def my_add_noise(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.
 assert check(lambda: my_add_noise(x0_check, eps_check, t_check), expected_check,
              name="my_add_noise", mistakes=mistakes)
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - forward process: $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon$; the noise's
+#   scale is $\sqrt{1 - \bar\alpha_t}$
+# - read schedules through $\bar\alpha_t$: cosine is gentler than linear; here
+#   $\sqrt{\bar\alpha_T} \approx 0.08$
+# - training is regression: predict the noise ($L_\text{simple}$: the bound with $\lambda_t = 1$)
+# - our loop equals `train_diffusion`; the shipped models are an EMA, 10,000 steps
+# - next, lesson 06: sampling
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Summary
 #
 # - The forward process adds Gaussian noise in $T$ small steps; in closed form
