@@ -10,7 +10,17 @@
 #     name: python3
 # ---
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# # Diffusion in physics
+#
+# Diffusion models borrowed their name, and most of their mathematics, from physics:
+#
+# - a drop of ink spreading in water: random walks and the heat equation
+# - SDEs and the Fokker–Planck equation: the forward process
+# - the score: running diffusion backwards, and Langevin sampling
+# - charges and field lines: Poisson flow
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # # Diffusion in physics
 #
 # Diffusion models borrowed their name, and most of their mathematics, from physics: a drop
@@ -44,7 +54,16 @@ from course_lib.plotting import plot_points, plot_vector_field
 
 generator = seed_everything(0)
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 1. Brownian motion is a random walk
+#
+# - Brown (1827) saw pollen particles dance in water; Einstein (1905): molecules kick them, and
+#   the kicks add up to a **random walk**
+# - Independent steps of variance $a^2$: $\operatorname{Var}(x_k) = k\, a^2$
+# - One step every $\mathrm{d}t$: $\operatorname{Var}(x_t) = 2Dt$, with $D = a^2 / (2\, \mathrm{d}t)$
+# - The spread grows like $\sqrt{t}$: a walker wanders, it does not travel
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 1. Brownian motion is a random walk
 #
 # In 1827 the botanist Robert Brown watched tiny particles from pollen grains dance in water
@@ -66,7 +85,10 @@ generator = seed_everything(0)
 # wanders, it does not travel. Jean Perrin measured exactly this in 1908 to count atoms
 # (Avogadro's number), and won a Nobel prize for it.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Five walkers in the plane
+
+# %% [markdown]
 # `random_walk` simulates many independent walkers. Each step adds a Gaussian increment of
 # variance $2 D\, \mathrm{d}t$ per coordinate, or, with `lattice=True`, a coin flip
 # $\pm\sqrt{2 D\, \mathrm{d}t}$. Here are five walkers in the plane, with the two kinds of steps.
@@ -74,7 +96,7 @@ generator = seed_everything(0)
 # %%
 D, dt = 0.5, 0.01
 num_steps = 1000  # 10 seconds
-fig, axes = plt.subplots(1, 2, figsize=(8, 4), sharex=True, sharey=True, layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.5), sharex=True, sharey=True, layout="constrained")
 for ax, lattice in zip(axes, [False, True]):
     # (K+1, N, 2)
     paths = random_walk(5, num_steps, dt, D, dim=2, lattice=lattice, generator=generator)
@@ -89,7 +111,21 @@ axes[0].set_ylabel("$x_2$")
 fig.suptitle(f"Five random walkers, {num_steps} steps each, from the origin (+)")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 2. The heat equation: an ink drop spreading
+#
+# The density of many coin-flip walkers:
+# $p(x, t + \mathrm{d}t) = \tfrac12\, p(x - a, t) + \tfrac12\, p(x + a, t)$. A Taylor expansion
+# gives the **heat equation** (Fourier 1822, Fick 1855):
+#
+# $$
+# \frac{\partial p}{\partial t} = D\, \frac{\partial^2 p}{\partial x^2}
+# $$
+#
+# From a point, its solution is the **heat kernel** $\mathcal{N}(x;\, 0,\, 2Dt)$: a Gaussian whose
+# variance grows as $2Dt$.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 2. The heat equation: an ink drop spreading
 #
 # Follow not one walker but the **density** $p(x, t)$ of a huge number of them, like the ink
@@ -114,7 +150,10 @@ plt.show()
 # p(x, t) = \frac{1}{\sqrt{4 \pi D t}} \exp\!\left(-\frac{x^2}{4 D t}\right) = \mathcal{N}(x;\, 0,\, 2Dt).
 # $$
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Check: the walkers' variance is $2Dt$
+
+# %% [markdown]
 # Let us check it. We release many walkers at $0$ and compare the variance of their positions
 # with $2Dt$. A sample variance from $N$ Gaussian draws has a standard error of
 # $2Dt\,\sqrt{2/(N-1)}$, so we ask for agreement within 5 standard errors.
@@ -135,7 +174,10 @@ for t in times:
     print(f"{t:5.1f} {expected:7.3f} {var_gauss:20.4f} {var_coin:16.4f} {std_error:11.4f}")
     assert abs(var_gauss - expected) < 5 * std_error and abs(var_coin - expected) < 5 * std_error
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Walkers against the heat kernel
+
+# %% [markdown]
 # The histograms of the positions against the heat kernel $\mathcal{N}(0, 2Dt)$:
 
 # %%
@@ -148,11 +190,14 @@ for ax, t in zip(axes, times):
     ax.set_title(f"t = {t}")
     ax.set_xlabel("position x")
 axes[0].set_ylabel("density p(x, t)")
-axes[0].legend(fontsize=8)
+axes[-1].legend(loc="upper right")
 fig.suptitle("An ink drop spreading: simulated walkers vs the solution of the heat equation")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### In two dimensions: the drop stays round
+
+# %% [markdown]
 # The same in two dimensions: a drop of ink seen from above. The peak falls as $1/t$ (the mass
 # is shared by an area $\propto 2Dt$) and the drop stays round, because each coordinate diffuses
 # independently.
@@ -170,7 +215,25 @@ axes[0].set_ylabel("$x_2$")
 fig.suptitle("A 2-D ink drop: histogram of the walkers' positions")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 3. SDEs and the Fokker–Planck equation
+#
+# One particle: a drift $f$ and random kicks of size $g$, with $\mathrm{d}w \sim \mathcal{N}(0, \mathrm{d}t)$,
+#
+# $$
+# \mathrm{d}x = f(x, t)\, \mathrm{d}t + g(t)\, \mathrm{d}w ,
+# $$
+#
+# simulated by **Euler–Maruyama**: $x_{k+1} = x_k + f\, \mathrm{d}t + g \sqrt{\mathrm{d}t}\, z_k$.
+# Its density obeys the **Fokker–Planck equation**: the drift moves it, the noise spreads it,
+#
+# $$
+# \partial_t p = -\partial_x \big[f\, p\big] + \tfrac12 g^2\, \partial_x^2 p .
+# $$
+#
+# With $f = 0$ and $g^2 = 2D$: the heat equation again.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 3. SDEs and the Fokker–Planck equation
 #
 # A **stochastic differential equation** describes one particle's path, with a deterministic
@@ -194,7 +257,21 @@ plt.show()
 # The first term moves probability along the drift, the second spreads it. With $f = 0$ and
 # $g^2 = 2D$ it is the heat equation again.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The SDE of a diffusion model
+#
+# The **variance-preserving SDE** (Song et al. 2021), an Ornstein–Uhlenbeck process, and its
+# solution:
+#
+# $$
+# \mathrm{d}x = -\tfrac12 \beta\, x\, \mathrm{d}t + \sqrt{\beta}\, \mathrm{d}w
+# \quad\Longrightarrow\quad x_t = e^{-\beta t/2}\, x_0 + \sqrt{1 - e^{-\beta t}}\; \epsilon
+# $$
+#
+# - DDPM's $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\,\epsilon$, with $\bar\alpha_t = e^{-\beta t}$
+# - Data a mixture of Gaussians: $p_t$ is again a mixture, known exactly, to check a simulation
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### The SDE of a diffusion model
 #
 # Diffusion models add a gentle pull towards the origin so that the spreading stops at a
@@ -233,6 +310,9 @@ x0 = data_1d.sample(n_sde, generator=generator)  # (N, 1)
 forward = euler_maruyama(lambda x, t: -0.5 * beta * x, math.sqrt(beta), x0, dt_sde, num_sde_steps,
                          generator=generator, return_trajectory=True)  # (K+1, N, 1)
 
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Simulated variance against Fokker–Planck
+
 # %% [markdown]
 # The variance of the simulated particles against the exact variance of $p_t$:
 
@@ -254,7 +334,10 @@ for t in [0.0, 0.5, 1.0, 2.0, 8.0]:
     print(f"{t:5.1f} {x_t.var().item():19.3f} {std_error_of_variance(x_t):11.3f}"
           f" {mixture_variance(noised_data(t)):22.3f}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The forward process, simulated and exact
+
+# %% [markdown]
 # The histograms: the two bumps of the data slide towards each other and melt into one
 # standard Gaussian. That is the *forward process* of a diffusion model.
 
@@ -272,7 +355,30 @@ fig.suptitle("Forward VP SDE: simulated particles (bars) and the exact Fokker-Pl
              "(line)")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 4. The score, and running the film backwards
+#
+# The **score** of a density: $s(x) = \nabla_x \log p(x)$.
+#
+# - It points uphill, towards likelier $x$
+# - It ignores the normalising constant of $p$
+# - For $\mathcal{N}(\mu, \sigma^2)$ it is $-(x - \mu)/\sigma^2$: a spring back to the mean, harder
+#   the narrower the Gaussian
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Running the film backwards
+#
+# Anderson (1982): the time-reversed diffusion is again an SDE (Song et al. 2021, eq. 6),
+#
+# $$
+# \mathrm{d}x = \big[f(x, t) - g(t)^2\, \nabla_x \log p_t(x)\big]\, \mathrm{d}t + g(t)\, \mathrm{d}\bar w .
+# $$
+#
+# - Everything in it is known except the score of the noised data $p_t$
+# - **Learn the score, and you can generate data**
+# - DDPM: $\nabla_x \log p_t(x_t) \approx -\epsilon_\theta(x_t, t) / \sqrt{1 - \bar\alpha_t}$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 4. The score, and running the film backwards
 #
 # The **score** of a density is the gradient of its logarithm:
@@ -299,7 +405,14 @@ plt.show()
 # $\nabla_x \log p_t(x_t) \approx -\epsilon_\theta(x_t, t) / \sqrt{1 - \bar\alpha_t}$: predicting the noise *is*
 # estimating the score.)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Backwards with the exact score
+#
+# - Our mixture's $p_t$ is known: run the reverse SDE with the true score, and without it
+# - Distance to the data: the **energy distance**, $0$ for identical distributions
+# - Its noise floor: two independent data samples
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # For our mixture we know $p_t$ exactly, so we can run the reverse SDE with the true score.
 # Writing $\tau = T - t$ for the time that runs forward in the simulation, the reverse SDE has drift
 # $\tfrac12 \beta x + \beta\, \nabla_x \log p_{T-\tau}(x)$. As a control we also drop the score term.
@@ -335,7 +448,13 @@ print(f"share of samples in the left bump: {(with_score < 0).float().mean().item
       f" {data_1d.weights[0].item():.1f})")
 assert distances["reverse SDE with the score"] < 0.01 < distances["reverse SDE without the score"]
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The score turns noise into the data
+#
+# Without the score term, the reversed drift only pushes the particles outwards: the cloud
+# explodes instead of sharpening into the data.
+
+# %%
 fig, ax = plt.subplots(figsize=(6, 3), layout="constrained")
 ax.hist(with_score[:, 0].numpy(), bins=80, range=(-4.5, 4.5), density=True, alpha=0.5,
         label="reverse SDE with the score")
@@ -345,15 +464,26 @@ ax.plot(grid[:, 0], data_1d.log_prob(grid).exp(), "k", label="data density $p_0$
 ax.set_xlabel("x")
 ax.set_ylabel("density")
 ax.set_title("Running diffusion backwards with the exact score")
-ax.legend(fontsize=8)
+ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Without the score the reversed drift $+\tfrac12\beta x$ only pushes particles outwards while the
 # noise keeps spreading them: the cloud explodes instead of sharpening into the data. The score
 # term is what pulls each particle towards the regions where the data were.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 5. Langevin dynamics: sampling with the score alone
+#
+# The **Langevin SDE** $\mathrm{d}x = \nabla_x \log p(x)\, \mathrm{d}t + \sqrt{2}\, \mathrm{d}w$ has $p$ as
+# its stationary density:
+#
+# - Fokker–Planck: $-(p' p / p)' + p'' = 0$, so $p$ does not change
+# - The drift climbs towards likely regions; the noise keeps the particles off the peaks
+# - With a step $\varepsilon$ (Song & Ermon 2019):
+#   $x_{k+1} = x_k + \frac{\varepsilon}{2}\, \nabla_x \log p(x_k) + \sqrt{\varepsilon}\, z_k$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 5. Langevin dynamics: sampling with the score alone
 #
 # The score is also enough to sample a *fixed* density $p$. The **Langevin SDE**
@@ -371,7 +501,10 @@ plt.show()
 # x_{k+1} = x_k + \frac{\varepsilon}{2}\, \nabla_x \log p(x_k) + \sqrt{\varepsilon}\, z_k, \qquad z_k \sim \mathcal{N}(0, I).
 # $$
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Langevin on a ring of eight Gaussians
+
+# %% [markdown]
 # This is `langevin_sample(score_fn, x_init, step_size, num_steps, generator)`. Let us sample the
 # course's ring of eight Gaussians, whose score `GaussianMixture.score` knows in closed form.
 
@@ -395,7 +528,10 @@ for name, value in distances.items():
 ranked = list(distances.values())
 assert ranked[0] < ranked[1] < ranked[2]  # 500 steps < 20 steps < the initial noise
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### After 20 and after 500 Langevin steps
+
+# %%
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.8), layout="constrained")
 plot_points(exact, ax=axes[0], color="lightgray")
 plot_vector_field(ring.score, (-2.5, 2.5), (-2.5, 2.5), n=15, ax=axes[0],
@@ -407,7 +543,14 @@ for ax in axes[1:]:
     ax.set_ylim(-2.5, 2.5)
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Two weaknesses of Langevin (Song & Ermon 2019)
+#
+# - Far from the data the score is poorly known: a learned score is only trained where data are
+# - Langevin rarely jumps between separated modes, so it cannot fix wrong *proportions*
+# - The cure: sample ever less noisy versions of the data, as the reverse SDE does (Exercise 2)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Two weaknesses show up with harder targets, and both shaped the design of diffusion models
 # (Song & Ermon 2019): far from the data the score is poorly known (a learned score is only
 # trained where data are), and Langevin rarely jumps between well-separated modes, so it cannot
@@ -415,7 +558,20 @@ plt.show()
 # versions of the data, the same idea as the reverse SDE above. Exercise 2 shows the second
 # problem, and that cure, at work.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 6. Charges and fields: Poisson flow
+#
+# Charges $\rho$ make a field $E = -\nabla\varphi$, with $\nabla^2 \varphi = -\rho / \varepsilon_0$
+# (**Poisson's equation**). In a two-dimensional world, Gauss's law around a point charge $q$, on a
+# circle of length $2\pi r$, gives
+#
+# $$
+# E(x) = \frac{q}{2 \pi \varepsilon_0}\, \frac{\hat r}{r}, \qquad |E| \propto \frac{1}{r}
+# $$
+#
+# ($1/r^{d-1}$ in $d$ dimensions). A check of `electric_field_2d` for one charge:
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 6. Charges and fields: Poisson flow
 #
 # Electrostatics gives another way to move noise onto data. A charge density $\rho$ creates a
@@ -447,7 +603,17 @@ for r, e, u in zip(radii, E, r_hat):
           f"{(e.norm() * r).item():8.5f} {(e @ u / e.norm()).item():14.6f}")
 assert torch.allclose(E.norm(dim=1) * radii, torch.full((5,), q / (2 * math.pi * eps0)), rtol=1e-5)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The Poisson flow idea (Xu et al. 2022)
+#
+# Data points are charges on the axis $z = 0$. Far away they look like one charge: the field
+# lines leave radially, evenly spread in angle.
+#
+# 1. pick points evenly spread in angle on a huge half-circle
+# 2. follow the field lines *backwards* down to $z = 0$
+# 3. they land distributed like the charges: like the data
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### The Poisson flow idea (Xu et al. 2022)
 #
 # Put the data points, here numbers on a line, as positive charges on the axis $z = 0$ of a
@@ -459,7 +625,10 @@ assert torch.allclose(E.norm(dim=1) * radii, torch.full((5,), q / (2 * math.pi *
 # 2. follow the field lines *backwards* down to $z = 0$;
 # 3. where they land is distributed like the charges, that is, like the data.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Check: one charge, straight rays
+
+# %% [markdown]
 # `follow_field_lines` integrates $\mathrm{d}x/\mathrm{d}z = E_x / E_z$, the backward ODE of PFGM,
 # with $z$ as the clock. We start on the line $z = z_{\max}$, where a uniform angle $\theta$ becomes
 # $x = z_{\max} \cot\theta$ (a Cauchy distribution, PFGM's prior in two dimensions).
@@ -479,7 +648,10 @@ print(f"largest relative change of x/z along the four paths: {relative_change:.1
 print("distance of the end points from the charge:"
       f" {[f'{d:.4f}' for d in ray[-1].norm(dim=1).tolist()]} (they stop at z = 0.001, on the ray)")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Check: two charges split the lines 75 : 25
+
+# %% [markdown]
 # Now two charges, $0.75$ and $0.25$. Lines spread evenly in angle far away should split
 # 75 : 25 between them. The dividing line (the separatrix) meets the axis where the field
 # vanishes, at $x = 0.5$ (solve $0.75/(x+1) = 0.25/(1-x)$).
@@ -496,7 +668,10 @@ print(f"share of field lines ending on the left charge: {share_left:.4f} (its sh
       " 0.75)")
 assert abs(share_left - 0.75) < 0.01
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Generation: 300 data points as charges
+
+# %% [markdown]
 # And now generation: the charges are 300 samples of our 1-D mixture (each with charge $1/300$),
 # and the noise is random angles.
 
@@ -521,6 +696,9 @@ print(f"  the charges themselves        {energy_distance(charge_x[:, None], refe
 print("  noise floor (fresh data)     "
       f" {energy_distance(data_1d.sample(n_pfgm, generator=generator), reference):.4f}")
 
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Where the field lines land
+
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
 plot_vector_field(data_field, (-5, 5), (0.05, 5), n=20, ax=axes[0],
@@ -537,18 +715,39 @@ axes[1].hist(generated[:, 0].numpy(), bins=60, range=(-4.5, 4.5), density=True, 
 axes[1].plot(grid[:, 0], data_1d.log_prob(grid).exp(), "k", label="data density")
 axes[1].set_xlabel("x")
 axes[1].set_ylabel("density")
-axes[1].legend(fontsize=8)
+axes[1].legend()
 axes[1].set_title("where the field lines land")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The exact field gives back the training data
+#
+# - Every line ends *on* one of the 300 charges
+# - A real PFGM trains a network to estimate the field from the data: its smooth estimate makes
+#   new samples, as a learned score does
+# - PFGM works in $N + 1$ dimensions for $N$-dimensional data
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Every line ends *on* one of the 300 charges: with the exact field of the training points,
 # Poisson flow can only give back the training data. A real PFGM instead trains a network to
 # estimate the (normalised) field from the data; its smooth estimate is what lets it make new
 # samples, just as a diffusion model learns a smooth score. PFGM works in $N + 1$ dimensions
 # for $N$-dimensional data, where the field falls as $1/r^N$.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Exercises
+#
+# ### Exercise 1: measure D like Perrin
+#
+# Estimate the hidden $D$ of 2-D walkers from their **mean squared displacement**, with a
+# straight-line fit through the origin:
+#
+# - per coordinate, $\langle x_t^2 \rangle = 2Dt$
+# - squared distance, $\langle |r_t|^2 \rangle = 4Dt$ in two dimensions
+#
+# Both fits must give the same $D$.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Exercises
 #
 # ### Exercise 1: measure D like Perrin
@@ -588,7 +787,17 @@ ax.set_ylabel("mean squared displacement per coordinate")
 ax.legend()
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Exercise 2: Langevin and the mixing proportions
+#
+# Two Gaussians with weights $0.8$ and $0.2$:
+#
+# - (a) plain Langevin from broad noise: what share lands in the left mode?
+# - (b) **annealed** Langevin (Song & Ermon 2019): a few steps on `mixture.noised(1.0, sigma)` for
+#   a decreasing `sigma`, each stage starting where the last stopped; step
+#   $\varepsilon = c\,(\sigma^2 + 0.4^2)$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### Exercise 2: Langevin and the mixing proportions
 #
 # Take a mixture of two Gaussians with weights $0.8$ and $0.2$. (a) Run plain Langevin dynamics
@@ -660,7 +869,17 @@ for z_start in [1.0, 3.0, 10.0, 40.0]:
 #
 # </details>
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - Random walk: variance $2Dt$ per coordinate; the density obeys the heat equation
+# - An SDE moves a particle, Fokker–Planck its density; the VP SDE is DDPM in continuous time
+# - With the score $\nabla_x \log p$, the reverse SDE and Langevin turn noise into data
+# - Poisson flow: data are charges; field lines lead noise to data
+#
+# Next: the UNet, the network that learns the score.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Summary
 #
 # - A random walk with steps of variance $2D\,\mathrm{d}t$ has variance $2Dt$ at time $t$ (we measured it),
