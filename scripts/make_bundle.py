@@ -27,11 +27,10 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))  # check_links, site_browser, slides_pdf
+import site_browser  # scripts/ is on the path: it holds this script (and pytest's pythonpath names it)
+from check_links import broken_links
 
-import site_browser  # noqa: E402 (scripts/, on the path above)
-from check_links import broken_links  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 # A relative link to a folder ("lessons/05_x/", "./", ".", "../.."): a server answers it with
 # the folder's index.html, a browser reading files from a disk shows a file listing instead.

@@ -4,7 +4,6 @@ A small site (two lessons, their notebooks and decks) is bundled with the real c
 wheel; the check is then run on that zip and on copies broken in one way each.
 """
 
-import importlib.util
 import os
 import re
 import shutil
@@ -16,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
+import make_bundle  # scripts/ is on pytest's pythonpath (pyproject.toml)
+
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("make_bundle", ROOT / "scripts" / "make_bundle.py")
-make_bundle = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(make_bundle)
 
 LESSONS = ["01_introduction", "02_physics"]
 PAGE = """<html><body>
