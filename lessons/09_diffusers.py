@@ -10,7 +10,16 @@
 #     name: python3
 # ---
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# # The same with Hugging Face diffusers
+#
+# - Hugging Face diffusers: the library behind most open diffusion code
+# - Nothing in it is magic: the course's mathematics under other names
+# - Its schedulers give *the same numbers* as ours; its `UNet2DModel` learns our digits; our
+#   weights run in its pipelines
+# - All offline: no model is downloaded
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # # The same with Hugging Face diffusers
 #
 # So far every piece of the course was written from scratch in `course_lib`. In practice most
@@ -19,9 +28,18 @@
 # same mathematics with other names. We check that its schedulers give *the same numbers* as
 # ours, train its `UNet2DModel` on the course's digits, and drive the course's own weights
 # with its schedulers and pipelines. Everything runs offline: no model is downloaded.
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ## Learning objectives
 #
-# <!-- subslide -->
-#
+# - map each `course_lib` name onto diffusers' models, schedulers and pipelines
+# - configure `DDPMScheduler` and `DDIMScheduler` to match the course's samplers exactly
+# - train a `UNet2DModel`, and sample it with a pipeline
+# - put the course's UNet into a pipeline; save it in the Hub's format
+# - swap schedulers; read `prediction_type` and `variance_type` in the source
+# - fine-tune on 32 sevens: what it gains, what it forgets
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Learning objectives.** By the end of this lesson you can
 #
 # - name diffusers' three building blocks (models, schedulers, pipelines) and map each
@@ -65,7 +83,18 @@ from diffusers import (DDIMPipeline, DDIMScheduler, DDPMScheduler, DPMSolverMult
 generator = seed_everything(0)
 print(f"diffusers {diffusers.__version__}, torch {torch.__version__}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 1. diffusers in one picture
+#
+# - **models**: the networks; `unet(x_t, t).sample` is the predicted noise
+# - **schedulers**: the schedule *and* the sampling rule: `add_noise` to train, `set_timesteps`
+#   and `step` to sample
+# - **pipelines**: a model and a scheduler in a loop: `pipe(batch_size=...)`, or
+#   `pipe(prompt=...)` for text-to-image
+#
+# `course_lib` follows the same conventions: the two line up name by name.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 1. diffusers in one picture
 #
 # diffusers splits a diffusion model into three kinds of object:
@@ -90,11 +119,24 @@ assert "prompt" in call_arguments(StableDiffusionPipeline) and "batch_size" not 
     StableDiffusionPipeline
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # `course_lib` was written to follow the same conventions (0-based timesteps, `add_noise`'s signature,
 # `sampler.timesteps`, `sampler.step`), so that the two line up name by name.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Name by name: schedules and samplers
+#
+# | `course_lib` | diffusers |
+# |---|---|
+# | `NoiseSchedule.linear(500, 1e-4, 0.02)` | `DDPMScheduler(num_train_timesteps=500, beta_start=1e-4, beta_end=0.02)` |
+# | `schedule.add_noise(x0, noise, t)` | `scheduler.add_noise(x0, noise, t)` |
+# | `DDPMSampler(schedule)` | `DDPMScheduler(..., variance_type="fixed_small", clip_sample=False)` |
+# | `DDIMSampler(schedule, n, eta)` | `DDIMScheduler(..., set_alpha_to_one=True, steps_offset=0, clip_sample=False)`, `set_timesteps(n)` |
+# | `sampler.step(eps, t, x)` | `scheduler.step(eps, t, x).prev_sample` |
+#
+# Set the same `timestep_spacing` on both: the course defaults to "trailing", diffusers to "leading".
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Schedules and samplers**
 #
 # | `course_lib` | diffusers |
@@ -109,7 +151,20 @@ assert "prompt" in call_arguments(StableDiffusionPipeline) and "batch_size" not 
 # | `sampler.step(eps, t, x)` | `scheduler.step(eps, t, x).prev_sample` |
 # | $\hat x_0$ inside `step` | `scheduler.step(...).pred_original_sample` |
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Name by name: networks, sampling and weights
+#
+# | `course_lib` | diffusers |
+# |---|---|
+# | `model(x_t, t, context)` | `unet(x_t, t).sample` |
+# | `UNet(base_channels=16, channel_mults=(1, 2, 4))` | `UNet2DModel(block_out_channels=(16, 32, 64))` |
+# | `sample(model, sampler, shape)` | `pipe(batch_size=N, num_inference_steps=n)` |
+# | `train_diffusion(...)` | your own loop (+ `EMAModel`, `accelerate`) |
+# | `load_pretrained("digits")` | `DiffusionPipeline.from_pretrained("org/name")` |
+# | `save_weights` + manifest | `save_pretrained(folder)` |
+# | guidance weight $w$ | `guidance_scale` $= 1 + w$ |
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Networks, sampling and weights**
 #
 # | `course_lib` | diffusers |
@@ -152,7 +207,10 @@ differences = {
 for name, d in differences.items():
     print(f"{name:15s} max |course_lib - diffusers| = {d:.2e}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### One reverse step, fed the same noise prediction
+
+# %% [markdown]
 # Now one reverse step. The network's prediction is the input of `step`, so we take a real one:
 # the shipped digits model's noise prediction on noised digits. For DDPM both sides draw the
 # fresh noise $z$ from a generator seeded identically. For DDIM we compare the visited timesteps and
@@ -200,7 +258,10 @@ for name, timestep, d in rows:
     print(f"{name:20s} {timestep:4d} {d:17.2e}")
 assert max(d for *_, d in rows) < 1e-5
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### A whole sampling run, from the same starting noise
+
+# %% [markdown]
 # Finally a whole sampling run: the course's `sample()` against the loop every diffusers pipeline
 # runs, written out by hand, from the same starting noise.
 
@@ -222,7 +283,11 @@ show_images(torch.cat([ours.cpu(), x]), nrow=n,
             title="top: course_lib's sample(), bottom: the diffusers loop")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["slides-only"]
+# Zero, or float32 rounding (about $10^{-6}$) on other hardware: the same arithmetic in the same
+# order. `tests/test_samplers.py` checks every timestep.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The differences are zero here, or at most at the level of float32 rounding (about $10^{-6}$) on other
 # hardware: the two libraries do the same arithmetic in the same order. The test suite (`tests/test_samplers.py`) checks the same for every timestep, both
 # schedules, with and without clipping, so this stays true as either library changes.
@@ -244,7 +309,10 @@ unet = UNet2DModel(
 ).to(device)
 print(f"UNet2DModel with {sum(p.numel() for p in unet.parameters()):,} parameters")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The training loop: Algorithm 1 with diffusers' names
+
+# %% [markdown]
 # The loop: draw $t$ and $\epsilon$, noise the batch with `noise_scheduler.add_noise`, predict the
 # noise, take the mean squared error.
 
@@ -273,10 +341,18 @@ for step in range(steps):
 print(f"{steps} steps of {batch_size} images ({steps * batch_size:,} images seen) in"
       f" {time.perf_counter() - start:.0f} s; mean loss of the last 50 steps"
       f" {sum(losses[-50:]) / 50:.3f}")
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The training loss, step by step
+
+# %%
 plot_losses(losses, smooth=25, title="UNet2DModel on digits: training loss")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Sampling with `DDIMPipeline`, judged by the digit classifier
+
+# %% [markdown]
 # Sampling uses a pipeline. `DDIMPipeline` takes any UNet and any scheduler config; here the
 # training scheduler's config becomes a DDIM scheduler, and 25 steps give 32 digits. The course's
 # judge (a digit classifier) tells us how many it recognises with confidence above 0.9.
@@ -296,13 +372,21 @@ print(f"confident fraction: UNet2DModel after {steps} steps {confident_fraction(
 show_images(trained, title=f"UNet2DModel after {steps} training steps, 25 DDIM steps")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Compare the two confident fractions printed above: in fast mode the network has seen only
 # the number of images printed under the training loop, and the gap to real digits is what so
 # short a training leaves; the full run trains for much longer. The point here is the shape of
 # the code: the loop is the one you wrote in lesson 05, with diffusers' names.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 4. The course's weights in a diffusers pipeline
+#
+# - A pipeline takes any network that acts like a diffusers model: `unet(x, t).sample` with one
+#   timestep for the batch, `config.sample_size`, `config.in_channels`
+# - `course_lib.hf.CourseUNet2DModel` adapts the course's `UNet` (and gains `save_pretrained`)
+# - The scheduler must match training: $T = 500$, linear betas from $10^{-4}$ to $0.02$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 4. The course's weights in a diffusers pipeline
 #
 # Any network can live in a diffusers pipeline if it behaves like a diffusers model: called as
@@ -327,7 +411,14 @@ print(f"diffusers' DDIMPipeline on the course weights: {time.perf_counter() - st
       " |difference| to course_lib's sample() ="
       f" {(hf_images * 2 - 1 - ours.cpu().clamp(-1, 1)).abs().max().item():.2e}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Labels and guidance: `CoursePipeline`
+#
+# - `DDIMPipeline` knows nothing about labels
+# - `course_lib.hf.CoursePipeline`: the same loop, plus the context and classifier-free guidance
+# - diffusers' `guidance_scale = 3` is the course's $w = 2$: the same images
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # (Pipelines return images clipped to $[0, 1]$, so we compare with the course's samples clipped to $[-1, 1]$.)
 #
 # `DDIMPipeline` knows nothing about labels. `course_lib.hf.CoursePipeline` is a small
@@ -352,10 +443,13 @@ with torch.no_grad():
 gap = (guided - reference.cpu().clamp(-1, 1)).abs().max().item()
 print(f"max |CoursePipeline(guidance_scale=3) - sample(guidance=2)| = {gap:.2e}; "
       f"judge accuracy on the asked-for digits {accuracy:.2f}")
-show_images(guided, nrow=10, title="CoursePipeline, digits-cond, guidance_scale = 3 (w = 2)")
+show_images(guided[:20], nrow=10, title="CoursePipeline, digits-cond, guidance_scale = 3 (w = 2)")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Saving in the Hub's folder format, offline
+
+# %% [markdown]
 # `save_pretrained` writes a pipeline in the folder layout of the Hugging Face Hub: a
 # `model_index.json` naming the components, and one sub-folder per component with its
 # `config.json` and weights in the safetensors format (plain tensors, nothing executable).
@@ -373,7 +467,16 @@ again = reloaded(len(wanted), 25, context=context, guidance_scale=3.0,
                  generator=torch.Generator().manual_seed(0)).images.cpu() * 2 - 1
 print("reloaded pipeline gives identical images:", torch.equal(again, guided))
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 5. What diffusers adds
+#
+# - **A zoo of schedulers** behind one interface: DDPM, DDIM, DPM-Solver(++), Euler, UniPC...
+#   Swap with `NewScheduler.from_config(pipe.scheduler.config)`
+# - **Pipelines** for published models: Stable Diffusion, SDXL, inpainting, ControlNet, video
+# - **The Hub**: `from_pretrained`, `push_to_hub` (unused here: all offline)
+# - **Speed and training tools**: float16, CPU offload, `accelerate`, `EMAModel`, example scripts
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 5. What diffusers adds
 #
 # - **A zoo of schedulers** sharing one interface: DDPM, DDIM, PNDM, DPM-Solver(++), Euler,
@@ -388,7 +491,10 @@ print("reloaded pipeline gives identical images:", torch.equal(again, guided))
 # - **Training utilities**: `EMAModel`, learning-rate schedules, and example scripts (unconditional,
 #   text-to-image, DreamBooth, LoRA).
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Same network, 10 steps: DDIM against DPM-Solver++
+
+# %% [markdown]
 # The scheduler zoo on the course's weights: the same network, 10 network evaluations each.
 # DPM-Solver++ (Lu et al. 2022) is a higher-order solver of the probability-flow ODE.
 
@@ -410,7 +516,10 @@ for ax, (name, out) in zip(axes, judged.items()):
     show_images(out[:32], ax=ax, title=f"{name}, 10 steps")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### bfloat16 against float32
+
+# %% [markdown]
 # Mixed precision in one line: run the network in bfloat16 (here on the CPU; on a GPU one uses
 # float16 or bfloat16) and measure how far its noise prediction moves from float32.
 
@@ -452,7 +561,17 @@ print(
      for k in ["prediction_type", "variance_type", "clip_sample", "timestep_spacing"]},
 )
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### How to read those branches
+#
+# - **`prediction_type`**: what the network outputs: `"epsilon"` (the course), `"sample"`
+#   ($x_0$) or `"v_prediction"`; each becomes $\hat x_0$, then the step is the same
+# - **`variance_type`**: the $\sigma_t^2$ of the step: $\tilde\beta_t$ (`"fixed_small"`), $\beta_t$
+#   (`"fixed_large"`) or learned
+# - **`clip_sample`**: clips $\hat x_0$ to $[-1, 1]$; on in diffusers, off in the course
+# - `pred_prev_sample`: the posterior mean, Ho et al. 2020 eq. 7
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # How to read those branches:
 #
 # - **`prediction_type`**: what the network outputs. `"epsilon"` (the noise, Ho et al. 2020; the
@@ -466,7 +585,16 @@ print(
 # - **`clip_sample`** clips $\hat x_0$ to $[-1, 1]$ (on by default in diffusers, off in the paper and the course).
 # - Then `pred_prev_sample` is the posterior mean, Ho et al. 2020 eq. 7, the formula in `DDPMSampler.step`.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 7. Fine-tuning a trained model
+#
+# - Start from trained weights, run the same training loop on new data
+# - The new data: **32 sevens** from the training split
+# - **Fine-tuning or from scratch?** The shipped `digits` model against a fresh UNet, same
+#   steps and batch
+# - **Forgetting**: the shipped model draws all ten digits. How much survives?
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 7. Fine-tuning a trained model
 #
 # Models are rarely trained from scratch: one starts from trained weights (for diffusers,
@@ -479,7 +607,10 @@ print(
 #   UNet of the same architecture, trained on the same 32 sevens for the same steps and batch.
 # - **Forgetting.** The shipped model draws all ten digits. How much of that survives?
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Four numbers from the judge
+
+# %% [markdown]
 # We measure a model by sampling it (DDIM, 25 steps) and asking the judge: the share of
 # sevens, the share of confidently read digits, the FID on the judge's features against the
 # held-out sevens, and the share of samples confidently read as *other* digits: the old
@@ -507,7 +638,10 @@ def judge_sevens(denoiser: torch.nn.Module) -> dict[str, float]:
         "other digits": ((read_as != 7) & (probs.max(dim=1).values > 0.9)).float().mean().item(),
     }
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Fine-tuned against from scratch, at the same budget
+
+# %% [markdown]
 # Both runs use the library's `train_diffusion` (Algorithm 1, the loop of section 3) with the
 # same steps, batch and seed; each has its usual learning rate: $2\times10^{-3}$ from
 # scratch (the course's default), $5\times10^{-4}$ for fine-tuning, which starts near a good
@@ -529,7 +663,10 @@ print_table({f"{name}, step {step}": row for (name, step), row in snapshots.item
             label="model", formats={"FID to sevens": ".1f"},
             title=f"{num_judged} samples each; training on {len(sevens)} sevens, batch 32")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Fine-tuning starts several times lower
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The loss curves, and samples of the three models from the same noise:
 
 # %%
@@ -537,6 +674,11 @@ fig, axes = plt.subplots(1, 2, figsize=(8, 3), sharey=True, layout="constrained"
 for ax, (name, losses) in zip(axes, ft_losses.items()):
     plot_losses(losses, smooth=10, ax=ax, title=f"{name}: loss on the sevens", log=True)
 plt.show()
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Samples from the same noise: shipped, fine-tuned, from scratch
+
+# %%
 finals = [model] + [denoiser for denoiser, _ in runs.values()]
 show_images(torch.cat([sample(m, DDIMSampler(shipped_schedule, 25), (8, 1, 16, 16), progress=False,
                               generator=torch.Generator().manual_seed(3)) for m in finals]), nrow=8,
@@ -558,7 +700,16 @@ assert (tuned["confident"] > scratch["confident"]
 assert tuned["other digits"] < 0.3 < shipped["other digits"]
 assert sum(ft_losses["fine-tuned"][-20:]) < sum(ft_losses["from scratch"][-20:])
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### What the numbers say
+#
+# - **Fine-tuning wins at equal budget**: its loss starts several times lower, and after the
+#   first few dozen steps it draws mostly sevens
+# - **It forgets**: the share of other digits collapses: catastrophic forgetting
+# - On 32 images a long fine-tuning memorises them: stop early, lower the learning rate or
+#   train fewer weights
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # What the numbers say:
 #
 # - **Fine-tuning wins at equal budget.** Its loss starts where the shipped model left off,
@@ -678,7 +829,17 @@ assert (tuned["other digits"] < replay_row["other digits"]
 #
 # </details>
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - diffusers = models + schedulers + pipelines
+# - Configured alike, its schedulers and the course's samplers agree to float32 rounding
+# - The training loop is Algorithm 1 in either library
+# - `course_lib.hf` puts any denoiser into diffusers' pipelines; `guidance_scale` $= 1 + w$
+# - Fine-tuning on 32 sevens beat training from scratch, and forgot the other digits unless
+#   old data was replayed
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Summary
 #
 # - diffusers = models (`UNet2DModel`) + schedulers (`DDPMScheduler`, `DDIMScheduler`, ...) + pipelines.
