@@ -10,7 +10,18 @@
 #     name: python3
 # ---
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# # A Stable Diffusion of our own
+#
+# Stable Diffusion (Rombach et al. 2022) is three networks:
+#
+# - a **VAE**: image ↔ small latent
+# - a **text encoder** (from CLIP): one vector per token of the prompt
+# - a **UNet** that denoises latents while it *cross-attends* to those tokens
+#
+# Today: all three for the course's sprites ("a red circle facing left"), trained on a CPU.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # # A Stable Diffusion of our own
 #
 # Stable Diffusion (Rombach et al. 2022) is three networks: a **VAE** that turns an image into
@@ -20,7 +31,17 @@
 # text-to-image model for the course's sprites ("a red circle facing left"), trained on a CPU,
 # measures how well it follows prompts, also for attribute combinations it never saw, and
 # runs the very same weights as a Hugging Face `StableDiffusionPipeline`, offline.
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Learning objectives
 #
+# - Encode images into a VAE's latent space and measure the latent scaling factor
+# - Write cross-attention, with a padding mask
+# - Train with caption dropout; sample with guidance by the empty prompt
+# - Measure prompt following on unseen attribute combinations, and the cost of pixels against latents
+# - Run your own weights as a diffusers `StableDiffusionPipeline`
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Learning objectives.** By the end of this lesson you can
 #
 # - encode images into a VAE's latent space and measure the latent scaling factor;
@@ -72,7 +93,15 @@ print_table(
     }
 )
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 1. Latent space: what the VAE keeps
+#
+# - A sprite: $16 \times 16 \times 3 = 768$ numbers; its latent: $8 \times 8 \times 4 = 256$
+# - Diffusion runs on latents; the decoder turns the last one back into pixels
+# - The model expects unit scale, so latents are multiplied by a **scaling factor** $1/\sigma$
+#   (0.18215 for Stable Diffusion's VAE). We measure ours:
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 1. Latent space: what the VAE keeps
 #
 # A sprite is $16 \times 16 \times 3 = 768$ numbers. The shipped VAE (diffusers'
@@ -95,7 +124,10 @@ print(f"the shipped VAE measured {vae.scaling_factor:.4f} on its training sprite
 # %% slideshow={"slide_type": "skip"}
 assert abs(scaling_factor / vae.scaling_factor - 1) < 0.1
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The VAE's ceiling
+
+# %% [markdown]
 # What the VAE loses sets a ceiling on quality: a latent diffusion model can be no better than
 # the decoder of a perfect latent. We measure the reconstruction error and ask the sprite judge
 # of lesson 07 to read the reconstructions.
@@ -117,7 +149,15 @@ plt.show()
 # %% slideshow={"slide_type": "skip"}
 assert rmse < 0.25 and ceiling["all three"] > 0.9
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 2. Text: one vector per token
+#
+# - A dozen words: a `CLIPTokenizer` with that vocabulary, built in code
+# - A caption: start token, one token a word, end token, end tokens as padding
+# - A small CLIP text encoder, trained as in lesson 04, then frozen
+# - Stable Diffusion conditions on the **per-token** output, not the pooled vector
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 2. Text: one vector per token
 #
 # The captions use a dozen words. The tokenizer is a transformers `CLIPTokenizer` whose
@@ -136,7 +176,15 @@ for prompt, ids in zip(prompts, token_ids.tolist()):
 tokens = encode_prompts(text_encoder, tokenizer, prompts)
 print(f"per-token embeddings: {tuple(tokens.shape)} (prompts, positions, width)")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 3. Cross-attention: each latent pixel reads the caption
+#
+# - Attention: weights $\operatorname{softmax}(QK^\top / \sqrt{d})$ mix the values $V$
+# - Queries from the image: $Q = W_Q\, \varphi(z_t)$, one row per pixel of the UNet's features
+# - Keys and values from the text: $K = W_K\, \tau(y)$, $V = W_V\, \tau(y)$
+# - $h$ heads: the channels split into $h$ groups, joined again by $W_O$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 3. Cross-attention: each latent pixel reads the caption
 #
 # Attention (Vaswani et al. 2017, eq. 1) mixes value vectors with weights
@@ -161,7 +209,10 @@ def cross_attention(x: torch.Tensor, context: torch.Tensor, layer: torch.nn.Modu
     return layer.to_out(out)
 
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Checked against `course_lib` and diffusers
+
+# %% [markdown]
 # We run it on the shipped UNet's middle cross-attention layer: the 16 pixels of a
 # $4 \times 4$ feature map with 64 channels attend to the 8 tokens of each caption. Then we
 # check it against `course_lib.attention.CrossAttention` and diffusers' `Attention`, holding
@@ -184,7 +235,16 @@ print(f"output {tuple(ours.shape)}; largest difference from course_lib"
 torch.testing.assert_close(ours, layer(features, tokens), atol=1e-6, rtol=1e-5)
 torch.testing.assert_close(ours, diffusers_layer(features, tokens), atol=1e-6, rtol=1e-5)
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 4. A UNet that reads text
+#
+# - Lesson 03's UNet, plus a **spatial transformer** after every residual block: self-attention,
+#   cross-attention to the caption, feed-forward, residual
+# - Time enters every residual block; text enters through attention only
+# - The layout of diffusers' `UNet2DConditionModel`: converting is renaming weights, checked on one
+#   noisy batch
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 4. A UNet that reads text
 #
 # The UNet is lesson 03's, built from its parts (`ResBlock`, `Upsample`, the sinusoidal time
@@ -207,7 +267,17 @@ print(f"UNet2DConditionModel with {count_parameters(diffusers_unet):,} parameter
 # %% slideshow={"slide_type": "skip"}
 assert difference < 1e-5
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 5. Training in latent space, with caption dropout
+#
+# - Lesson 05's Algorithm 1 on scaled latents: $z_t = \sqrt{\bar\alpha_t}\, z_0 + \sqrt{1 - \bar\alpha_t}\,\epsilon$,
+#   regress $\epsilon$
+# - VAE and text encoder frozen: latents and caption tokens computed once
+# - **Caption dropout**: the empty prompt with probability 0.1, so the network also learns the
+#   unconditional prediction that guidance needs
+# - Four (shape, colour) pairs held out, in every facing
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 5. Training in latent space, with caption dropout
 #
 # Training is lesson 05's Algorithm 1 on scaled latents $z_0$ instead of pixels: draw
@@ -233,7 +303,10 @@ caption_ids, caption_tokens = caption_table(text_encoder, tokenizer, train_capti
 print(f"scaled latents: std {train_latents.std():.2f}; caption tokens "
       f"{tuple(caption_tokens.shape)}, the last row is ''")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### One training step's loss
+
+# %% [markdown]
 # One training step's loss, written out; `train_text_to_image` runs the same with AdamW, a
 # cosine learning rate and an EMA of the weights.
 
@@ -251,7 +324,12 @@ def text_to_image_loss(
     return (model(z_t, t, caption_tokens[ids]) - eps).pow(2).mean()
 
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### A fresh UNet, a few training steps
+#
+# The shipped model ran the same code far longer (its model card gives steps and time).
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # We train a fresh UNet for a few steps and compare its samples with the shipped model's,
 # which ran the same code for far longer (`python -m course_lib train --model
 # sprites-text-to-image`; the model card gives its steps and time).
@@ -299,6 +377,9 @@ def my_generate(model: torch.nn.Module, prompts: list[str], sampler: DDIMSampler
     return vae.decode(z / vae.scaling_factor).clamp(-1, 1)
 
 
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### A few training steps against the shipped model
+
 # %%
 sampler = DDIMSampler(schedule, 25, timestep_spacing="trailing")
 demo_prompts = caption_set("seen", 8)[0]
@@ -306,8 +387,9 @@ shipped_images = my_generate(unet, demo_prompts, sampler, 3.0, torch.Generator()
 fresh_images = my_generate(fresh_ema, demo_prompts, sampler, 3.0, torch.Generator().manual_seed(0))
 # "red circle ←"
 short = [p[2:].replace(" facing left", " ←").replace(" facing right", " →") for p in demo_prompts]
-show_images(torch.cat([fresh_images, shipped_images]), nrow=8, labels=short * 2, scale=6,
-            title=f"Top: {steps} training steps here. Bottom: the shipped model")
+# scale 4.5: a grid that a slide can widen until its labels read from afar
+show_images(torch.cat([fresh_images, shipped_images]), nrow=8, labels=short * 2, scale=4.5,
+            title=f"Top: {steps} steps here. Bottom: the shipped model")
 plt.show()
 
 # %% slideshow={"slide_type": "skip"}
@@ -342,14 +424,18 @@ print_table(
     ),
 )
 
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Combinations never seen in training
+
 # %%
 seen, held = rows["latent, seen"], rows["latent, held-out"]
 print(f"Seen captions: every attribute right in {seen['all three']:.0%} of samples; held-out"
       f" combinations: {held['all three']:.0%} (chance: 1/32 = 3%).")
 short = [c[2:].replace(" facing left", " ←").replace(" facing right", " →")
          for c in caption_set("held-out", 8)[0]]
-show_images(images_by_row["held-out"][:8], nrow=8, labels=short, scale=6,
-            title="Held-out combinations, never seen in training")
+# four a row: a grid that a slide can widen until its labels read from afar
+show_images(images_by_row["held-out"][:8], nrow=4, labels=short, scale=6,
+            title="Held-out: never seen in training")
 plt.show()
 
 # %% slideshow={"slide_type": "skip"}
@@ -396,7 +482,16 @@ print(f"{n} sprites, DDIM 25 with guidance: latent {latent_seconds / n * 1000:.1
 ratio = cost["latent UNet"]["multiply-adds"] / cost["pixel UNet (07)"]["multiply-adds"]
 print(f"multiply-adds of one evaluation, latent / pixel: {ratio:.2f}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Latents pay off when images are large
+#
+# - Our latent UNet: more parameters than lesson 07's, on a quarter of the positions
+# - At $16 \times 16$, latents buy little
+# - Stable Diffusion: $512 \times 512 \times 3$ images to $64 \times 64 \times 4$ latents, 48 times
+#   fewer numbers: room for a big UNet
+# - The price: the VAE's ceiling (section 1)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Our latent UNet has more parameters than lesson 07's pixel UNet (wider, with attention
 # layers) but runs them on a quarter of the positions; the tables above give the balance in
 # multiply-adds and in time on your machine. At $16 \times 16$ latents buy little. Stable
@@ -430,7 +525,10 @@ assert sweep["s = 3 (w = 2)"]["all three"] >= sweep["s = 1 (w = 0)"]["all three"
 # a transformers `CLIPTextModel`, our `CLIPTokenizer` and a `DDIMScheduler` with the training
 # schedule. Then it saves the folder and loads it back, as one would from the Hub.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Saved, loaded, run: the same images
+
+# %%
 training_schedule = {"type": "linear", "num_timesteps": 500, "beta_start": 1e-4, "beta_end": 0.02}
 pipe = to_diffusers_pipeline(unet, vae, text_encoder, tokenizer, training_schedule)
 with tempfile.TemporaryDirectory() as folder:
@@ -578,7 +676,16 @@ print(
 #
 # </details>
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - Stable Diffusion = VAE + frozen CLIP text encoder + UNet that cross-attends to the tokens:
+#   we built all three from the course's parts
+# - Training: Algorithm 1 on latents, 10% empty captions; sampling: guided DDIM, then the decoder
+# - Our loop gave the images of diffusers' `StableDiffusionPipeline`
+# - Seen captions followed, unseen pairs far above chance; latents pay off for large images
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Summary
 #
 # - Stable Diffusion = a VAE (pixels ↔ latents, scaled to unit variance by a measured factor),
