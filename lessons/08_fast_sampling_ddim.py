@@ -10,7 +10,15 @@
 #     name: python3
 # ---
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# # Faster sampling with DDIM
+#
+# - DDPM: one network evaluation per step, 500 steps for the course models
+# - DDIM (Song, Meng and Ermon 2020): the *same trained network*, 10 to 50 steps
+# - Today: derive it, time it against DDPM, measure what quality it gives up, and turn its
+#   noise knob $\eta$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # # Faster sampling with DDIM
 #
 # DDPM draws an image in as many network evaluations as the forward process has steps: 500
@@ -19,9 +27,16 @@
 # marginals $q(x_t \mid x_0)$, and built a family of samplers, **DDIM**, that use the *same
 # trained network* with 10 to 50 steps. This lesson derives DDIM, times it against DDPM on
 # your machine, measures the quality it gives up (if any), and explores its noise knob $\eta$.
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Learning objectives
 #
-# <!-- subslide -->
-#
+# - Write the DDIM update and its noise scale $\sigma_t(\eta)$ as code
+# - Choose which timesteps to visit: "leading", "trailing" or "linspace"
+# - Time and score DDPM against DDIM on your own hardware
+# - See DDIM as Euler's method for an ODE, and write a second-order solver, DPM-Solver++(2M)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Learning objectives.** By the end of this lesson you can
 #
 # - write the DDIM update (Song et al. 2020, eq. 12) and its noise scale $\sigma_t(\eta)$ (eq. 16)
@@ -67,7 +82,15 @@ judge, _ = load_pretrained("classifier-digits")
 alpha_bar = schedule.alphas_cumprod
 print(f"model on {get_device()}; T = {schedule.num_timesteps} steps")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 1. Why DDPM is slow
+#
+# - The reverse chain $x_T \to x_{T-1} \to \dots \to x_0$: one network evaluation per step
+# - Each step $p_\theta(x_{t-1} \mid x_t)$ is a Gaussian, close to the true step only when
+#   $\beta_t$ is small
+# - So the chain is long: $T$ forward passes of the UNet per image
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 1. Why DDPM is slow
 #
 # DDPM's reverse process is a Markov chain that undoes the forward process one step at a
@@ -92,7 +115,10 @@ print(f"model on {get_device()}; T = {schedule.num_timesteps} steps")
 # for every $t$. The simplified training loss only ever draws $x_t$ from these marginals, so
 # **one trained $\epsilon_\theta$ serves every $\sigma$** (their Theorem 1).
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Sampling: the update and its noise knob $\eta$
+
+# %% [markdown]
 # Sampling replaces the unknown $x_0$ by the network's guess $\hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t}\,\epsilon_\theta(x_t, t)) / \sqrt{\bar\alpha_t}$
 # (Song et al. 2020, eq. 12):
 #
@@ -136,7 +162,10 @@ def ddim_sigma(t: int, prev_t: int, eta: float) -> torch.Tensor:
     return eta * ((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)).sqrt()
 
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Ten DDIM steps of our own
+
+# %% [markdown]
 # Then the update of eq. 12 with $\eta = 0$ (exercise 1 adds the noise term), and ten such
 # steps from Gaussian noise, on the timesteps of `DDIMSampler(schedule, 10)`:
 
@@ -156,7 +185,10 @@ with torch.no_grad():
 show_images(x, nrow=10, title="Ten of our own DDIM steps from x_T ~ N(0, I)", scale=4)
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Checked against `DDIMSampler` and diffusers
+
+# %% [markdown]
 # The same starting noise through the course's `DDIMSampler` and through diffusers'
 # `DDIMScheduler` (configured as the course's sampler, lesson 09) gives the same digits:
 
@@ -198,7 +230,14 @@ for t in [400, 30]:
             slope_hf, slope, atol=1e-5
         )
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Check: the marginals are DDPM's
+#
+# - Start from a digit $x_0$, draw $x_{400} \sim q(x_{400} \mid x_0)$
+# - One DDIM step to $t = 300$, with the *true* noise as the prediction ($\hat x_0 = x_0$)
+# - For every $\eta$, per pixel: mean $\sqrt{\bar\alpha_{300}}\,x_0$, variance $1 - \bar\alpha_{300}$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **The marginals are DDPM's.** Let us check the claim that matters, on real pixels: start from a digit $x_0$, draw
 # $x_t \sim q(x_t \mid x_0)$ at $t = 400$, jump with one DDIM step to $t = 300$, using the
 # *true* noise as the "prediction" so that $\hat x_0 = x_0$. Whatever $\eta$, the result should
@@ -225,7 +264,16 @@ for eta in [0.0, 0.5, 1.0]:
     standard_error = ((1 - alpha_bar[s]) / num_draws).sqrt().item()  # of a per-pixel mean
     assert mean_error < 5 * standard_error and abs(variance - (1 - alpha_bar[s])) < 0.02
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 3. DDPM against DDIM on your hardware
+#
+# - The shipped `digits` model, trained once as a DDPM, sampled four ways from the same noise:
+#   DDPM, DDIM with 50, 25 and 10 steps
+# - Time: the whole sampling loop
+# - Quality: the judge's share of confident labels (> 0.9), and FID on the judge's features
+#   (not comparable with Inception FID)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 3. DDPM against DDIM on your hardware
 #
 # The same shipped `digits` model (trained once, as a DDPM), sampled four ways from the same
@@ -237,7 +285,15 @@ for eta in [0.0, 0.5, 1.0]:
 # on the features of an Inception network trained on ImageNet: numbers on the judge's
 # features measure the same kind of gap but are **not comparable with Inception FID**.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### FID from few samples is noisy
+#
+# - Biased upwards: the 64-dimensional feature covariance comes from the samples themselves
+# - A floor and a yardstick: real training digits against the held-out ones, five subsets of the
+#   same size
+# - DDPM is expensive: it gets the smaller sample count; the DDIM samplers also get a larger one
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # FID from few samples is **noisy and biased upwards** (the covariance of 64-dimensional
 # features is estimated from the samples themselves). So the table also gives the FID of
 # *real* training digits against the held-out ones at the same sample count, over five random
@@ -261,7 +317,10 @@ def real_fids(n: int, generator: torch.Generator) -> torch.Tensor:
 
 real = {n: real_fids(n, seed_everything(2)) for n in (num_samples, num_more)}
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Four samplers: time, confidence, FID
+
+# %%
 samplers = {"DDPM": DDPMSampler(schedule), "DDIM 50": DDIMSampler(schedule, 50),
             "DDIM 25": DDIMSampler(schedule, 25), "DDIM 10": DDIMSampler(schedule, 10)}
 # a warm-up: the first calls are slow
@@ -290,7 +349,10 @@ print_table(table, label="sampler", formats={"speed-up": ".1f"},
             title=f"on {get_device()}; {num_samples} samples; FID on the judge's features against "
                   f"{len(held_out_features)} held-out digits")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Quality against cost
+
+# %% [markdown]
 # Quality against cost, and the first samples of each sampler (same starting noise in every column):
 
 # %%
@@ -304,11 +366,25 @@ ax.set(xscale="log", xlabel="wall time for the batch (s, log scale)",
        ylabel=f"FID, {num_samples} samples", title=f"DDPM vs DDIM, {num_samples} samples each")
 ax.legend()
 plt.show()
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The first samples of each sampler
+
+# %%
 show_images(torch.cat([images[name][:10] for name in samplers]), nrow=10,
             title="Rows: " + ", ".join(samplers) + " (same $x_T$ in every column)")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Reading the table
+#
+# - **Time** falls with the number of network evaluations: DDIM 25 does 20 times less work
+#   than DDPM's 500 steps
+# - **FID, few samples**: gaps the size of the real-data spread are noise, not a ranking
+# - **FID, more samples**: nearer the floor; now very few steps cost something
+# - **Images**: the DDIM rows end at nearly the same digits; DDPM's does not
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Reading the table:
 #
 # - **Time** falls in proportion to the number of network evaluations (the sampler's own
@@ -329,7 +405,18 @@ assert (scores_more["DDIM 10"].fid
         > scores_more["DDIM 50"].fid
         > real[num_more].mean() - 3 * real[num_more].std())
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 4. Which timesteps? Leading and trailing spacing
+#
+# $S$ steps out of $T$: which timesteps $\tau_i$ does the sampler visit?
+#
+# - **"leading"** (diffusers' default): $\tau_i = (i-1)\lfloor T/S \rfloor$, from 0 up; never $T - 1$
+# - **"trailing"** (Lin et al. 2024): counted back from the end, always starts at $T - 1$
+# - **"linspace"**: $S$ points evenly from $T - 1$ down to 0
+#
+# Yet the sampler always starts from $x_T \sim \mathcal{N}(0, I)$.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 4. Which timesteps? Leading and trailing spacing
 #
 # With $S$ steps out of $T$, which timesteps should the sampler visit? Diffusers' `DDIMScheduler`
@@ -342,7 +429,10 @@ assert (scores_more["DDIM 10"].fid
 # for $k = 0, \dots, S-1$, so that the first step is always at $T - 1$. A third choice,
 # **"linspace"**, spreads $S$ points evenly from $T - 1$ down to 0.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The timesteps of each spacing
+
+# %%
 spacings = {}
 for steps in [1, 2, 5, 10, 25, 251]:
     for spacing in ["leading", "trailing", "linspace"]:
@@ -355,14 +445,24 @@ for steps in [1, 2, 5, 10, 25, 251]:
 print_table(spacings, label="spacing, steps",
             title=f"T = {schedule.num_timesteps}; sqrt(abar) = 1 is clean data")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### One leading step visits only $t = 0$
+#
+# - There $\bar\alpha_0 = 1 - \beta_1$ is almost 1: the network is told its input is nearly clean
+# - It predicts almost no noise, and the step returns its input: the starting noise
+# - Two leading steps start at $t = 250$, where half the image should still be signal
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # With **one** leading step the only timestep is $t = 0$, where $\bar\alpha_0 = 1 - \beta_1$ is
 # almost 1. The network is told its input is a nearly clean image, predicts almost no
 # noise, and the step returns its input: the starting noise itself. Two leading steps start
 # at $t = 250$, where the signal should still be half the image. We measure how much of
 # $x_T$ survives in one step of each spacing (the correlation of the output with $x_T$):
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### How much of $x_T$ survives one step
+
+# %%
 one_step = {
     spacing: sample(model, DDIMSampler(schedule, 1, timestep_spacing=spacing),
                     (num_samples, 1, 16, 16), generator=seed_everything(3), progress=False)
@@ -396,7 +496,10 @@ assert all(DDIMSampler(schedule, s, timestep_spacing=spacing).timesteps[0] == 49
            for spacing in ["trailing", "linspace"])
 assert correlation["leading"] > 0.999 and correlation["trailing"] < 0.5
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### A few more steps: the judge's figures
+
+# %% [markdown]
 # One trailing step is the network's first guess $\hat x_0$ from $x_T$ at $t = T - 1$: close
 # to the average digit, a blur. What do the spacings give with a few more steps? The judge's
 # figures, from the same starting noise for every row:
@@ -420,7 +523,10 @@ print_table(
            " digits: 2.30"),
 )
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Leading against trailing, 1, 2 and 5 steps
+
+# %%
 show_images(
     torch.cat(
         [few_images[spacing, steps][:8]
@@ -440,7 +546,16 @@ assert (min(fid["leading, 1"], fid["trailing, 1"]) > 50
         and gap[2] > gap[10])
 assert few_steps["trailing, 1"]["class entropy"] < 1 and few_steps["leading, 1"]["confident"] < 0.5
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Reading it
+#
+# - **One step** fails both ways: leading returns the noise, trailing the blurred average digit
+# - **From two steps on** trailing has the lower FID; the gap shrinks as leading's first
+#   timestep creeps towards $T - 1$
+# - **Many steps** do not cure leading: with 251 steps it starts at $t = 250$
+# - Prefer **"trailing"**, the course samplers' default, and say which spacing you use
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Reading it:
 #
 # - **One step** fails with both spacings, differently: leading returns the noise (the
@@ -487,6 +602,9 @@ def ddim(
     return x
 
 
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Same $x_T$, different per-step noise
+
 # %%
 x_T = torch.randn((8, 1, 16, 16), generator=seed_everything(4))
 etas = [0.0, 0.5, 1.0]
@@ -507,7 +625,16 @@ for ax, eta in zip(axes, etas):
 fig.suptitle("Same $x_T$, different per-step noise")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### $\eta = 0$: the image is a function of $x_T$
+#
+# - $\eta = 0$: the two runs are identical, bit for bit
+# - Larger $\eta$: fresh noise at each step pulls the runs apart, until many columns hold
+#   different digits
+# - Song et al. found $\eta = 0$ best with few steps (their Table 1): the default; noise
+#   pays off with many steps, where it can correct earlier errors
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # With $\eta = 0$ the two runs are identical, bit for bit: the sampler is a function of $x_T$.
 # As $\eta$ grows, the fresh noise injected at each step makes the two runs drift apart, until
 # many columns hold different digits (the judge's count above): $x_T$ then decides little,
@@ -515,13 +642,25 @@ plt.show()
 # (their Table 1), which is why it is the default; stochastic samplers pay off with many steps,
 # where the added noise can correct earlier errors.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 6. A latent code for each image
+#
+# - With $\eta = 0$ DDIM discretises one ODE, whatever the number of steps
+# - So one $x_T$ should give nearly one image with 10, 25, 50 or 100 steps: a **latent code**,
+#   as in a VAE or a GAN
+# - Measured: the distance between images of one $x_T$ across step counts, against that between
+#   images of different codes
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 6. A latent code for each image
 #
 # With $\eta = 0$, DDIM is (a discretisation of) one ODE, whatever the number of steps. So the
 # same $x_T$ should give nearly the same image with 10, 25, 50 or 100 steps: $x_T$ behaves as
 # a **latent code** of the image, as in a VAE or a GAN. We measure how far apart the images
 # of one $x_T$ are across step counts, against how far apart images of different $x_T$ are.
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### One code, four step counts
 
 # %%
 step_counts = [10, 25, 50, 100]
@@ -564,7 +703,17 @@ assert rms(decoded[50], reference).mean() < between_codes / 2
 # \epsilon_\theta(x_t, t) \approx -\sqrt{1 - \bar\alpha_t}\;\nabla_x \log p_t(x_t).
 # $$
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### DDIM is Euler's method for the probability-flow ODE
+#
+# - The probability-flow ODE (Song et al. 2021) carries $p_T$ to $p_0$ with no noise, through
+#   DDPM's marginals
+# - In $\bar x = x / \sqrt{\bar\alpha}$ and $\sigma = \sqrt{(1 - \bar\alpha) / \bar\alpha}$:
+#   $\;d\bar x / d\sigma = \epsilon_\theta(x, t)$
+# - Euler: $\bar x_{\text{prev}} = \bar x_t + (\sigma_{\text{prev}} - \sigma_t)\,\epsilon_\theta(x_t, t)$,
+#   the DDIM step with $\eta = 0$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Song et al. (2021, eq. 13) show that the **probability-flow ODE**
 # $\frac{dx}{dt} = -\tfrac12 \beta(t)\,\big[x + \nabla_x \log p_t(x)\big]$
 # carries samples of $p_T$ to samples of $p_0$ with no noise at all, through the same
@@ -596,7 +745,10 @@ def euler_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor) -> tor
     return x_bar_prev * alpha_bar_at(prev_t).sqrt()
 
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The Euler step against `ddim_step`
+
+# %%
 generator = seed_everything(8)
 x_t, eps = (torch.randn((4, 1, 16, 16), generator=generator) for _ in range(2))
 euler_gap = {
@@ -647,14 +799,35 @@ assert (errors["t = 100"] < 0.05
         and score_rows["t = 100"]["mean cosine"] > 0.99)
 assert errors["t = 5"] > 0.2 and errors["t = 5"] > errors["t = 50"] > errors["t = 100"]
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Where noise dominates, the learned score is the exact one
+#
+# - $t \ge 100$: within a few per cent, so $\epsilon_\theta = -\sqrt{1 - \bar\alpha_t}\,\nabla \log p_t$
+# - Near the data it differs, and should: the exact score pulls $x_t$ to the nearest of the
+#   8,192 *training points*; matching it would reproduce the training set (lesson 11)
+# - The network learned smooth moons: the score the ODE integrates
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Where noise dominates ($t \ge 100$) the network's score is the exact one within a few per cent:
 # $\epsilon_\theta$ really is $-\sqrt{1 - \bar\alpha_t}\,\nabla \log p_t$. Near the data it differs, and
 # should: the exact score of 8,192 points pulls each $x_t$ towards the nearest *training point*,
 # and a network that matched it there would reproduce its training set (lesson 11). The
 # network learned a smooth pair of moons instead. That is the score the ODE integrates.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 8. A better solver: DPM-Solver++
+#
+# - Euler is first order: halve the step, halve the error; hence DDIM's few dozen steps
+# - Lu et al. (2022a, b): in $\lambda_t = \log(\alpha_t / \sigma_t)$, the log signal-to-noise
+#   ratio, the linear part integrates exactly:
+#
+# $$
+# x_t = \frac{\sigma_t}{\sigma_s}\,x_s + \sigma_t \int_{\lambda_s}^{\lambda_t} e^{\lambda}\,\hat x_0(x_\lambda, \lambda)\,d\lambda
+# $$
+#
+# - Only the integral is approximated; $\hat x_0$ held constant over the step gives DDIM again
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 8. A better solver: DPM-Solver++
 #
 # Euler's method is first order: halve the step, halve the error. That is why DDIM needs a few
@@ -670,7 +843,10 @@ assert errors["t = 5"] > 0.2 and errors["t = 5"] > errors["t = 50"] > errors["t 
 # approximation. Holding $\hat x_0$ constant over the step gives DDIM again
 # ($x_t = \frac{\sigma_t}{\sigma_s} x_s - \alpha_t (e^{-h} - 1)\,\hat x_0$, with $h = \lambda_t - \lambda_s$).
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### DPM-Solver++(2M): a line through two predictions
+
+# %% [markdown]
 # **DPM-Solver++(2M)** (Lu et al. 2022b, Algorithm 2) draws a line through the last *two*
 # predictions instead, which costs no extra network call:
 #
@@ -711,7 +887,10 @@ def dpm_solver_step(x0_hat: torch.Tensor, x0_prev: torch.Tensor | None, t: int, 
     return sigma_t / sigma_s * x_t - alpha_t * torch.expm1(-(lambda_t - lambda_s)) * d
 
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Ten DPM-Solver++ steps of our own
+
+# %% [markdown]
 # The loop keeps the previous prediction and step length. Ten steps from the $x_T$ of section 2,
 # on the timesteps of `DPMSolverSampler(schedule, 10)`:
 
@@ -730,7 +909,10 @@ show_images(ours_dpm, nrow=10, title="Ten of our own DPM-Solver++(2M) steps from
             scale=4)
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Checked against `DPMSolverSampler` and diffusers
+
+# %% [markdown]
 # The course's `DPMSolverSampler` and diffusers' `DPMSolverMultistepScheduler` (DPM-Solver++,
 # order 2, the same "trailing" timesteps, last step to $\sigma = 0$) give the same digits:
 
@@ -760,7 +942,14 @@ assert torch.allclose(ours_dpm, library_dpm, atol=1e-5) and torch.allclose(ours_
 # not DDIM's digits to the bit
 assert (ours_dpm - x).abs().max() == 0 and (ours_dpm - library).abs().max() > 1e-2
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 9. Quality against network evaluations
+#
+# - One network evaluation per step for every sampler here: compare quality at equal steps
+# - DDIM ($\eta = 0$, Euler), DPM-Solver++(2M), and the stochastic DDIM with $\eta = 1$
+# - 5, 10, 20 and 50 steps, all "trailing", beside DDPM with all 500 steps
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 9. Quality against network evaluations
 #
 # Every sampler here costs one network evaluation per step, so the fair comparison is quality
@@ -779,6 +968,9 @@ by_steps = {name: {n: sample_and_judge(model, make(n), judge, held_out_features,
                                        num_samples=num_samples, seed=3)[1] for n in step_counts_nfe}
             for name, make in solvers.items()}
 
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### FID and confidence against network evaluations
+
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), layout="constrained")
 for name, scores_by_n in by_steps.items():
@@ -791,10 +983,18 @@ axes[0].axhline(scores["DDPM"].fid, color="black", ls=":", label="DDPM, 500 step
 axes[0].set(xscale="log", xlabel="network evaluations", ylabel=f"FID, {num_samples} samples")
 axes[1].axhline(scores["DDPM"].confident, color="black", ls=":")
 axes[1].set(xscale="log", xlabel="network evaluations", ylabel="confident (> 0.9)")
-axes[0].legend(fontsize=8)
+for ax in axes:  # the step counts as ticks: a log axis would label crowded minor ticks
+    ax.set_xticks(step_counts_nfe, [str(n) for n in step_counts_nfe])
+    ax.minorticks_off()
+axes[0].legend(fontsize=9)
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The same numbers, beside DDPM with 500 steps
+#
+# Fast mode: a few dozen samples; read the large gaps only.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The same numbers, beside DDPM with all 500 steps (section 3's batch, the same starting noise).
 # In fast mode these are a few dozen samples: read the large gaps only (`make bench` has 500 each).
 
@@ -813,7 +1013,15 @@ dpm_fid, ddim_fid = (
 assert dpm_fid[5] < ddim_fid[5]
 assert by_steps["DDPM-like (eta = 1)"][5].fid > ddim_fid[5] and ddim_fid[50] < ddim_fid[5]
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Reading it
+#
+# - **At 5 steps** DPM-Solver++ has a lower FID than DDIM: second order pays where steps are long
+# - **$\eta = 1$** is the worst at 5 steps: its added noise has too few steps left to be removed
+# - **10 to 50 steps**: within FID's noise at a few dozen samples; `make bench` (500 a row)
+#   separates them
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Reading it:
 #
 # - **At 5 steps** DPM-Solver++ has a lower FID than DDIM: the second-order update pays off
@@ -1024,7 +1232,16 @@ assert check(lambda: my_dpm_step(x0_now, x0_before, t_before, t, prev_t, x_now),
              name="my_dpm_step against diffusers' DPMSolverMultistepScheduler")
 
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - DDIM keeps DDPM's marginals: the DDPM-trained network, no retraining, and it can skip steps
+# - Eq. 12 with $\sigma_t(\eta)$: $\eta = 1$ with all steps is DDPM, $\eta = 0$ is deterministic;
+#   a few lines of ours matched `DDIMSampler` and diffusers
+# - With few steps the spacing matters: "leading" never visits $T - 1$; prefer "trailing" and
+#   say which you use
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Summary
 #
 # - DDIM keeps DDPM's marginals $q(x_t \mid x_0)$ with a non-Markovian forward process, so the
@@ -1036,9 +1253,19 @@ assert check(lambda: my_dpm_step(x0_now, x0_before, t_before, t, prev_t, x_now),
 #   leading step visits only $t = 0$ and returns the noise it started from; "trailing" starts
 #   at $T - 1$ and gave the lower FID at 2, 5 and 10 steps (Lin et al. 2024). Prefer it, and say
 #   which you use.
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ## Summary: measured, and the ODE view
 #
-# <!-- subslide -->
+# - Time falls with the number of steps; FID from a few dozen samples cannot rank samplers
+# - $\eta = 0$: $x_T$ is a latent code, nearly the same image at any step count
+# - $\epsilon_\theta = -\sqrt{1 - \bar\alpha_t}\,\nabla \log p_t$; DDIM is Euler's method for the
+#   probability-flow ODE
+# - DPM-Solver++(2M), second order, beat DDIM at 5 steps
 #
+# Next: lesson 09, the same with Hugging Face diffusers.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # - We measured on this machine: sampling time falls in proportion to the number of steps.
 #   FID (on the course judge's features) from a few dozen samples is too noisy to rank
 #   samplers: always print the real-data reference at the same count. With more samples,
