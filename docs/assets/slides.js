@@ -8,6 +8,7 @@ renderMathInElement(document.querySelector(".reveal .slides"), {
 const SLIDE_WIDTH = 1280; // 16:9, the shape of a projector
 const SLIDE_HEIGHT = 720;
 const MIN_ZOOM = 0.5; // below this a slide is unreadable: it scrolls instead
+const CORNER_HEIGHT = 40; // px at the bottom that figures leave free
 
 // Figures are drawn for the lesson page's column; on a slide they take the height the rest of
 // the slide leaves them (up to the width of their box), so that their text reads from afar.
@@ -23,7 +24,8 @@ function sizeFigures(section) {
   }
   const figuresHeight = figures.reduce((sum, img) => sum + img.offsetHeight, 0);
   if (!figuresHeight) return;
-  const scale = Math.max(0.5, (figuresHeight + SLIDE_HEIGHT - section.scrollHeight) / figuresHeight);
+  const room = SLIDE_HEIGHT - CORNER_HEIGHT; // the slide number and the controls sit in the bottom corners
+  const scale = Math.max(0.5, (figuresHeight + room - section.scrollHeight) / figuresHeight);
   for (const img of figures) {
     img.style.width = `${Math.min(img.offsetWidth * scale, img.parentElement.clientWidth)}px`;
   }
