@@ -10,7 +10,16 @@
 #     name: python3
 # ---
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# # Ethics: three case studies
+#
+# - **Art**: whose images were the models trained on, and can they reproduce them?
+# - **Open and closed models**: who is responsible for what they produce?
+# - **Academia**: can a scientist publish what they make?
+#
+# Each case: background, facts with sources, questions for the room, and something to run.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # # Ethics: three case studies
 #
 # The techniques of this course are the ones behind Stable Diffusion, DALL·E 2 and Imagen, and
@@ -20,7 +29,18 @@
 # questions for discussion in the room, and something to run: the questions get sharper when you
 # can measure part of the answer on a model you understand completely.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Learning objectives
+#
+# - the debates on training data, memorisation and copyright, with sources
+# - audit a model for memorisation by nearest-neighbour search
+# - what open weights, safety filters, watermarks and provenance can and cannot do
+# - build a detector of generated images, and evade it
+# - publishers' rules, and a group policy
+#
+# 90 minutes in a workshop; about 30 alone.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Learning objectives.** By the end of this lesson you can
 #
 # - describe, with sources, the main debates around training data, memorisation and copyright;
@@ -64,7 +84,15 @@ test_images = load_digits(16, "test").tensors[0]
 model, schedule = load_pretrained("digits")
 device = next(model.parameters()).device
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Case 1: AI and art
+#
+# - models learn from web-scale collections of captioned images
+# - artists: used without consent, credit or payment; styles imitated on request; images reproduced
+# - developers: like a human learning by looking; copies are rare failures
+# - **memorisation** is the part of the debate that can be measured
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Case 1: AI and art
 #
 # **Background.** Text-to-image models learn from enormous collections of images paired with
@@ -74,7 +102,15 @@ device = next(model.parameters()).device
 # public images is like a human learning from looking, and that copies are rare failures.
 # Memorisation is the part of this debate that can be measured.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Facts, with sources: training data
+#
+# - LAION-5B: **5.85 billion** image–text pairs from the web (Schuhmann et al. 2022)
+# - Somepalli et al. (2023): Stable Diffusion sometimes "blatantly" copies its training data
+# - Carlini et al. (2023): **over a thousand** training examples extracted
+# - Getty Images v. Stability AI (2023): **more than 12 million** photographs copied, Getty alleges
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Facts, with sources.**
 #
 # - LAION-5B, an open dataset of **5.85 billion** CLIP-filtered image–text pairs collected from the
@@ -95,7 +131,16 @@ device = next(model.parameters()).device
 #   Getty also brought proceedings in the High Court in London. These are allegations: check the
 #   current state of the cases.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### An audit: does the course's model copy its training digits?
+#
+# - generate samples; find each one's **nearest training image**
+# - baseline: the same distance for *real held-out* digits
+# - generalising: about as far as new real digits; memorising: much closer
+#
+# Distance: root-mean-square pixel difference, on the $[-1, 1]$ scale.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### An audit: does the course's model copy its training digits?
 #
 # The method of Somepalli and Carlini, at our scale: generate samples, find each one's **nearest
@@ -119,7 +164,10 @@ near_copy = test_dist.min().item()
 print(f"share closer than {near_copy:.3f} (the closest any real held-out digit comes): "
       f"generated {(sample_dist < near_copy).float().mean():.3f}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The closest samples, and the two distributions
+
+# %% [markdown]
 # The closest samples next to their nearest training images, and the two distributions of distances:
 
 # %%
@@ -127,7 +175,7 @@ closest = sample_dist.argsort()[:8]
 pairs = torch.cat([samples[closest], train_images[sample_nn[closest]]])
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained")
 show_images(pairs, nrow=8, ax=axes[0],
-            title="top: the 8 closest samples; bottom: their nearest training digits")
+            title="top: the 8 closest samples\nbottom: their nearest training digits")
 bins = np.linspace(0, max(sample_dist.max(), test_dist.max()).item(), 30)
 axes[1].hist(test_dist.numpy(), bins=bins, density=True, alpha=0.6, label="real held-out digits")
 axes[1].hist(sample_dist.numpy(), bins=bins, density=True, alpha=0.6,
@@ -138,7 +186,14 @@ axes[1].set_title("Distance to the training set")
 axes[1].legend()
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Making memorisation appear
+#
+# - memorisation grows with a small training set and long training
+# - we keep training a copy of the shipped model on only **8** digits
+# - then audit it the same way, against those 8
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### Making memorisation appear
 #
 # Memorisation grows when the training set is small relative to the model and training is long
@@ -169,7 +224,15 @@ show_images(torch.cat([overfit_samples[:16], tiny_set[overfit_nn[:16]]]), nrow=1
             title="top: samples after training on 8 digits; bottom: their nearest training digit")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The overfit model memorises; the shipped one does not
+#
+# - the overfit model's samples sit far closer to its 8 digits than new real digits do
+# - the shipped model, trained on 1,437 digits, almost never produces a near-copy
+# - pixel distance is crude (Somepalli et al. use learned descriptors); the audit's logic holds at
+#   any scale
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The samples of the overfit model sit far closer to its 8 training images than new real digits
 # do, and some are closer than any real held-out digit comes: it is memorising them. The shipped model, trained on 1,437 digits,
 # sits only a little closer to its training set than new real digits do (any fitted model is pulled
@@ -177,7 +240,15 @@ plt.show()
 # use learned image descriptors that also catch partial and shifted copies), but the logic of a
 # memorisation audit is the same at any scale.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Questions for the room: art
+#
+# 1. A copy appears only for the image's exact caption: who is responsible?
+# 2. Should providers block artists' names in prompts? Who decides?
+# 3. Opt-out or opt-in for training data: what would each mean?
+# 4. What threshold is "not a copy"? The same for a face, a logo, a painting?
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Questions for the room.**
 #
 # 1. If a model reproduces a training image only when prompted with that image's exact caption, who
@@ -189,7 +260,15 @@ plt.show()
 # 4. Our audit compares with real held-out data. What threshold would *you* accept as "not a copy",
 #    and would it be the same for a face, a logo, a painting?
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Case 2: safety of open and closed models
+#
+# - **closed**: a service behind an interface (DALL·E 2 and Midjourney at their launch)
+# - **open**: released weights (Stable Diffusion, 2022), run locally and fine-tuned by anyone
+# - open weights enable research, audits, local use and new domains
+# - they prevent monitoring of misuse, revoking a release, and keeping a safety filter on
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Case 2: safety of open and closed models
 #
 # **Background.** Some image generators are offered only as a service behind an interface (DALL·E 2
@@ -203,7 +282,16 @@ plt.show()
 # | fine-tuning | new domains (medicine, science), small languages and cultures | keeping a safety filter on: it is code the user can delete |
 # | competition | independent companies and open-source tools | the releaser controlling what is built on it |
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Safety filters, watermarks, provenance
+#
+# - **safety checker**: Stable Diffusion's CLIP-based filter was narrow, obfuscated and easy to
+#   bypass (Rando et al. 2022)
+# - **watermarks**: Tree-Ring hides a pattern in the initial noise (Wen et al. 2023); only whoever
+#   runs the sampler can add it
+# - **provenance** (C2PA): sign what is authentic; no credentials proves nothing
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Facts, with sources.**
 #
 # - Stable Diffusion was released with a **safety checker**, a classifier that compares the CLIP
@@ -223,7 +311,10 @@ plt.show()
 #   attaches cryptographically signed "Content Credentials" recording how a file was captured and
 #   edited. Adoption is opt-in: the absence of credentials proves nothing.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### What the safety checker stores
+
+# %%
 checker_source = (Path(importlib.util.find_spec("diffusers").origin).parent
                   / "pipelines"
                   / "stable_diffusion"
@@ -266,7 +357,10 @@ chance = max(y_test.mean(), 1 - y_test.mean())
 print(f"detector accuracy on held-out images {accuracy:.3f} (chance {chance:.3f}); "
       f"share of generated images caught {caught:.3f}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Evading the detector: launder the images
+
+# %% [markdown]
 # The evasion: post-process the generated images with something innocent-looking, here **clipping
 # to $[-1, 1]$ and rounding to 17 grey levels** (the original digits were stored as 0..16), and ask
 # the same detector again.
@@ -288,14 +382,31 @@ show_images(torch.cat([generated_test[:8], launder(generated_test[:8])]), nrow=8
             title="top: generated; bottom: laundered (clipped, 17 grey levels)")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Why the detector fails
+#
+# - it learns whatever separates its training sets: here the faint noise left in the generated
+#   background
+# - a transformation invisible to the eye removes that cue
+# - real detectors face the same arms race: hence watermarks (the generator controls them) and
+#   provenance (the camera does)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # A detector learns whatever separates its training sets, here the faint noise left in the
 # generated background, not "generatedness" itself. A transformation that removes that cue and is
 # invisible to the eye defeats it. Real detectors of real generators use far richer features but
 # face the same arms race, which is one reason for watermarks (which the generator controls) and
 # provenance (which the camera controls).
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Questions for the room: open and closed
+#
+# 1. Release the weights of a capable image generator? Of faces, medical scans, voices?
+# 2. A safety filter removable in one line: still worth shipping?
+# 3. Mark generated images, or sign authentic ones?
+# 4. A detector with 95 % accuracy flags a student's real photograph: what next?
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Questions for the room.**
 #
 # 1. Should the weights of a capable image generator be released? Does your answer change for a
@@ -315,7 +426,14 @@ plt.show()
 # reproducibility (can others repeat it) and the integrity of figures. Image problems predate AI;
 # generative models make convincing fake micrographs or gels cheap.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Facts, with sources: publishing
+#
+# - Bik et al. (2016): **3.8 %** of **20,621** screened papers had problematic figures
+# - *Nature* (June 2023): no generated images, except in articles about AI
+# - COPE (2023): AI tools cannot be authors; authors disclose their use and stay responsible
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Facts, with sources.**
 #
 # - Bik, Casadevall & Fang (2016, *mBio* 7(3):e00809-16, [doi:10.1128/mBio.00809-16](https://doi.org/10.1128/mBio.00809-16))
@@ -330,7 +448,13 @@ plt.show()
 #   were used (in writing, images or data analysis) and remain fully responsible for the content
 #   ([COPE position statement, February 2023](https://publicationethics.org/cope-position-statements/ai-author)).
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Reproducibility is cheap if planned
+#
+# Record the code, the exact weights (a SHA-256 digest) and the seed: the same seed gives the same
+# images.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Reproducibility is cheap if planned.** A generated figure is reproducible when the code, the
 # exact weights and the seed are recorded. The course does this for every figure: the weights are
 # identified by a SHA-256 digest, and the same seed gives the same images.
@@ -345,7 +469,17 @@ second = sample(model, DDIMSampler(schedule, 25), (4, 1, 16, 16), generator=seed
                 progress=False)
 print("same seed, same images:", torch.equal(first, second))
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### A policy template for a research group
+#
+# 1. **Authorship**: AI tools are never authors
+# 2. **Disclosure**: which tools, for what, in which version
+# 3. **Figures and data**: no generated image presented as a measurement
+# 4. **Raw data**: kept, and supplied to editors on request
+#
+# Adapt it as a group; check it against your publishers' current rules.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### A policy template for a research group
 #
 # Adapt, shorten, and agree on it as a group; check it against your publishers' current rules.
@@ -361,7 +495,6 @@ print("same seed, same images:", torch.equal(first, second))
 # >    with the model, weights (hash), prompt or conditioning, seed and code.
 # > 4. **Raw data.** Original images and instrument files are kept for [N] years and supplied
 # >    to editors on request; figure panels can be traced to them.
-# > <!-- subslide -->
 # > 5. **Reproducibility.** Generated results are released with code, exact versions, weights
 # >    (or how to obtain them) and seeds.
 # > 6. **Confidential material.** Unpublished manuscripts, reviews, patient or personal data are
@@ -370,7 +503,23 @@ print("same seed, same images:", torch.equal(first, second))
 # >    them for memorisation before release.
 # > 8. **Responsibility.** Questions go to [name]; the policy is reviewed every [12] months.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### A policy template: data and responsibility
+#
+# 5. **Reproducibility**: code, exact versions, weights and seeds
+# 6. **Confidential material**: never pasted into external AI services
+# 7. **Training data**: sources, licences and consent; a memorisation audit before release
+# 8. **Responsibility**: a named person; the policy reviewed every [12] months
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Questions for the room: academia
+#
+# 1. A diffusion model "denoises" microscopy images before they are measured: manipulation?
+# 2. Should a thesis disclose AI help with language? With code?
+# 3. *Nature*'s ban or disclosure: which serves science, which can be enforced?
+# 4. Who should run integrity checks at scale?
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Questions for the room.**
 #
 # 1. A PhD student uses a diffusion model to "denoise" microscopy images before measuring them. Is
@@ -413,7 +562,14 @@ print(f"training digits reproduced (closer than {near_copy:.3f}): overfit model"
 #
 # </details>
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Exercise 2: harden the detector, then break it again
+#
+# - retrain the detector with half of the generated training images laundered
+# - measure the share of laundered generated test images it catches
+# - then a slight blur (weight 0.2) or small Gaussian noise (std 0.02): still caught?
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### Exercise 2: harden the detector, then break it again
 #
 # Retrain the detector on a training set in which half of the generated images are laundered.
@@ -498,7 +654,16 @@ print(f"closest pair: panel {i} and panel {j % 12}{' mirrored' if j >= 12 else '
 #
 # </details>
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - **Art**: trained on web data without consent, models can copy. Our audit: the shipped model
+#   almost never copies; a model trained on 8 digits does
+# - **Open vs closed**: open weights enable audits and make filters optional; detectors are easily
+#   evaded
+# - **Academia**: AI is not an author; disclose its use; keep raw data; record weights and seeds
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Summary
 #
 # - **Art**: large models are trained on web-scale data collected without consent (LAION-5B: 5.85
