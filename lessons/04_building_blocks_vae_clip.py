@@ -10,7 +10,17 @@
 #     name: python3
 # ---
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# # Building blocks II: VAEs and CLIP
+#
+# Stable Diffusion is three networks: a **VAE** that squeezes images into a small latent space,
+# a **UNet** that runs diffusion there, and a CLIP **text encoder** that turns the prompt into
+# the conditioning.
+#
+# Today, small versions of the other two: a VAE on handwritten digits, a tiny CLIP on sprites
+# and their captions.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # # Building blocks II: VAEs and CLIP
 #
 # Stable Diffusion is three networks working together: a **VAE** that squeezes images into
@@ -32,6 +42,16 @@
 #   zero-shot classification of captions it never saw.
 #
 # **Estimated time:** 75 minutes (45 of reading and running, 30 for the exercises).
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Learning objectives
+#
+# - an autoencoder, and why decoding its random codes gives poor images
+# - the ELBO, the reparameterisation trick and the closed-form Gaussian KL, each checked
+# - sampling and interpolating in a VAE's latent space; what latents save Stable Diffusion
+# - CLIP's symmetric InfoNCE loss, and zero-shot classification of captions never seen
+#
+# 75 minutes: 45 of reading and running, 30 for the exercises.
 
 # %% slideshow={"slide_type": "skip"}
 import math
@@ -60,7 +80,16 @@ generator = seed_everything(0)
 device = get_device()
 print(f"running on {device}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Part 1: compressing images with an autoencoder
+#
+# - an **encoder** maps an image $x$ to a short code $z$, a **decoder** maps $z$ back to
+#   $\hat x$; trained together to minimise $\lVert x - \hat x \rVert^2$
+# - $z$ is much smaller than $x$: the pair must discover what digit images have in common
+# - our digits: $16 \times 16 = 256$ pixels in $[-1, 1]$; the code: 8 numbers
+# - the decoder upsamples by resize + conv (lesson 03), ending in a tanh
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Part 1: compressing images with an autoencoder
 #
 # An **autoencoder** is two networks trained together: an encoder that maps an image $x$ to
@@ -72,6 +101,9 @@ print(f"running on {device}")
 # encoder is three convolutions (two of them with stride 2, down to $4 \times 4$) and a
 # linear layer; the decoder mirrors it with nearest-neighbour upsampling and convolutions
 # (the recipe from lesson 03), ending in a tanh so that its output lies in $[-1, 1]$.
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Training the autoencoder: 8 numbers per digit
 
 # %%
 train_digits = load_digits(16, "train")
@@ -85,10 +117,14 @@ steps = fast_or_full(200, 3000)
 seed_everything(0)
 autoencoder = VAE(latent_dim=latent_dim, base_channels=16, variational=False)
 ae_losses = train_vae(autoencoder, train_digits, steps=steps, batch_size=64, seed=0, device=device)
-plot_losses(ae_losses, smooth=20, title="Autoencoder: squared error per image")
+fig, ax = plt.subplots(figsize=(9.5, 3.2), layout="constrained")  # wide: it reads on a slide too
+plot_losses(ae_losses, smooth=20, ax=ax, title="Autoencoder: squared error per image")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Reconstructing digits it never saw
+
+# %% [markdown]
 # How good are the reconstructions of digits the model never saw? We report the mean
 # squared error per pixel on the held-out digits, next to the simplest possible "model":
 # answering the average training digit whatever the input.
@@ -139,7 +175,19 @@ plt.show()
 # outside it, where the decoder was never trained. A **variational** autoencoder fixes this
 # by asking the codes to follow a known distribution that we can sample from.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## The VAE and its evidence lower bound
+#
+# Draw $z \sim \mathcal N(0, I)$, then $x \sim p_\theta(x \mid z)$; the encoder proposes
+# $q_\phi(z \mid x)$ (Kingma & Welling 2013; Rezende, Mohamed & Wierstra 2014):
+#
+# $$\log p_\theta(x) = \underbrace{\mathbb E_{q_\phi(z \mid x)}\big[\log p_\theta(x \mid z)\big] - \mathrm{KL}\big(q_\phi(z \mid x)\,\Vert\, p(z)\big)}_{\text{ELBO}} + \underbrace{\mathrm{KL}\big(q_\phi(z \mid x)\,\Vert\, p_\theta(z \mid x)\big)}_{\ge 0}$$
+#
+# - **reconstruction**: codes drawn from $q(z \mid x)$ must decode back to $x$
+# - **KL to the prior**: each posterior stays close to $\mathcal N(0, I)$, so that samples
+#   from the prior decode to digits
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## The VAE and its evidence lower bound
 #
 # A VAE (Kingma & Welling 2013; Rezende, Mohamed & Wierstra 2014) is a latent-variable model:
@@ -175,7 +223,10 @@ plt.show()
 # A small $\beta$ trusts the pixels (sharp reconstructions, codes that may stray from the
 # prior); a large $\beta$ trusts the prior. We use $\beta = 1$.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The closed-form KL against a Monte Carlo estimate
+
+# %% [markdown]
 # The KL term in code, checked against a Monte Carlo estimate $\mathbb E_q[\log q(z) - \log p(z)]$
 # from samples of $q$:
 
@@ -194,7 +245,18 @@ monte_carlo = (q.log_prob(z) - torch.distributions.Normal(0.0, 1.0).log_prob(z))
 print(f"KL closed form {gaussian_kl(mu, logvar).item():.4f}, Monte Carlo {monte_carlo.item():.4f}")
 assert abs(gaussian_kl(mu, logvar).item() - monte_carlo.item()) < 0.02
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## The reparameterisation trick
+#
+# Sampling $z \sim q_\phi(z \mid x)$ is not differentiable; the same sample written as a
+# function of $\mu$, $\sigma$ and independent noise is (Kingma & Welling 2013, eq. 10):
+#
+# $$z = \mu + \sigma \odot \varepsilon, \qquad \varepsilon \sim \mathcal N(0, I)$$
+#
+# - gradients flow through $z$ into $\mu$ and $\sigma$
+# - the encoder outputs $\log \sigma^2$, so any real number is valid
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## The reparameterisation trick
 #
 # The reconstruction term is an expectation over $z \sim q_\phi(z \mid x)$, and we need its
@@ -217,7 +279,10 @@ def reparameterised_sample(mu: torch.Tensor, logvar: torch.Tensor,
     return mu + (0.5 * logvar).exp() * eps  # Kingma & Welling 2013, eq. 10
 
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### A check through the gradient: $\partial\, \mathbb E[z^2] / \partial \mu = 2\mu$
+
+# %% [markdown]
 # A check: for $\mathbb E[z^2] = \mu^2 + \sigma^2$, the exact gradient with respect to
 # $\mu$ is $2\mu$; the average over samples, differentiated through $z$, should agree.
 
@@ -263,7 +328,10 @@ def negative_elbo(x: torch.Tensor, x_hat: torch.Tensor, mu: torch.Tensor, logvar
     return reconstruction + beta * kl, reconstruction, kl
 
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The loss of an untrained VAE, equal to the library's
+
+# %%
 seed_everything(0)
 vae = VAE(latent_dim=latent_dim, base_channels=16)
 batch = train_digits.tensors[0][:64]  # (64, 1, 16, 16)
@@ -278,10 +346,14 @@ assert all(torch.allclose(mine, theirs) for mine,
            theirs in zip((total, reconstruction, kl), library))
 print("equal to course_lib.vae.vae_loss (total, reconstruction, kl)")
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Training the VAE: a latent space we can sample from
+
+# %%
 vae_losses = train_vae(vae, train_digits, steps=steps, batch_size=64, beta=1.0, seed=0,
                        device=device)
-plot_losses(vae_losses, smooth=20,
+fig, ax = plt.subplots(figsize=(9.5, 3.2), layout="constrained")  # wide: it reads on a slide too
+plot_losses(vae_losses, smooth=20, ax=ax,
             title="VAE: squared error + KL per image (negative ELBO, rescaled)")
 plt.show()
 
@@ -296,11 +368,19 @@ print("mean KL(q(z|x) || p(z)) on held-out digits:"
       f" {gaussian_kl(vae_mu, vae_logvar).mean().item():.2f} nats")
 assert ae_error < vae_error < baseline_error
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The VAE reconstructs a little less precisely than the plain autoencoder: it pays for
 # keeping its codes near the prior. What it buys is a latent space we can sample from.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Samples from the prior
+#
+# - to generate: draw $z \sim \mathcal N(0, I)$ and decode; the same 20 codes as for the
+#   autoencoder
+# - "looks like a digit" as a number: each image's RMS pixel distance to its nearest training
+#   digit, next to that of real held-out digits
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Samples from the prior
 #
 # To generate, draw $z \sim \mathcal N(0, I)$ and decode. We decode the same 20 random
@@ -343,7 +423,15 @@ for model in (vae, autoencoder):
 show_images(torch.cat(rows), nrow=10, title="from a 0 to a 6: VAE (top), autoencoder (bottom)")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Why Stable Diffusion works in a VAE's latent space
+#
+# - a diffusion model calls its UNet tens to hundreds of times per image, and every
+#   convolution costs more with more pixels
+# - Rombach et al. (2022): an autoencoder maps a $512 \times 512 \times 3$ image to a
+#   $64 \times 64 \times 4$ latent ($f = 8$); diffusion runs on latents, the decoder runs once
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Why Stable Diffusion works in a VAE's latent space
 #
 # A diffusion model calls its UNet tens to hundreds of times per image, and the cost of
@@ -363,13 +451,23 @@ print(f"compression: {pixels / latents:.0f}x fewer numbers, {(512 * 512) / (64 *
 print(f"our digit VAE: {16 * 16} pixels -> {latent_dim} numbers, {16 * 16 / latent_dim:.0f}x")
 assert pixels / latents == 48
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The autoencoder removes imperceptible detail that a pixel-space diffusion model would
 # spend most of its capacity on, and the diffusion model spends its steps on what the image
 # is about. A mild KL term keeps the latent space smooth and well scaled without forcing the
 # blurriness that a strongly regularised VAE like ours shows.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Part 2: a tiny CLIP
+#
+# CLIP (Radford et al. 2021) trains an image and a text encoder together, so that matching
+# pairs land close. Logits $L_{ij} = u_i \cdot v_j / \tau$: unit embeddings, learnt
+# temperature $\tau$. **Symmetric InfoNCE** (van den Oord et al. 2018): each image picks its
+# caption among $N$, each caption its image:
+#
+# $$\mathcal L = \frac{1}{2N}\sum_{i=1}^N\Big[-\log \frac{e^{L_{ii}}}{\sum_j e^{L_{ij}}} - \log \frac{e^{L_{ii}}}{\sum_j e^{L_{ji}}}\Big]$$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Part 2: a tiny CLIP
 #
 # CLIP (Radford et al. 2021) trains an image encoder and a text encoder together, on pairs
@@ -384,7 +482,10 @@ assert pixels / latents == 48
 # These are two ordinary cross-entropies with target "the diagonal": one over each row
 # (which caption goes with image $i$?), one over each column (which image goes with caption $j$?).
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### InfoNCE in code: two cross-entropies whose target is the diagonal
+
+# %%
 def symmetric_info_nce(logits: torch.Tensor) -> torch.Tensor:
     """(N, N) logits with the matching pairs on the diagonal -> scalar loss >= 0 (Radford et al.
     2021, figure 3)."""
@@ -405,7 +506,15 @@ assert torch.allclose(symmetric_info_nce(random_logits), clip_loss(random_logits
 assert torch.allclose(symmetric_info_nce(logits), clip_loss(logits))
 assert math.isclose(symmetric_info_nce(torch.zeros(3, 3)).item(), math.log(3), rel_tol=1e-6)
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Sprites and their captions
+#
+# - shape, colour and facing, in words: $4 \times 4 \times 2 = 32$ possible captions
+# - **zero-shot** test: 8 of the 32 combinations are held out from training entirely
+# - each held-out caption is a new sentence, but each of its pairs of attributes appears in
+#   some training caption: only the combination is new
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Sprites and their captions
 #
 # Every sprite has a shape, a colour and a facing, and `caption` writes them in words:
@@ -422,6 +531,9 @@ def held_out(labels: dict[str, torch.Tensor]) -> torch.Tensor:
     left = labels["facing"] == FACINGS.index("left")
     return ((pair == 0) & left) | ((pair == 2) & ~left)
 
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The vocabulary, and the 8 held-out captions
 
 # %%
 all_captions = [caption(attributes_to_context(shape=s, colour=c, facing=f))
@@ -450,20 +562,28 @@ assert len(held_out_captions) == 8 and len(set(train_captions)) == 24
 # two linear layers); the text encoder embeds each word, adds a position embedding, runs one
 # transformer layer and averages over the words. Both end in a 32-dimensional space.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Training the tiny CLIP: why the loss stays above zero
+
+# %%
 seed_everything(0)
 clip = TinyCLIP(vocab_size=len(vocab), embed_dim=32, width=32)
 clip_losses = train_clip(clip, sprites.images[train_mask], vocab.encode(train_captions),
                          steps=fast_or_full(200, 2000), batch_size=64, seed=0, device=device)
-plot_losses(clip_losses, smooth=20, title="Tiny CLIP: symmetric InfoNCE loss")
+fig, ax = plt.subplots(figsize=(9.5, 3.2), layout="constrained")  # wide: it reads on a slide too
+plot_losses(clip_losses, smooth=20, ax=ax, title="Tiny CLIP: symmetric InfoNCE loss")
 plt.show()
 print(f"learnt temperature tau = {1 / clip.logit_scale().item():.4f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The loss does not go to zero, and cannot: a batch of 64 pairs drawn from 24 captions
 # holds several sprites with the same caption, and InfoNCE asks each image to prefer its own
 # copy of the caption over identical copies. Real CLIP batches have the same problem, more
 # mildly.
+
+# %% [markdown] tags=["slides-only"]
+# A batch of 64 pairs from 24 captions holds several sprites with the same caption, and
+# InfoNCE asks each image to prefer its own copy of it.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Zero-shot classification
@@ -486,24 +606,40 @@ print(f"  captions never seen:         {correct[unseen].mean().item():.3f} on {i
       " sprites")
 assert correct[unseen].mean() > 5 * chance
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Captions it never saw, on sprites it never saw
+#
+# It never saw, say, "a red circle facing left", yet places that sentence next to red circles
+# facing left: prompts describe combinations that no training caption contained.
+
+# %%
 examples = unseen.nonzero().squeeze(1)[:8]
-fig, axes = plt.subplots(2, 4, figsize=(8, 4.6), layout="constrained")
+fig, axes = plt.subplots(2, 4, figsize=(9.5, 4.6), layout="constrained")
 for ax, i in zip(axes.flat, examples.tolist()):
     ax.imshow((test_sprites.images[i].permute(1, 2, 0) + 1) / 2, interpolation="nearest")
     right = prediction[i] == truth[i]
-    ax.set_title(all_captions[prediction[i]], fontsize=9, color="darkgreen" if right else "darkred")
-    ax.set_axis_off()
-fig.suptitle("held-out combinations: CLIP's caption (green = right, red = wrong)")
+    ax.set_title(all_captions[prediction[i]].replace(" facing", "\nfacing"), fontsize=14,
+                 color="darkgreen" if right else "darkred")
+    ax.set(xticks=[], yticks=[])
+fig.suptitle("held-out combinations: CLIP's caption (green = right, red = wrong)", fontsize=14)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The model never saw, say, "a red circle facing left", yet it places the embedding of
 # that new sentence close to the embeddings of red circles facing left. This is the
 # property diffusion models rely on when a CLIP text encoder conditions them: prompts
 # describe combinations that no training caption contained.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ### Exercise 1: write it yourself, CLIP's training loss
+#
+# Write `clip_training_loss` from the two encoders' raw outputs (Radford et al. 2021, figure 3):
+#
+# - normalise both feature matrices to unit rows
+# - logits: cosine similarities times the logit scale $1/\tau$
+# - average the cross-entropies of the rows and of the columns, whose targets are "the diagonal"
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### Exercise 1: write it yourself, CLIP's training loss
 #
 # Radford et al. (2021, figure 3) give CLIP's loss as a few lines of pseudocode that start
@@ -671,7 +807,16 @@ assert min(share_right["colour"], share_right["facing"]) > 0.8 > 0.5 > share_rig
 #
 # </details>
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - an autoencoder compresses digits well, but its random codes decode to poor images
+# - a VAE maximises the ELBO: squared error plus $\beta$ times a closed-form KL, trained
+#   through $z = \mu + \sigma \odot \varepsilon$; its samples and interpolations work
+# - latent diffusion: 48 times fewer numbers at $512 \times 512$
+# - CLIP's symmetric InfoNCE aligns images and captions; its text encoder handles unseen captions
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Summary
 #
 # - An autoencoder compresses digits well, but its codes have no known distribution, so
