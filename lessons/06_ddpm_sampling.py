@@ -10,13 +10,30 @@
 #     name: python3
 # ---
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# # DDPM: sampling
+#
+# - lesson 05 trained $\epsilon_\theta(x_t, t)$ to predict the noise in a noisy image
+# - now it becomes a generator: start from pure noise $x_T \sim \mathcal{N}(0, I)$
+# - apply the learned reverse step $T$ times, down to an image $x_0$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # # DDPM: sampling
 #
 # Lesson 05 trained a network $\epsilon_\theta(x_t, t)$ to predict the noise in a noisy image.
 # This lesson turns it into a generator: start from pure noise $x_T \sim \mathcal{N}(0, I)$ and
 # apply the learned reverse step $T$ times, down to an image $x_0$.
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ## Learning objectives
 #
+# - derive the posterior $q(x_{t-1} \mid x_t, x_0)$ and the sampler's mean; check both
+# - write Algorithm 2 as a loop that gives the numbers of `course_lib` and diffusers
+# - sample digits and watch the trajectory
+# - measure what leaving out the noise term does
+# - make experiments repeatable with seeds
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Learning objectives.** By the end of this lesson you can
 #
 # - derive the posterior $q(x_{t-1} \mid x_t, x_0)$ (Ho et al. 2020, eq. 7) and, by substituting the
@@ -64,7 +81,16 @@ T = schedule.num_timesteps
 betas, alphas, alphas_cumprod = schedule.betas, schedule.alphas, schedule.alphas_cumprod
 print(f"pretrained digits model on {device}, T = {T}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 1. The reverse step, derived
+#
+# - for small $\beta_t$ the reverse step is close to Gaussian; *given* $x_0$ it is exactly Gaussian
+# - Bayes' rule, and the forward process is Markov:
+#   $q(x_{t-1} \mid x_t, x_0) \propto q(x_t \mid x_{t-1})\, q(x_{t-1} \mid x_0)$
+# - both factors are Gaussians in $x_{t-1}$: the precisions add, the mean is the
+#   precision-weighted sum of the two means
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 1. The reverse step, derived
 #
 # The forward step $q(x_t \mid x_{t-1})$ is a small Gaussian. For small $\beta_t$ the reverse
@@ -80,7 +106,19 @@ print(f"pretrained digits model on {device}, T = {T}")
 # Both factors are Gaussians in $x_{t-1}$, so their product is one: the precisions add, and the
 # mean is the precision-weighted sum of the two means.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The posterior (Ho et al. 2020, eqs. 6-7)
+#
+# $$
+# q(x_{t-1} \mid x_t, x_0) = \mathcal{N}\big(\tilde\mu_t, \tilde\beta_t I\big), \quad
+# \tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\, \beta_t}{1 - \bar\alpha_t}\, x_0 + \frac{\sqrt{\alpha_t}\, (1 - \bar\alpha_{t-1})}{1 - \bar\alpha_t}\, x_t, \quad
+# \tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t}\, \beta_t
+# $$
+#
+# Checked by least squares: for a fixed $x_0$, the line fitted to a million pairs
+# $(x_t, x_{t-1})$ recovers both coefficients and $\tilde\beta_t$.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The precision is $\frac{\alpha_t}{\beta_t} + \frac{1}{1 - \bar\alpha_{t-1}} = \frac{1 - \bar\alpha_t}{\beta_t (1 - \bar\alpha_{t-1})}$
 # (use $\alpha_t (1 - \bar\alpha_{t-1}) + \beta_t = 1 - \bar\alpha_t$), which gives Ho et al.'s eqs. 6-7:
 #
@@ -94,7 +132,7 @@ print(f"pretrained digits model on {device}, T = {T}")
 # $x_0$. Since they are jointly Gaussian, the mean of $x_{t-1}$ given $x_t$ is a straight line in
 # $x_t$: a least-squares fit must recover the two coefficients, and its residual variance $\tilde\beta_t$.
 
-# %% slideshow={"slide_type": "subslide"}
+# %%
 t, x0_value, num_pairs = 300, 0.5, 1_000_000  # one pixel, x_0 = 0.5
 abar, abar_prev, alpha, beta = (v.double() for v in (alphas_cumprod[t], alphas_cumprod[t - 1],
                                                      alphas[t], betas[t]))
@@ -143,7 +181,20 @@ mean_eq_11 = (x_t - (beta_each_t / (1 - ab).sqrt())[:, None] * eps) / alpha_each
 print(f"largest |eq. 7 - eq. 11| over all t and pixels: {(mean_eq_7 - mean_eq_11).abs().max():.1e}")
 assert torch.allclose(mean_eq_7, mean_eq_11, rtol=0, atol=1e-9)
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 2. Algorithm 2, written out
+#
+# $$
+# x_{t-1} = \frac{1}{\sqrt{\alpha_t}} \left( x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\, \epsilon_\theta(x_t, t) \right) + \sigma_t z,
+# \qquad z \sim \mathcal{N}(0, I)
+# $$
+#
+# - remove a little of the predicted noise, then add fresh noise of variance $\sigma_t^2$;
+#   $z = 0$ at the last step
+# - $\sigma_t^2 = \beta_t$ and $\tilde\beta_t$ work about equally well; the course uses
+#   $\tilde\beta_t$ (diffusers' `fixed_small`)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 2. Algorithm 2, written out
 #
 # The network replaces $\epsilon$ in eq. 11, and one step of **ancestral sampling** draws from
@@ -178,14 +229,26 @@ def ddpm_sample_by_hand(
     return x
 
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Our loop samples digits
+
+# %%
 small = (8, 1, 16, 16)
 by_hand = ddpm_sample_by_hand(model, small, torch.Generator().manual_seed(7))
 show_images(by_hand, nrow=8,
             title=f"Eight digits from our own loop: {T} steps of Algorithm 2, seed 7")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The same numbers from `course_lib` and diffusers
+#
+# - `course_lib.sample` with a `DDPMSampler`, and diffusers' `DDPMScheduler`, from seed 7: the
+#   same $x_T$ and $z$ for all three
+# - the library and diffusers agree bit for bit on the CPU
+# - our loop agrees to float32 rounding over 500 steps: it computes the mean in eq. 11's form,
+#   they in eq. 7's
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **The same numbers from the library and from diffusers.** `course_lib.sample` with a
 # `DDPMSampler`, and diffusers' `DDPMScheduler` in the loop every diffusers pipeline runs, from
 # the same seed: the generator gives the same $x_T$ and the same $z$ at every step to all three.
@@ -209,7 +272,7 @@ print(f"course_lib.sample vs diffusers: largest difference {(library - x).abs().
 # images span about [-1, 1]
 assert torch.allclose(by_hand, library, atol=1e-3) and torch.allclose(library, x, atol=1e-3)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The library and diffusers agree bit for bit on the CPU, and our loop agrees with both to
 # float32 rounding compounded over 500 steps (the differences are printed in the check cell,
 # on the page). The library and diffusers compute the mean in eq. 7's form, through the predicted
@@ -237,7 +300,12 @@ show_images(samples[:64], nrow=16,
             title=f"DDPM ancestral sampling, {T} steps, pretrained digits model")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 4. Watching the noise turn into digits
+#
+# 32 frames of 36 samples, from $x_T$ to $x_0$ (press play)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 4. Watching the noise turn into digits
 #
 # The trajectory holds $T + 1$ batches, $x_T$ (pure noise) to $x_0$. Thirty-two evenly spaced
@@ -250,7 +318,12 @@ animation = animate_trajectory([x[:36] for x in trajectory], nrow=12, num_frames
 print(f"animation size: {len(animation.data) / 1e6:.2f} MB")
 animation
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The guess $\hat x_0$ shows the digit while $x_t$ still looks like noise
+#
+# $\hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t}\, \epsilon_\theta(x_t, t)) / \sqrt{\bar\alpha_t}$ (Ho et al. 2020, eq. 15)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The same trajectory as a still, with the model's current guess $\hat x_0$ of the final image
 # below each $x_t$, computed from the predicted noise (Ho et al. 2020, eq. 15):
 # $\hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t}\, \epsilon_\theta(x_t, t)) / \sqrt{\bar\alpha_t}$.
@@ -266,14 +339,14 @@ with torch.no_grad():
         eps = predict_noise(model, x_t, t)
         rows_xt.append(x_t.cpu())
         rows_x0.append(((x_t - (1 - abar).sqrt() * eps) / abar.sqrt()).clamp(-1, 1).cpu())
-fig, axes = plt.subplots(2, 1, figsize=(8, 6), layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(9.3, 4), layout="constrained")  # wide: fits a slide
 show_images(torch.stack(rows_xt, 1).flatten(0, 1), nrow=len(shown_t), ax=axes[0],
-            title="$x_t$, the model's input at t = " + ", ".join(map(str, shown_t)))
+            title="$x_t$, the model's input\nat t = " + ", ".join(map(str, shown_t)))
 show_images(torch.stack(rows_x0, 1).flatten(0, 1), nrow=len(shown_t), ax=axes[1],
-            title=r"the model's guess $\hat x_0$ at the same t")
+            title="the model's guess $\\hat x_0$\nat the same t")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The guess $\hat x_0$ already shows the rough shape of the final digit while $x_t$ still looks
 # like noise; the later steps mostly sharpen strokes. Exercise 2 measures when the class is settled.
 
@@ -295,7 +368,15 @@ show_images(samples[:32], nrow=8, ax=axes[0], title="correct: with $\\sigma_t z$
 show_images(no_noise_samples[:32], nrow=8, ax=axes[1], title="mistake: without $\\sigma_t z$")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Measured against real digits
+#
+# - **diversity**: per-pixel spread across the samples; **contrast**: spread within each image
+# - **the judge**: share of confident digits, entropy of its classes ($\log 10 = 2.30$ when all
+#   ten are equally frequent), FID on its features
+# - the yardstick: as many real held-out digits
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Measured.** Diversity is the per-pixel standard deviation across the samples, averaged over
 # pixels; "contrast" the standard deviation within each image; the judge (the course's digit
 # classifier) gives the share of confidently recognised digits, the entropy of the predicted
@@ -322,7 +403,16 @@ print(f"without the noise term: diversity x{no_noise['diversity'] / correct['div
       f"FID x{fid_factor:.1f}")
 assert fid_factor > 3 and no_noise["diversity"] < correct["diversity"]
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Each image is fine; the collection is not
+#
+# - each no-noise sample has a real digit's contrast, and the judge recognises it
+# - but they collapse onto a few regular digits: diversity and class entropy drop, FID rises
+#   (more than 3 times, asserted)
+# - why: each step goes to the *mean* of $p(x_{t-1} \mid x_t)$, a blob at large $t$; the variance
+#   is never put back
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Without the noise term the images are not noisy, and one by one they are not even bad: each
 # has the contrast of a real digit and the judge recognises it. The damage is to the
 # *collection*: the samples collapse onto a few very regular, typical digits (the judge's
@@ -334,7 +424,10 @@ assert fid_factor > 3 and no_noise["diversity"] < correct["diversity"]
 # centre of the data, and the variance that ancestral sampling re-injects at every step is never
 # put back. The spread of $x_t$ falls below what the model saw in training at that $t$:
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The spread of $x_t$, with and without $\sigma_t z$
+
+# %%
 t_axis = sampler.timesteps  # trajectory[k] is the model's input at timestep t_axis[k], k < T
 fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
 ax.plot(t_axis, [trajectory[k].std().item() for k in range(T)], label="sampling with $\\sigma_t z$")
@@ -351,6 +444,9 @@ ax.grid(alpha=0.3)
 ax.legend()
 plt.show()
 
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Without $\sigma_t z$ the spread collapses
+
 # %%
 forward_std = (abar * data_var + 1 - abar).sqrt()
 ratio = torch.tensor([no_noise_trajectory[k].std().item() for k in range(T)]) / forward_std
@@ -361,7 +457,13 @@ with_noise = torch.tensor([trajectory[k].std().item() for k in range(T)]) / forw
 print(f"with it, the spread stays within {(with_noise - 1).abs().max():.0%} of the forward "
       "process's at every t")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"]
+# - with $\sigma_t z$ the spread follows the forward process: the reverse process visits the same $q(x_t)$
+# - without it, the network gets inputs unlike its training at that $t$; the last steps restore
+#   the contrast, not the diversity
+# - DDIM (lesson 08) is a *correct* deterministic sampler: no variance is lost
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # With the noise term, the spread of $x_t$ follows the forward process all the way, as it
 # should: the reverse process must visit the same distributions $q(x_t)$ as the forward one.
 # Without it, the spread of $x_t$ collapses within the first couple of hundred steps to a fraction
@@ -399,7 +501,16 @@ plt.show()
 # differ in the last digits; they still agree to the eye. `sample` draws the noise on the CPU
 # to keep it the same on every device.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Exercises
+#
+# ### Exercise 1: write it yourself, one reverse step
+#
+# Fill in `my_reverse_step`: one step of Algorithm 2 from $x_t$, $\epsilon$ and $z$, with
+# $\sigma_t^2 = \tilde\beta_t$. The check cell names the usual mistakes: $\sigma_t^2 = \beta_t$, no
+# noise term, an off-by-one timestep.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Exercises
 #
 # ### Exercise 1: write it yourself, one reverse step
@@ -502,7 +613,18 @@ with torch.no_grad():
 #
 # </details>
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - given $x_0$, the reverse step is the Gaussian posterior of eq. 7; the noise in place of $x_0$
+#   gives eq. 11's mean
+# - Algorithm 2: remove a little predicted noise, add fresh $\sigma_t z$, $T$ times; our loop
+#   gives the numbers of `course_lib` and diffusers
+# - coarse structure first, details last
+# - leaving out $\sigma_t z$ collapses the diversity
+# - same seed, same images
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Summary
 #
 # - Given $x_0$, the reverse step is the Gaussian posterior of eq. 7 (Bayes' rule, checked by a
