@@ -315,12 +315,19 @@ def _is_marker(line: str) -> bool:
 
 
 def split_at_markers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` whose markdown cells are cut at each SUBSLIDE_MARKER line, each part after the first a subslide."""
+    """A copy of ``nb`` whose markdown cells are cut at each SUBSLIDE_MARKER line, each part after the first a subslide.
+
+    In speaker notes and page-only cells, which no slide shows, the markers are only taken out.
+    """
     nb = copy.deepcopy(nb)
     cells = []
     for cell in nb.cells:
         lines = cell.source.splitlines()
         if cell.cell_type != "markdown" or not any(_is_marker(line) for line in lines):
+            cells.append(cell)
+            continue
+        if _kind(cell) in HIDDEN:
+            cell.source = "\n".join(line for line in lines if not _is_marker(line))
             cells.append(cell)
             continue
         parts: list[list[str]] = [[]]

@@ -672,6 +672,11 @@ def test_a_subslide_marker_cuts_a_cell_on_the_deck_only():
     assert cells[1].source == quote  # the page's notebook is not changed
     deck = build_slides.render_deck(nbformat.v4.new_notebook(cells=cells), "Policy", "../assets", "../policy/")
     assert "subslide" not in deck.replace("slide_type", "")  # the marker itself is not shown
+    # In speaker notes the marker starts no slide: the notes stay whole, without it.
+    cells[1].metadata["slideshow"] = {"slide_type": "notes"}
+    nb = build_slides.split_at_markers(nbformat.v4.new_notebook(cells=cells))
+    assert [c.source for c in nb.cells] == ["## Policy", quote.replace("> <!-- subslide -->\n", "")]
+    assert build_slides._kind(nb.cells[1]) == "notes"
 
 
 def test_references_are_paged_on_the_decks_without_losing_an_entry():
