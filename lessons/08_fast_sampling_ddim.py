@@ -177,7 +177,7 @@ def ddim_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor) -> torc
     return ab_prev.sqrt() * x0_hat + (1 - ab_prev).sqrt() * eps  # + "direction pointing to x_t"
 
 
-timesteps = DDIMSampler(schedule, 10).timesteps.tolist()  # [450, 400, ..., 0], see section 4
+timesteps = DDIMSampler(schedule, 10).timesteps.tolist()  # [499, 449, ..., 49], see section 4
 x = x_start = torch.randn((10, 1, 16, 16), generator=seed_everything(6))  # x_T ~ N(0, I)
 with torch.no_grad():
     for t, prev_t in zip(timesteps, timesteps[1:] + [-1]):
@@ -193,7 +193,7 @@ plt.show()
 # `DDIMScheduler` (configured as the course's sampler, lesson 09) gives the same digits:
 
 # %%
-def diffusers_ddim(num_steps: int, spacing: str = "leading") -> DDIMScheduler:
+def diffusers_ddim(num_steps: int, spacing: str) -> DDIMScheduler:
     """diffusers' DDIMScheduler configured as DDIMSampler(schedule, num_steps,
     timestep_spacing=spacing)."""
     scheduler = DDIMScheduler(num_train_timesteps=schedule.num_timesteps, beta_start=1e-4,
@@ -204,7 +204,8 @@ def diffusers_ddim(num_steps: int, spacing: str = "leading") -> DDIMScheduler:
 
 library = sample(model, DDIMSampler(schedule, 10), x_start.shape, generator=seed_everything(6),
                  progress=False)
-scheduler, x_hf = diffusers_ddim(10), x_start
+# DDIMSampler's default spacing is "trailing"; diffusers' default, "leading", must be overridden
+scheduler, x_hf = diffusers_ddim(10, "trailing"), x_start
 with torch.no_grad():
     for t in scheduler.timesteps:
         x_hf = scheduler.step(predict_noise(model, x_hf, int(t)), t, x_hf).prev_sample
@@ -577,10 +578,11 @@ assert few_steps["trailing, 1"]["class entropy"] < 1 and few_steps["leading, 1"]
 #
 # So: say which spacing you use, and prefer **"trailing"**: it starts at $T - 1$ for every step
 # count and had the lower FID here (and in `make bench`, with 500 samples per row); "linspace"
-# behaves like it from about ten steps on. `DDIMSampler` keeps "leading" as its default only
-# because diffusers' `DDIMScheduler` and the figures quoted in earlier lessons use it;
-# `DPMSolverSampler` (section 8) defaults to "trailing". Below about ten steps, the remedy is a
-# better ODE solver (section 8) or distillation (Salimans & Ho 2022).
+# behaves like it from about ten steps on. These measurements are why the course's `DDIMSampler`
+# and `DPMSolverSampler` (section 8) default to "trailing", while diffusers' `DDIMScheduler`
+# defaults to "leading": to compare the two, set `timestep_spacing` on both (section 2 does).
+# Below about ten steps, the remedy is a better ODE solver (section 8) or distillation
+# (Salimans & Ho 2022).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. The $\eta$ knob
@@ -1041,8 +1043,8 @@ assert by_steps["DDPM-like (eta = 1)"][5].fid > ddim_fid[5] and ddim_fid[50] < d
 # Extend `ddim_step` of section 2 to any $\eta$: write `my_ddim_step(eps, t, prev_t, x_t, eta, z)`,
 # the whole of eq. 12, with $\sigma_t(\eta)$ from `ddim_sigma` (eq. 16) and the fresh noise `z`.
 # Mind the $\epsilon$ term: its coefficient changes too when $\sigma_t > 0$. The check cell
-# compares your step from $t = 400$ to $350$ with `DDIMSampler(schedule, 10, eta=0.6).step` and
-# names the likely mistakes.
+# compares your step from $t = 400$ to $350$ with
+# `DDIMSampler(schedule, 10, eta=0.6, timestep_spacing="leading").step` and names the likely mistakes.
 
 # %%
 def my_ddim_step(eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor, eta: float,
@@ -1251,8 +1253,8 @@ assert check(lambda: my_dpm_step(x0_now, x0_before, t_before, t, prev_t, x_now),
 #   We wrote it in a few lines and it gave the digits of `DDIMSampler` and of diffusers.
 # - Which timesteps matters with few steps. "Leading" spacing never visits $T - 1$, and one
 #   leading step visits only $t = 0$ and returns the noise it started from; "trailing" starts
-#   at $T - 1$ and gave the lower FID at 2, 5 and 10 steps (Lin et al. 2024). Prefer it, and say
-#   which you use.
+#   at $T - 1$ and gave the lower FID at 2, 5 and 10 steps (Lin et al. 2024). Prefer it (the
+#   course's samplers default to it; diffusers' `DDIMScheduler` to "leading"), and say which you use.
 
 # %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
 # ## Summary: measured, and the ODE view
