@@ -10,7 +10,15 @@
 #     name: python3
 # ---
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# # Controlling generation: context and guidance
+#
+# - Tell the model *what* to draw: a **context** vector $c$
+# - One network that follows $c$ and ignores it: **context dropout**
+# - Follow $c$ more strictly: **classifier-free guidance**, at a price in diversity
+# - Steer without retraining: a **loss** on $\hat x_0$, or a **noise-aware classifier**
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # # Controlling generation: context and guidance
 #
 # The models of the last two lessons draw *a* digit, whichever one the noise leads to. Most
@@ -23,7 +31,17 @@
 # by the gradient of any differentiable loss on the predicted clean image, and by a separate
 # noise-aware classifier (**classifier guidance**).
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Learning objectives
+#
+# - encode classes (one-hot) and attributes (multi-hot) as contexts
+# - write context dropout and the guidance formula
+# - measure what the guidance scale trades: accuracy against diversity and FID
+# - steer a model with a loss on $\hat x_0$ and with a noise-aware classifier
+#
+# 105 minutes: 60 of reading and running, 45 for the exercises.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Learning objectives.** By the end of this lesson you can
 #
 # - encode class labels as one-hot and attributes as multi-hot context vectors, in code;
@@ -60,7 +78,16 @@ from course_lib.samplers import DDIMSampler, DDPMSampler, predict_noise, sample
 from course_lib.training import train_diffusion
 seed_everything(0)
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 1. Telling the model what to draw: context vectors
+#
+# A conditional denoiser predicts $\epsilon_\theta(x_t, t, c)$; the context $c$ is a float vector:
+#
+# - a class is **one-hot**: digit 3 is $(0,0,0,1,0,0,0,0,0,0)$
+# - attributes are **multi-hot**: a sprite's shape, colour and facing, 4 + 4 + 2 = 10
+# - **all zeros**, $\varnothing$: no context, draw anything
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 1. Telling the model what to draw: context vectors
 #
 # A conditional denoiser takes one more input, a **context** $c$: it predicts
@@ -105,20 +132,36 @@ for row in sprites.attributes:
     assert torch.equal(row.float(),
                        multi_hot(*caption(row).removeprefix("a ").replace(" facing", "").split()))
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Training sprites and their context vectors
+
+# %% [markdown]
 # Eight training sprites with the caption of their context vector:
 
 # %%
+# a caption reads "a <colour> <shape> facing <side>"
+caption_words = [caption(a).removeprefix("a ").split() for a in sprites.attributes]
 show_images(
     sprites.images,
     nrow=8,
-    labels=[caption(a).removeprefix("a ").replace(" facing ", "\n") for a in sprites.attributes],
+    labels=[f"{shape}\n{colour}, {side}" for colour, shape, _, side in caption_words],
     title="Procedural sprites and their attributes",
-    scale=5,
+    scale=4.25,  # labels as wide as a tile: their 8 pt text stays >= 18 px on a slide
 )
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 2. How the UNet uses the context
+#
+# $$
+# e(t, c) = \operatorname{MLP}(\operatorname{sinusoidal}(t)) + W c + b
+# $$
+#
+# - the context enters through **one linear layer**, $W c + b$, added to the time embedding
+# - every residual block adds $W_\text{block}\,\operatorname{SiLU}(e)$ to its feature maps, the same
+#   value at every pixel
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 2. How the UNet uses the context
 #
 # The course UNet (`course_lib/models.py`) turns the timestep into a vector with a sinusoidal
@@ -133,7 +176,10 @@ plt.show()
 # $h \leftarrow h + W_\text{block}\,\operatorname{SiLU}(e)$, the same value at every pixel (the scheme
 # of Ho et al. 2020's time conditioning, and the class conditioning of Dhariwal & Nichol 2021).
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The embedding $e(t, c)$ in code
+
+# %% [markdown]
 # The embedding in code, for the shipped `digits-cond` model (ten classes, $e$ of size 64):
 
 # %%
@@ -165,7 +211,10 @@ with torch.no_grad():
 hook.remove()
 assert torch.allclose(received[0], e, atol=1e-6)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### One-hot picks a column of $W$, multi-hot adds columns
+
+# %% [markdown]
 # A linear layer $W c + b$ applied to a one-hot vector picks one column of $W$: it *is* an
 # embedding table, one learned vector per class. Applied to a multi-hot vector it **adds**
 # one learned vector per attribute, and to $\varnothing$ it gives the bias $b$ alone. Let us
@@ -203,7 +252,10 @@ assert torch.allclose(three, W[:, 3] + b, atol=1e-5) and torch.allclose(red_circ
 # $\epsilon_\theta(x_t, t, \varnothing)$, the denoiser of $p(x)$. In code, one line does the
 # work: a row is kept when a uniform draw is at least $p_\text{uncond}$.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Context dropout in code: one line
+
+# %%
 def drop_context(
     context: torch.Tensor, p_uncond: float, generator: torch.Generator
 ) -> torch.Tensor:
@@ -233,7 +285,10 @@ kept_or_zeroed = drop_context(torch.ones(512, 1), 0.1, torch.Generator().manual_
 dropped_by_us = kept_or_zeroed[:, 0] == 0
 assert torch.equal(dropped_by_library, dropped_by_us) and 0 < dropped_by_us.sum() < 512
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### How the shipped models were trained
+
+# %% [markdown]
 # How were the shipped conditional models trained? Their manifest says:
 
 # %%
@@ -242,6 +297,9 @@ for name in ["digits-cond", "sprites"]:
     recipe = manifest[name]["training"]
     print(f"{name}: context_dropout = {recipe['context_dropout']}, {recipe['steps']:,} steps of"
           f" {recipe['batch_size']} on {recipe['device']}")
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The unconditional half: all ten digits?
 
 # %% [markdown]
 # A check that the unconditional half works: sampled with $c =
@@ -261,7 +319,19 @@ print(f"entropy of the class histogram: {class_entropy(free_probs):.2f} nats (un
       f" {math.log(10):.2f})")
 assert (counts > 0).all() and class_entropy(free_probs) > 2.0
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 4. Classifier-free guidance
+#
+# $$
+# \tilde\epsilon_\theta(x_t, t, c) = (1 + w)\, \epsilon_\theta(x_t, t, c) - w\, \epsilon_\theta(x_t, t, \varnothing)
+# $$
+#
+# - $w = 0$: plain conditional sampling; $w > 0$ pushes *further* along what the context changes
+# - by Bayes' rule, at each $t$ it is the score of $p_t(x)\, p_t(c \mid x)^{1 + w}$: an
+#   *implicit classifier*, sharpened
+# - diffusers' `guidance_scale` is $1 + w$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 4. Classifier-free guidance
 #
 # With both denoisers in one network, Ho & Salimans (2022, eq. 6) sample with
@@ -286,7 +356,15 @@ assert (counts > 0).all() and class_entropy(free_probs) > 2.0
 # contrast with the classifier guidance of Dhariwal & Nichol 2021). diffusers calls $1 + w$
 # the `guidance_scale`.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### What that does not say
+#
+# - the score reading holds **one timestep at a time**
+# - the sampler does **not** draw from $p(x)\,p(c \mid x)^{1+w}$
+# - DDPM and DDIM even give different results (Bradley & Nakkiran 2024)
+# - a useful heuristic, not a sampler of a known distribution: we check it on Gaussians
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **What that does not say.** The statement holds one timestep at a time. The sharpened
 # distributions of different $t$ are not noisy versions of one another, so the sampler is
 # not reversing any single forward process, and its output is **not** a sample of
@@ -339,7 +417,10 @@ with torch.no_grad():
         assert torch.allclose(ours, library, atol=1e-5) and torch.allclose(ours, diffusers_form,
                                                                            atol=1e-5)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Ten digits at three guidance scales
+
+# %% [markdown]
 # `sample(..., guidance=w)` calls `predict_noise` with guidance at every step. Ten digits (one per class, the same starting noise in every row) at three
 # guidance scales:
 
@@ -377,7 +458,10 @@ class GaussianDenoiser(torch.nn.Module):
         mean, variance = c * ab.sqrt() * 1.0, ab * (1 - c + c * 0.5**2) + 1 - ab
         return (1 - ab).sqrt() * (x - mean) / variance  # the regression of eps on x_t
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Neither sampler draws the sharpened Gaussian
+
+# %%
 w, n = 2.0, fast_or_full(20_000, 200_000)
 precision = (1 + w) / 0.5**2 - w  # of p(x | c)^(1 + w) p(x)^(-w)
 rows = {
@@ -406,7 +490,18 @@ assert rows[f"DDIM, w = {w:g}"]["std"] < rows[f"DDPM, w = {w:g}"]["std"] - 0.05
 # per-step score reading explains the direction of guidance (towards the class, narrower), not
 # the distribution it ends at.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 5. Measuring the trade-off
+#
+# For each $w$: the same number of digits of every class, from the same noise, read by the judge
+# (`classifier-digits`):
+#
+# - **accuracy**, and the judge's mean probability of the asked class
+# - **diversity**: mean distance between the judge's features within a class
+# - **FID on the judge's features**: not comparable with Inception FID
+# - share of pixels outside $[-1, 1]$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 5. Measuring the trade-off
 #
 # What does $w$ buy, and what does it cost? For each $w$ we draw the same number of digits of
@@ -423,7 +518,10 @@ assert rows[f"DDIM, w = {w:g}"]["std"] < rows[f"DDPM, w = {w:g}"]["std"] - 0.05
 #   Inception network's features instead; these numbers are **not comparable with Inception FID**;
 # - the fraction of pixels outside the data range $[-1, 1]$ (over-saturated strokes).
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Five guidance scales, measured
+
+# %%
 per_class = fast_or_full(20, 100)
 labels = torch.arange(10).repeat_interleave(per_class)
 asked_digits = one_hot(labels, 10)
@@ -456,7 +554,10 @@ print_table(
            f"FID on the judge's features against {len(held_out_features)} held-out digits"),
 )
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Following the context against diversity and FID
+
+# %% [markdown]
 # The same numbers as curves, and eight fours at each guidance scale:
 
 # %%
@@ -473,6 +574,11 @@ twin = ax2.twinx()
 twin.plot(guidance_scales, [r["fid"] for r in rows], "s--", color="C3")
 twin.set_ylabel("FID vs held-out digits", color="C3")
 plt.show()
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Eight fours at each guidance scale
+
+# %%
 show_images(
     torch.cat([examples[w] for w in guidance_scales]),
     nrow=8,
@@ -480,7 +586,16 @@ show_images(
 )
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The trade-off
+#
+# - at $w = 0$ the judge already finds almost every digit right; a little guidance removes the
+#   last mistakes
+# - past that, guidance only sharpens: diversity falls, FID rises, more pixels saturate
+# - Ho & Salimans (2022) report the same on ImageNet; Stable Diffusion defaults to
+#   `guidance_scale=7.5`, $w = 6.5$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Read the table from top to bottom. Already at $w = 0$ this small conditional model is right
 # almost every time, and a little guidance removes the last mistakes and makes the judge more
 # certain. Past that, guidance only sharpens: the fours of one class look more and more
@@ -524,7 +639,10 @@ def read_attributes(images: torch.Tensor) -> dict[str, torch.Tensor]:
     return {group: logits[:, where].argmax(dim=1) for group, where in groups.items()}
 
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### All 32 combinations, read back by the sprite judge
+
+# %%
 sprite_samples = {}
 print(f"{len(asked)} sprites per row ({repeats} per combination), DDIM 25 steps")
 print(f"{'w':>4} " + " ".join(f"{g + ' acc.':>12}" for g in groups) + f" {'all three':>10}")
@@ -539,6 +657,9 @@ for w in [0.0, 2.0]:
           + f" {all_three:10.3f}")
     sprite_samples[w] = images
 
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The 32 combinations at $w = 2$
+
 # %%
 show_images(
     sprite_samples[2.0][:32],
@@ -551,7 +672,17 @@ show_images(
 )
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 7. Mixing contexts
+#
+# Training saw one attribute per group, or $\varnothing$. The context embedding is a *sum*, so
+# any mix is a valid input. Three experiments:
+#
+# - **a circle, colour not given**
+# - **a red + blue circle**
+# - **a red circle + square**
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 7. Mixing contexts
 #
 # The model was only ever trained on contexts with exactly one attribute per group, or on
@@ -563,7 +694,10 @@ plt.show()
 # - **a red + blue circle**: two colours at once;
 # - **a red circle + square**: two shapes at once.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Two measurements on the pixels: body colour and fill
+
+# %% [markdown]
 # Besides the judge, two measurements on the pixels: the mean colour of each sprite's body
 # (is it a blend, magenta, of red and blue?) and how much of its bounding box the body fills
 # (about $\pi/4 \approx 0.79$ for a circle, 1 for a square).
@@ -607,21 +741,35 @@ for name, mix in contexts.items():
                              fill=fill_ratio(images).mean().item())
     mix_images[name] = images
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### What the judge and the pixels report
+
+# %%
 for name, r in mix_results.items():
     print(f"{name:>18}: judge's shapes {dict(zip(SHAPES, r['shapes'].tolist()))}; fill ratio"
           f" {r['fill']:.2f}")
     print(f"{'':>18}  judge's colours {dict(zip(COLOURS, r['colours'].tolist()))}; magenta bodies"
           f" {r['magenta']}")
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Three contexts never seen in training
+
+# %%
 fig, axes = plt.subplots(1, 3, figsize=(9, 2.6), layout="constrained")
 for ax, name in zip(axes, list(contexts)[:3]):
     show_images(mix_images[name][:16], nrow=4, ax=ax, title=name)
 fig.suptitle(f"Contexts never seen in training (w = 2); the judge read {num_mix} samples of each")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### What the mixes show
+#
+# - **no colour**: circles as asked, in uneven colours; dropout only ever removed the *whole* context
+# - **red + blue**: each body commits to *one* of the two colours; none is magenta
+# - **circle + square**: the judge says circle, the fill ratio says nearer the square; a judge
+#   trained on pure shapes *must* pick one
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # What the measurements show:
 #
 # - **A missing colour**: the circles come out as asked (the judge's shape counts), in the
@@ -657,7 +805,20 @@ assert abs(fills["red circle+square"] - fills["red square"]) < abs(
 # "nearly all circles", says the judge
 assert mix_results["red circle+square"]["shapes"][0] >= 0.9 * num_mix
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 8. Guidance by any differentiable loss
+#
+# A differentiable loss $L$ on the predicted clean image steers a trained model, no retraining:
+#
+# $$
+# \hat x_0 = \frac{x_t - \sqrt{1 - \bar\alpha_t}\,\epsilon_\theta}{\sqrt{\bar\alpha_t}}, \qquad
+# \hat\epsilon = \epsilon_\theta + s\,\sqrt{1 - \bar\alpha_t}\;\nabla_{x_t} L(\hat x_0)
+# $$
+#
+# - $-L$ plays a log-probability, by the score reading of section 4
+# - the scale $s$ is the knob
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 8. Guidance by any differentiable loss
 #
 # Classifier-free guidance needs a model trained with the context. Often we want something
@@ -681,7 +842,10 @@ assert mix_results["red circle+square"]["shapes"][0] >= 0.9 * num_mix
 # with a **scale** $s$ as the knob. We hold $\epsilon_\theta$ fixed when differentiating (no
 # gradient through the network: cheap), so $\nabla_{x_t} L = \nabla_{\hat x_0} L / \sqrt{\bar\alpha_t}$.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The loss: no ink in the right half
+
+# %% [markdown]
 # The loss: "no ink in the right half". Digits are $-1$ on the background, so we penalise
 # the squared distance of the right half's pixels from $-1$, one value per image, **summed**
 # over the batch (each image's gradient is then its own, whatever the batch size).
@@ -700,7 +864,10 @@ def left_share(images: torch.Tensor) -> torch.Tensor:
     ink = (images.clamp(-1, 1) + 1) / 2
     return ink[..., :8].sum(dim=(1, 2, 3)) / ink.sum(dim=(1, 2, 3)).clamp(min=1e-6)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### A loss-guided DDIM loop
+
+# %% [markdown]
 # The guided noise prediction, and a DDIM loop that uses it on the **unconditional** model
 # `digits` (no context at all):
 
@@ -731,7 +898,10 @@ def sample_loss_guided(
         x = sampler.step(loss_guided_noise(x, t, eps, loss_fn, scale), t, x)
     return x
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Five scales on the unconditional model
+
+# %%
 free_model, _ = load_pretrained("digits")
 num_guided = fast_or_full(64, 256)
 loss_rows, loss_examples = {}, {}
@@ -773,7 +943,10 @@ assert (loss_rows["0"]["max |pixel|"] < 1.5
         and loss_rows["100"]["max |pixel|"] > 10)
 assert loss_rows["10"]["judged a 1"] > 0.6 and loss_rows["0"]["judged a 1"] < 0.3
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Eight samples per scale
+
+# %% [markdown]
 # Eight samples per scale, from the same starting noise:
 
 # %%
@@ -781,7 +954,15 @@ show_images(torch.cat([loss_examples[s].clamp(-1, 1) for s in [0.0, 3.0, 10.0, 3
             title="Loss guidance 'no ink on the right': s = 0, 3, 10, 30 (one row each)")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### What the table shows
+#
+# - unguided, about half the ink is on the left; $s = 10$ moves nearly all of it there, pixels in range
+# - it obeys **its own way**: most guided samples are judged to be ones
+# - at $s = 100$ the pixels run off: the step is largest at the noisiest steps, where
+#   $\sqrt{\bar\alpha_t}$ is small
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # What the table shows:
 #
 # - Without guidance about half the ink is on the left, as in real digits. A modest scale
@@ -798,7 +979,19 @@ plt.show()
 # $\hat x_0$ too; Bansal et al. (2023) use any off-the-shelf network as the loss
 # ("universal guidance").
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 9. Classifier guidance
+#
+# Dhariwal & Nichol (2021) steer an **unconditional** model with a classifier $p_\phi(y \mid x_t, t)$:
+#
+# $$
+# \hat\epsilon = \epsilon_\theta(x_t, t) - s\,\sqrt{1 - \bar\alpha_t}\;\nabla_{x_t} \log p_\phi(y \mid x_t, t)
+# $$
+#
+# - section 8 with $\log p_\phi$ in place of $-L$
+# - the classifier must read **noisy** images $x_t$: we train a small noise-aware one
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 9. Classifier guidance
 #
 # Before classifier-free guidance, Dhariwal & Nichol (2021) steered an **unconditional**
@@ -816,7 +1009,10 @@ plt.show()
 # as a second input (`NoisyClassifier`: three conv blocks, the time embedding added after
 # the first).
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Training the noise-aware classifier
+
+# %%
 noisy_classifier = NoisyClassifier(in_channels=1, num_classes=10, width=16)
 classifier_losses = train_noisy_classifier(noisy_classifier, schedule, load_digits(split="train"),
                                            steps=fast_or_full(400, 3000), seed=0, progress=False)
@@ -836,7 +1032,10 @@ print(", ".join(f"{k}: {v:.2f}" for k, v in noisy_accuracy.items()))
 assert noisy_accuracy["t = 0"] > 0.85 and noisy_accuracy["t = 499"] < 0.3
 assert noisy_accuracy["t = 0"] > noisy_accuracy["t = 300"] > noisy_accuracy["t = 499"]
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Classifier-guided noise in code
+
+# %% [markdown]
 # Near $t = 0$ it reads digits well; at $t = 499$ nothing is left to read and it is near
 # chance (0.1), as it should be: there its gradient is gentle. The guided noise prediction
 # in code:
@@ -888,7 +1087,10 @@ for name, (model, options) in methods.items():
                      "FID": frechet_distance(features, held_out_features),
                      "ms / sample": 1000 * seconds / len(asked_cg)}
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Classifier against classifier-free guidance, measured
+
+# %%
 print_table(
     cg_rows,
     label="method",
@@ -916,7 +1118,16 @@ assert max(cg_rows["classifier-free w = 0"]["FID"], cg_rows["classifier-free w =
 )
 assert count_parameters(noisy_classifier) < count_parameters(free_model) / 10
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Reading the table
+#
+# - classifier guidance makes the unconditional model conditional, weights untouched:
+#   accuracy and FID rise with $s$
+# - it reaches neither the accuracy nor the FID of the conditional model
+# - cost per step: the classifier's forward **and backward** pass
+# - its advantage: the classifier can come later, for labels the diffusion model never saw
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Reading the table:
 #
 # - Classifier guidance turns an unconditional model into a conditional one without
@@ -935,7 +1146,17 @@ assert count_parameters(noisy_classifier) < count_parameters(free_model) / 10
 # - Its advantage remains: the classifier can be trained, or swapped, after the diffusion
 #   model, for labels the diffusion model never saw.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Exercises
+#
+# ### Exercise 1: write it yourself, guidance as diffusers computes it
+#
+# Write `my_guided_noise(model, x_t, t, context, guidance_scale)`:
+#
+# - $\epsilon_\varnothing + s\,(\epsilon_c - \epsilon_\varnothing)$, with $s = 1 + w$
+# - **one** forward pass on $2N$ images: `torch.cat` to build the batch, `.chunk(2)` to split it
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Exercises
 #
 # ### Exercise 1: write it yourself, guidance as diffusers computes it
@@ -1097,7 +1318,16 @@ print(f"mean brightness without guidance: {loss_rows['0']['mean pixel']:.3f}")
 print(", ".join(f"target {target:g}: mean {mean:.3f}" for target, mean in brightness.items()))
 assert brightness[-0.75] < -0.5 < brightness[-0.25]
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Exercise 4: guiding with the judge
+#
+# - loss guidance of the unconditional model with $L = -\sum_i \log p_\text{judge}(y_i \mid \hat x_0^{(i)})$,
+#   $s = 0.3$ (try 1)
+# - measure accuracy twice: by the judge, and by the noise-aware classifier at $t = 0$
+# - the same for classifier guidance at $s = 10$
+# - what does measuring with the network that steered tell you?
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ### Exercise 4: guiding with the judge
 #
 # Why train a noise-aware classifier when the course judge reads digits so well? Guide the
@@ -1162,7 +1392,16 @@ assert (
 #
 # </details>
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - a context vector says what to draw: one-hot, multi-hot, or zeros for "anything"
+# - context dropout trains the conditional and the unconditional denoiser in one network
+# - classifier-free guidance, $\tilde\epsilon = (1 + w)\epsilon(x, c) - w\,\epsilon(x, \varnothing)$:
+#   the judge's confidence rises with $w$, diversity falls, FID rises
+# - a per-step score reading only: not a sample of $p(x)\,p(c \mid x)^{1+w}$
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Summary
 #
 # - A context vector tells a conditional denoiser what to draw: one-hot for classes,
@@ -1177,8 +1416,6 @@ assert (
 #   trade-off: the judge's confidence rises with $w$ while within-class diversity falls and
 #   the FID on the judge's features rises.
 #
-# <!-- subslide -->
-#
 # - Contexts outside the training distribution (mixed or missing attributes) are valid inputs
 #   whose result has to be checked, not assumed.
 # - Any differentiable loss on the predicted $\hat x_0$ steers a trained model without
@@ -1191,6 +1428,17 @@ assert (
 # - `sample(..., guidance_fn=guide)` accepts any callback `guide(x_t, t, eps) -> eps`.
 #
 # Next: sampling in 25 steps instead of 500, and why that works (DDIM).
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Summary: steering without retraining
+#
+# - mixed or missing attributes are valid contexts whose result has to be checked
+# - a loss on $\hat x_0$ steers a trained model (`LossGuidance`); it obeys its own way, and too
+#   large a scale diverges
+# - classifier guidance (`ClassifierGuidance`): no retraining, but less accurate, worse FID
+# - judge a method by a network it was not guided by
+#
+# Next: DDIM, 25 steps instead of 500.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## References
