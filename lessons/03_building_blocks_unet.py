@@ -85,8 +85,7 @@ print(f"running on {device}")
 #
 # $$y_{o}[i, j] = b_o + \sum_{c} \sum_{u=0}^{k-1} \sum_{v=0}^{k-1} w_{o,c}[u, v]\; x_c[i + u,\, j + v]$$
 #
-# - the **same weights everywhere**: an "edge" detector learnt in one corner works in every corner
-# - checked against PyTorch for one output pixel:
+# - the **same weights everywhere**: an "edge" detector learnt in one corner works everywhere
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # ## Convolution: one small kernel, slid over the image
@@ -181,8 +180,7 @@ for n, k, p, s in [(16, 3, 0, 1), (16, 3, 1, 1), (16, 3, 1, 2), (16, 5, 2, 1), (
 # - each window summarised by a fixed rule, no learnt weights: **max pooling** keeps the
 #   largest value, **average pooling** the mean
 # - a $2 \times 2$ window with stride 2 halves the image (the size formula with $p=0$)
-# - features become a little insensitive to small shifts; later layers see more of the image
-#   (their *receptive field* grows)
+# - a little insensitive to small shifts; later layers see more (the *receptive field* grows)
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # ## Pooling
@@ -252,20 +250,20 @@ for name, up in [("transposed conv", up_transposed), ("resize + conv", up_resize
 assert up_transposed[inner].unique().numel() > 1 and up_resize[inner].unique().numel() == 1
 
 # %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
-# ### The checkerboard, seen: all weights one, constant input
+# ### Checkerboards: why the course UNet resizes, then convolves
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(7, 3.4), layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), layout="constrained")
 for ax, up, title in zip(axes, [up_transposed, up_resize],
                          ["transposed conv (k=3, s=2)", "nearest x2 + 3x3 conv"]):
     image = ax.imshow(up, cmap="viridis")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=11)
     ax.set_xlabel("x (pixels)")
     ax.set_ylabel("y (pixels)")
     fig.colorbar(image, ax=ax, shrink=0.8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Training can learn weights that hide the pattern, but in practice traces often remain,
 # which is why the course UNet (like many diffusion UNets) upsamples with nearest-neighbour
 # interpolation followed by a convolution.
@@ -618,9 +616,8 @@ print(f"per-pixel threshold (d > {best_threshold:.2f}):    IoU = {threshold_iou:
 # %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
 # ## Training the UNet
 #
-# - one logit per pixel; binary cross-entropy against the mask
+# - one logit per pixel, binary cross-entropy against the mask; foreground where it is positive
 # - fresh noise for every batch: the network never sees the same noisy image twice
-# - a pixel is foreground where its logit is positive
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # ## Training the UNet
@@ -638,7 +635,7 @@ model = UNet(in_channels=3, out_channels=1, base_channels=16, channel_mults=(1, 
 losses = train_segmentation(model, train_set.images, train_set.masks, steps=steps,
                             batch_size=fast_or_full(32, 64), lr=3e-3, noise_std=noise_std, seed=0,
                             device=device)
-fig, ax = plt.subplots(figsize=(9.5, 3.2), layout="constrained")  # wide: it reads on a slide too
+fig, ax = plt.subplots(figsize=(9.5, 3), layout="constrained")  # wide: it reads on a slide too
 plot_losses(losses, smooth=20, ax=ax, title="UNet segmentation: binary cross-entropy")
 plt.show()
 
@@ -758,9 +755,8 @@ print(f"d = 32, slowest frequency: DDPM code {ddpm_frequencies[-1]:.2e}, Transfo
 # %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
 # ### Similarity depends only on the distance $t - t'$
 #
-# Since $\sin a \sin b + \cos a \cos b = \cos(a - b)$, the cosine similarity is the mean of
-# $\cos\big(\omega_i (t - t')\big)$: 1 at distance 0, dropping quickly (not monotonically) as
-# the timesteps move apart.
+# $\sin a \sin b + \cos a \cos b = \cos(a - b)$: the similarity is the mean of
+# $\cos\big(\omega_i (t - t')\big)$, 1 at distance 0.
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # Since $\sin a \sin b + \cos a \cos b = \cos(a - b)$, the cosine similarity of
@@ -772,7 +768,7 @@ print(f"d = 32, slowest frequency: DDPM code {ddpm_frequencies[-1]:.2e}, Transfo
 unit = F.normalize(embedding, dim=1)  # (500, 32), unit rows
 similarity = unit @ unit.T  # (500, 500)
 
-fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4), layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.3), layout="constrained")
 image = axes[0].imshow(embedding.T, aspect="auto", cmap="RdBu", interpolation="nearest")
 axes[0].set_xlabel("timestep t")
 axes[0].set_ylabel("embedding dimension")
