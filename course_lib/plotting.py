@@ -484,9 +484,11 @@ def smallest_text_px(figure: Figure) -> float | None:
     """
     dpi = plt.rcParams["savefig.dpi"]
     dpi = figure.dpi if dpi == "figure" else float(dpi)
+    # The tick labels of an axes turned off (set_axis_off) stay "visible" but are not drawn.
+    hidden = {id(t) for ax in figure.axes if not ax.axison for axis in (ax.xaxis, ax.yaxis) for t in axis.findobj(Text)}
     sizes = [
         t.get_fontsize() for t in figure.findobj(Text)
-        if t.get_visible() and t.get_text().strip() and t.get_figure() is not None
+        if t.get_visible() and t.get_text().strip() and t.get_figure() is not None and id(t) not in hidden
     ]
     return round(min(sizes) * dpi / 72, 1) if sizes else None
 

@@ -326,6 +326,13 @@ def test_smallest_text_is_measured_in_image_pixels():
     fig.canvas.draw()
     assert course_plotting.smallest_text_px(fig) == pytest.approx(10.0)  # 7.2 pt at 100 dpi
     assert plt.rcParams["font.size"] == 11 and plt.rcParams["figure.dpi"] == 100
+    # An axes turned off draws no tick labels (11 pt): only its 14 pt title counts.
+    fig, ax = plt.subplots(dpi=100)
+    ax.imshow([[0, 1]])
+    ax.set_title("digits", fontsize=14)
+    ax.set_axis_off()
+    fig.canvas.draw()
+    assert course_plotting.smallest_text_px(fig) == pytest.approx(round(14 * 100 / 72, 1))
 
 
 def test_figures_shown_by_ipython_carry_alt_text_and_text_size():
