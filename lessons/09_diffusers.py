@@ -146,7 +146,8 @@ assert "prompt" in call_arguments(StableDiffusionPipeline) and "batch_size" not 
 # | `schedule.betas`, `.alphas`, `.alphas_cumprod` | `scheduler.betas`, `.alphas`, `.alphas_cumprod` |
 # | `schedule.add_noise(x0, noise, t)` | `scheduler.add_noise(x0, noise, t)` |
 # | `DDPMSampler(schedule)` | `DDPMScheduler(..., variance_type="fixed_small", clip_sample=False)` |
-# | `DDIMSampler(schedule, n, eta, timestep_spacing="leading")` | `DDIMScheduler(..., set_alpha_to_one=True, steps_offset=0, timestep_spacing="leading", clip_sample=False)`, then `set_timesteps(n)` and `step(..., eta=eta)` |
+# | `DDIMSampler(schedule, n, eta, timestep_spacing=spacing)` | `DDIMScheduler(..., set_alpha_to_one=True, steps_offset=0, timestep_spacing=spacing, clip_sample=False)`, then `set_timesteps(n)` and `step(..., eta=eta)`; the course defaults to `"trailing"`, diffusers to `"leading"`: set it on both |
+# | `DPMSolverSampler(schedule, n)` (`"trailing"` by default) | `DPMSolverMultistepScheduler(..., algorithm_type="dpmsolver++", solver_order=2, timestep_spacing="trailing", final_sigmas_type="zero")`, then `set_timesteps(n)` |
 # | `sampler.timesteps` | `scheduler.timesteps` |
 # | `sampler.step(eps, t, x)` | `scheduler.step(eps, t, x).prev_sample` |
 # | $\hat x_0$ inside `step` | `scheduler.step(...).pred_original_sample` |
@@ -844,8 +845,9 @@ assert (tuned["other digits"] < replay_row["other digits"]
 #
 # - diffusers = models (`UNet2DModel`) + schedulers (`DDPMScheduler`, `DDIMScheduler`, ...) + pipelines.
 # - Configured alike (`variance_type="fixed_small"`, `clip_sample=False`, `set_alpha_to_one=True`,
-#   `steps_offset=0`, `timestep_spacing="leading"`), diffusers' schedulers and the course's samplers agree
-#   to float32 rounding: we printed the differences.
+#   `steps_offset=0`, the same `timestep_spacing`: the course's default is "trailing", diffusers'
+#   "leading"), diffusers' schedulers and the course's samplers agree to float32 rounding: we printed
+#   the differences.
 # - The training loop is Algorithm 1 in either library; diffusers leaves it to you.
 # - A small adapter (`course_lib.hf`) puts any denoiser into diffusers' pipelines, schedulers and
 #   `save_pretrained`; `guidance_scale` is the course's $1 + w$.
