@@ -10,7 +10,15 @@
 #     name: python3
 # ---
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# # Applications: inpainting, super-resolution and science
+#
+# - **Inpainting**: fill holes with a model never trained to do so
+# - **Super-resolution**: sharpen low-resolution images with a model conditioned on them
+# - **Science**: generate physical fields and check their statistics against theory
+# - A tour of diffusion models in research today
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # # Applications: inpainting, super-resolution and science
 #
 # A diffusion model learns a distribution of images; generating random samples from it is
@@ -18,7 +26,17 @@
 # to do so, sharpens low-resolution images with a model conditioned on them, and generates
 # physical fields whose statistics a scientist can check against theory. It ends with a tour
 # of where diffusion models are used in research today.
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ## Learning objectives
 #
+# - write the RePaint loop; check it against the library and diffusers, and against baselines
+# - condition a denoiser on a low-resolution image (SR3); judge it with PSNR and SSIM against
+#   bicubic
+# - test a model of Gaussian random fields through the power spectrum
+# - name research fields that use diffusion; say what latent and video diffusion add
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Learning objectives.** By the end of this lesson you can
 #
 # - write the RePaint loop (replace the known pixels at every step, then resample), check it
@@ -67,7 +85,18 @@ generator = seed_everything(0)
 device = get_device()
 print(f"running on {device}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 1. Inpainting with a model that never saw a mask
+#
+# Mask $m$ (1 on known pixels). At each reverse step $t \to t-1$ (RePaint, Lugmayr et al. 2022):
+#
+# 1. **known** pixels: the image noised to level $t-1$
+# 2. **unknown** pixels: the model's ordinary reverse step
+# 3. paste: $x_{t-1} = m \odot x_{t-1}^{\text{known}} + (1 - m) \odot x_{t-1}^{\text{unknown}}$
+#
+# **Resampling**: noise $x_{t-1}$ back to level $t$ and repeat, $U$ times, so the halves agree.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 1. Inpainting with a model that never saw a mask
 #
 # Hide the bottom half of a digit. Can the unconditional `digits` model of the earlier
@@ -106,7 +135,10 @@ def blend(known: torch.Tensor, mask: torch.Tensor, unknown_part: torch.Tensor,
     return torch.where(mask, known_part, unknown_part)  # (N, C, H, W)
 
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The jump back: one forward step from $t-1$ to $t$
+
+# %% [markdown]
 # Then the **jump back** that lets the halves talk: one forward step from $t-1$ to $t$,
 # $x_t \sim q(x_t \mid x_{t-1}) = \mathcal N\big(\sqrt{a}\, x_{t-1}, (1 - a) I\big)$ with
 # $a = \bar\alpha_t / \bar\alpha_{t-1}$, which is $\alpha_t$ for DDPM and the same formula over a
@@ -122,7 +154,10 @@ def jump_back(x_prev: torch.Tensor, alpha_bar_t: torch.Tensor, alpha_bar_prev: t
     return a.sqrt() * x_prev + (1 - a).sqrt() * noise
 
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The loop: step, blend, jump back
+
+# %% [markdown]
 # Finally the loop: start from noise, and at every timestep take the sampler's ordinary reverse
 # step (lesson 06's DDPM or lesson 08's DDIM), blend, and jump back $U - 1$ times. Every fresh
 # noise comes from one generator, in a fixed order, so a seed fixes the result.
@@ -172,7 +207,13 @@ inpaint_sampler = (DDIMSampler(schedule, inpaint_steps, eta=1.0)
 print(f"{num_inpaint} held-out digits, {type(inpaint_sampler).__name__} with"
       f" {len(inpaint_sampler.timesteps)} steps, U = {resample_steps}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Show, then prove: our loop against the library's `repaint`
+#
+# Same inputs, same generator seed: the loop written here and `course_lib.inpainting.repaint`
+# must agree number for number. The rest of the lesson uses the library.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Show, then prove.** The course library has the same loop, `repaint` in
 # `course_lib.inpainting`, which the rest of the lesson uses. On the same inputs and the same
 # generator seed the two must agree number for number; and diffusers' `RePaintScheduler.step`
@@ -189,7 +230,10 @@ print("RePaint, U = 2, 8 digits: max |by hand - course_lib| ="
       f" {(by_hand - library).abs().max().item():.1e}")
 assert torch.allclose(by_hand, library, atol=1e-6)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### One step against diffusers' `RePaintScheduler`
+
+# %% [markdown]
 # One step of diffusers' `RePaintScheduler` (DDIM's update with $\eta = 1$, then the same blend)
 # against our blend of the course sampler's step, fed the same $\epsilon$ for both halves:
 
@@ -231,7 +275,10 @@ for u in (1, resample_steps):
                                          generator=generator).cpu()
     print(f"RePaint with U = {u}: {time.perf_counter() - start:.1f} s")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Does the judge still read the original digit?
+
+# %% [markdown]
 # The judge classifier of the course tells us whether the completed digit is still the
 # original digit. On the complete held-out images it is almost always right, so that is the
 # ceiling.
@@ -250,17 +297,32 @@ best = recovery[f"RePaint, U = {resample_steps}"]
 assert best >= recovery["RePaint, U = 1"]
 assert best > recovery["training mean in the hole"] > recovery["noise in the hole"]
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The four fills, on the first 12 held-out digits
+
+# %%
 rows = [images, torch.where(mask, images, -1.0)] + list(fills.values())
 row_names = ["original", "masked"] + list(fills)
-fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.0 * len(rows)), layout="constrained")
-for ax, row, name in zip(axes, rows, row_names):
-    show_images(row[:12], nrow=12, ax=ax)
-    ax.set_title(name, fontsize=12)
-fig.suptitle("Filling the bottom half of held-out digits")
+fig, ax = plt.subplots(figsize=(9.5, 3.6), layout="constrained")
+show_images(torch.cat([row[:12] for row in rows]), nrow=12, ax=ax)  # one row of 12 per fill
+grid_height = ax.get_ylim()[0] + 0.5  # imshow's y axis runs from the grid's height down to 0
+row_centres = [(r + 0.5) * grid_height / len(rows) for r in range(len(rows))]
+ax.set_axis_on()  # for the row names, written as tick labels on the left
+ax.set(xticks=[], frame_on=False, anchor="E")
+ax.set_yticks(row_centres, row_names, fontsize=14)
+ax.tick_params(left=False)
+ax.set_title("Filling the bottom half of held-out digits", fontsize=14)
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Resampling helps; naive fills do worse
+#
+# - Pasting alone ($U = 1$): plausible digits that more often disagree with the top half
+# - Resampling ($U > 1$) lets the model see what it is completing
+# - The training mean is a blurry "average digit"; noise is no digit at all
+# - No retraining, any mask shape: the mask is used only at sampling time
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Read the table from the bottom up (the lesson checks this order with an `assert`).
 # Pasting the known half at every step without resampling ($U = 1$) produces plausible
 # digits that more often disagree with the top half; resampling lets the model see what it
@@ -268,7 +330,15 @@ plt.show()
 # the hole, and noise is no digit at all. The same trick, with no retraining, fills any mask
 # shape: the mask is only used at sampling time.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 2. Super-resolution by conditioning on the low-resolution image
+#
+# - Training pairs are free: shrink every training image
+# - SR3 (Saharia et al. 2021): the low-resolution $y$, upsampled, enters as extra channels,
+#   $\epsilon_\theta\big(\operatorname{concat}(x_t,\ \operatorname{up}(y)),\ t\big)$
+# - The usual loss and samplers; `ConcatConditioned` wraps a UNet with `in_channels=2`
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 2. Super-resolution by conditioning on the low-resolution image
 #
 # Inpainting had no training for the task. When paired data is easy to make, we can train a
@@ -286,7 +356,10 @@ plt.show()
 # it bicubically and concatenates it to $x_t$. The training loop and samplers of the earlier
 # lessons work unchanged.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Training SR3 on $16 \times 16$ digits shrunk to $8 \times 8$
+
+# %%
 factor, size = 2, 16
 train_low = downsample(train_images, factor)  # 16x16 -> 8x8 by averaging 2x2 blocks
 sr_data = TensorDataset(train_images, train_low.flatten(1))
@@ -302,7 +375,15 @@ print(f"trained {sr_steps} steps in {sr_result.seconds:.1f} s")
 plot_losses(sr_result.losses, smooth=25, title="SR3 training loss")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Against bicubic interpolation: PSNR and SSIM
+#
+# - **PSNR** $= 10 \log_{10}(L^2 / \text{MSE})$ in dB, $L = 2$
+# - **SSIM** (Wang et al. 2004): luminance, contrast and structure under an $11 \times 11$
+#   Gaussian window; 1 is perfect
+# - Both outputs clamped to $[-1, 1]$ before scoring
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # On held-out digits we compare the diffusion model with **bicubic interpolation** of the
 # same $8 \times 8$ input, using two standard measures against the true $16 \times 16$ image:
 #
@@ -333,8 +414,11 @@ psnr_gain = sr_scores["diffusion (SR3)"]["PSNR (dB)"] - sr_scores["bicubic"]["PS
 print(f"diffusion minus bicubic after {sr_steps} training steps: {psnr_gain:+.2f} dB PSNR, "
       f"{sr_scores['diffusion (SR3)']['SSIM'] - sr_scores['bicubic']['SSIM']:+.3f} SSIM")
 
-# %% slideshow={"slide_type": "subslide"}
-fig, axes = plt.subplots(4, 1, figsize=(8, 5.2), layout="constrained")
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Input, bicubic, SR3 and the truth
+
+# %%
+fig, axes = plt.subplots(4, 1, figsize=(8, 4.4), layout="constrained")
 nearest = F.interpolate(sr_low, size=size, mode="nearest")  # the 8x8 pixels drawn as 2x2 blocks
 for ax, row, name in zip(
     axes,
@@ -342,11 +426,20 @@ for ax, row, name in zip(
     ["8x8 input (shown enlarged)", "bicubic", "diffusion (SR3)", "true 16x16"],
 ):
     show_images(row[:12], nrow=12, ax=ax)
-    ax.set_title(name, fontsize=9)
+    ax.set_title(name, fontsize=13)
 fig.suptitle("Super-resolution of held-out digits")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### What to make of the numbers
+#
+# - A few hundred fast-mode steps do not teach clean strokes: the printed difference says who
+#   wins this run
+# - Our $16 \times 16$ digits are $8 \times 8$ scans enlarged bilinearly: their block averages are
+#   a *linear* function of the scans
+# - Invertible? Build it as a $64 \times 64$ matrix and solve
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # What to make of the numbers. The printed difference says which method wins in this run; a
 # few hundred fast-mode training steps do not teach the model to draw clean strokes (rerun in
 # full mode, on a GPU, to see a longer training). How far a model could go is instructive.
@@ -355,7 +448,7 @@ plt.show()
 # invertible, nothing is really missing. The next cell builds it as a $64 \times 64$ matrix, one
 # row per scan pixel, and inverts it.
 
-# %% slideshow={"slide_type": "subslide"}
+# %%
 def enlarge(scans: torch.Tensor) -> torch.Tensor:
     """8x8 scans (N, 1, 8, 8) -> the course's 16x16 digits, as load_digits makes them."""
     return F.interpolate(scans, size=size, mode="bilinear", align_corners=False)
@@ -373,7 +466,15 @@ print(f"condition number {condition:.1f}; largest pixel error of the exact inver
       " [-1, 1])")
 assert condition < 10 and inverse_error < 1e-5
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Here nothing is missing; in real images detail is
+#
+# - Well conditioned; the exact inverse recovers the true images to float32 rounding
+# - In real super-resolution PSNR and SSIM reward the average of all plausible answers
+# - A diffusion model draws *one* sharp, plausible image: SR3 scores lower PSNR and SSIM than
+#   regression, yet fools human raters far more often
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The matrix is well conditioned (a condition number near 1 is ideal) and its inverse recovers
 # the true images to float32 rounding:
 # on these digits super-resolution is an invertible linear problem, and a well-trained model
@@ -386,7 +487,16 @@ assert condition < 10 and inverse_error < 1e-5
 # model trained on the same data, but outputs that human raters mistake for real photographs
 # far more often, which is why it was judged by a human "fool rate".
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 3. A science example: Gaussian random fields
+#
+# - Fourier modes are independent Gaussians, power spectrum $P(k) \propto k^{n}$, here $n = -3$
+# - The test: the radially averaged $P(k)$ of generated maps against theory
+# - $\text{error} = \frac{1}{K} \sum_k \left| \ln P_{\text{gen}}(k) / P_{\text{true}}(k) \right|$:
+#   0.1 is about 10 % off
+# - Pixels are $\mathcal N(0, 1)$: the forward process's own scale
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 3. A science example: Gaussian random fields
 #
 # Cosmologists and fluid physicists work with maps whose statistics are known: the density
@@ -413,7 +523,10 @@ print(f"{len(fields)} training fields of {field_size}x{field_size}; pixel mean "
       f"{fields.mean():.3f}, std {fields.std():.3f}; range {fields.min():.2f} to "
       f"{fields.max():.2f}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Training, with snapshots along the way
+
+# %% [markdown]
 # We train the course UNet on them for a few hundred steps (fast mode), keeping a copy of the
 # untrained network and one after a short training, to see how the spectrum improves.
 
@@ -435,7 +548,10 @@ field_result = train_diffusion(field_model, schedule, TensorDataset(fields), ste
 snapshots[f"after {field_steps} steps"] = field_model
 print(f"trained {field_steps} steps in {field_result.seconds:.1f} s")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Real fields set the floor
+
+# %% [markdown]
 # We sample the same number of maps from the untrained network, the short-trained one and
 # the fully trained one, and also measure fresh *real* fields: with a finite number of maps
 # even perfect samples have some spectrum error, which sets the floor.
@@ -450,7 +566,10 @@ def spectrum_error(maps: torch.Tensor) -> float:
     return (radial_power_spectrum(maps)[1] / true_power).log().abs().mean().item()
 
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Spectrum error against the floor
+
+# %%
 generated = {
     "real fields (floor)": gaussian_random_field(num_fields, field_size, spectral_index, seed=1)
 }
@@ -472,15 +591,20 @@ assert field_errors[f"after {field_steps} steps"] < field_errors["untrained"]
 assert (field_table["untrained"]["times the floor"] > 10
         and abs(field_table["untrained"]["pixel std"] - 1) > 0.5)
 
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Power spectra against theory
+
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(9.3, 4), layout="constrained")
 for name, maps in generated.items():
     axes[0].loglog(k, radial_power_spectrum(maps)[1], "o-", markersize=3, label=name)
 axes[0].loglog(k, true_power, "k--", label="theory")
+axes[0].set_xticks([1, 2, 4, 8], ["1", "2", "4", "8"])
+axes[0].xaxis.set_minor_formatter(plt.NullFormatter())
 axes[0].set_xlabel("wavenumber $k$ (cycles per map)")
 axes[0].set_ylabel("$P(k)$")
 axes[0].set_title("Radially averaged power spectrum")
-axes[0].legend(fontsize=8)
+axes[0].legend()
 real, fake = generated["real fields (floor)"][:4], generated[f"after {field_steps} steps"][:4]
 grid = torch.cat([torch.cat(list(real[:, 0]), dim=1), torch.cat(list(fake[:, 0]), dim=1)], dim=0)
 image = axes[1].imshow(grid, cmap="RdBu_r", vmin=-3, vmax=3)
@@ -489,7 +613,15 @@ axes[1].set_axis_off()
 fig.colorbar(image, ax=axes[1], shrink=0.6, label="field value")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Judged by the statistics the field trusts
+#
+# - Untrained: spectrum error more than 10 times the floor, wrong pixel variance
+# - Training brings the error down, towards the floor of the finite number of maps
+# - Science validates generative models by summary statistics on many samples (power spectra,
+#   peak counts, correlation functions), not by eye
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # An untrained network's spectrum error is many times the floor (the column "times the
 # floor"; the lesson asserts more than 10) and its pixel variance is wrong; training brings the
 # error down, towards the floor set by the finite number of maps. Compare the rows: how close to the floor a short training gets is the honest
@@ -497,7 +629,18 @@ plt.show()
 # models are validated in science: not by eye, but by summary statistics the field trusts
 # (power spectra, peak counts, correlation functions), computed on many samples.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 4. Where diffusion models are used in research
+#
+# - **Proteins**: RFdiffusion designs binders and scaffolds (motif scaffolding is inpainting);
+#   Chroma
+# - **Weather**: GenCast, 15-day ensemble forecasts, more skill than ECMWF's ensemble on 97.2 %
+#   of targets
+# - **Materials**: MatterGen proposes stable crystals
+# - **Medical imaging**: CT and MRI from partial measurements, RePaint's idea with physics
+# - **Astronomy**: galaxy images; inpainting satellite trails
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 4. Where diffusion models are used in research
 #
 # - **Protein design.** RFdiffusion (Watson et al. 2023) fine-tunes the RoseTTAFold structure
@@ -516,7 +659,15 @@ plt.show()
 # - **Astronomy.** Smith et al. (2022) generate realistic galaxy images with a DDPM and use it
 #   to inpaint occluded data such as satellite trails.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## 5. Latent and video diffusion, in brief
+#
+# - **Latent diffusion** (Stable Diffusion): diffuse a VAE's latents, $512 \times 512 \times 3$ to
+#   $64 \times 64 \times 4$, 48 times fewer numbers; text by cross-attention. Lesson 12 builds one
+# - **Video diffusion**: a UNet with attention across time; SR3-style cascades in time and space
+# - The recipe stays: add Gaussian noise, predict it, sample
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## 5. Latent and video diffusion, in brief
 #
 # - **Latent diffusion** (Rombach et al. 2022, the basis of Stable Diffusion) runs the diffusion
@@ -657,7 +808,16 @@ assert floors[1024] < floors[256] < floors[64] < floors[16]
 #
 # </details>
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - Inpainting without retraining: paste the noised known pixels at every step; resampling
+#   makes the completion agree with them (RePaint)
+# - Conditions enter as channels (SR3); PSNR and SSIM favour smooth averages
+# - Science judges samples by trusted statistics: the power spectrum, against its floor
+# - Proteins, weather, materials, medicine, galaxies; latent and video diffusion
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # ## Summary
 #
 # - An unconditional diffusion model inpaints without retraining: paste the known pixels,
