@@ -479,7 +479,8 @@ plt.show()
 # its stationary density:
 #
 # - Fokker–Planck: $-(p' p / p)' + p'' = 0$, so $p$ does not change
-# - The drift climbs towards likely regions; the noise keeps the particles off the peaks
+# - The drift climbs towards likely regions; the noise keeps the particles from collapsing onto
+#   the peaks
 # - With a step $\varepsilon$ (Song & Ermon 2019):
 #   $x_{k+1} = x_k + \frac{\varepsilon}{2}\, \nabla_x \log p(x_k) + \sqrt{\varepsilon}\, z_k$
 
