@@ -811,8 +811,8 @@ assert min(share_right["colour"], share_right["facing"]) > 0.8 > 0.5 > share_rig
 # ## Summary
 #
 # - an autoencoder compresses digits well, but its random codes decode to poor images
-# - a VAE maximises the ELBO: squared error plus $\beta$ times a closed-form KL, trained
-#   through $z = \mu + \sigma \odot \varepsilon$; its samples and interpolations work
+# - a VAE maximises the ELBO by minimising squared error plus $\beta$ times a closed-form KL,
+#   trained through $z = \mu + \sigma \odot \varepsilon$; its samples and interpolations work
 # - latent diffusion: 48 times fewer numbers at $512 \times 512$
 # - CLIP's symmetric InfoNCE aligns images and captions; its text encoder handles unseen captions
 
