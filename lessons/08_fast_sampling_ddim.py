@@ -821,7 +821,8 @@ assert errors["t = 5"] > 0.2 and errors["t = 5"] > errors["t = 50"] > errors["t 
 #
 # - Euler is first order: halve the step, halve the error; hence DDIM's few dozen steps
 # - Lu et al. (2022a, b): in $\lambda_t = \log(\alpha_t / \sigma_t)$, the log signal-to-noise
-#   ratio, the linear part integrates exactly:
+#   ratio (here $\alpha_t = \sqrt{\bar\alpha_t}$, $\sigma_t = \sqrt{1 - \bar\alpha_t}$), the linear
+#   part integrates exactly:
 #
 # $$
 # x_t = \frac{\sigma_t}{\sigma_s}\,x_s + \sigma_t \int_{\lambda_s}^{\lambda_t} e^{\lambda}\,\hat x_0(x_\lambda, \lambda)\,d\lambda
