@@ -468,8 +468,8 @@ for start in range(0, hand_steps, window):
 #
 # - the library's version of the same loop, used by the later lessons
 # - adds a progress bar, an EMA of the weights (section 7) and a `callback`
-# - our callback keeps the weights after `hand_steps` steps, and samples three times during
-#   training (DDIM, 25 steps, same noise)
+# - our callback keeps the weights after `hand_steps` steps, and samples before training and
+#   three times during it (DDIM, 25 steps, same noise)
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # ## 6. The same training with `train_diffusion`
@@ -477,7 +477,7 @@ for start in range(0, hand_steps, window):
 # `course_lib.train_diffusion` is the library's version of the same loop, which the later lessons
 # use. It adds a progress bar, an EMA of the weights (section 7) and a `callback`, which we use to
 # keep the weights after `hand_steps` steps and to draw a few samples with the current weights
-# three times during training. To keep these cheap we sample with DDIM in 25 steps (lesson 08)
+# before training and three times during it. To keep these cheap we sample with DDIM in 25 steps (lesson 08)
 # rather than all 500 DDPM steps, from the same starting noise each time.
 
 # %%

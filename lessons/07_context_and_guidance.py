@@ -591,7 +591,7 @@ plt.show()
 #
 # - at $w = 0$ the judge already finds almost every digit right; a little guidance removes the
 #   last mistakes
-# - past that, guidance only sharpens: diversity falls, FID rises, more pixels saturate
+# - past that, guidance only sharpens: diversity falls overall, FID rises, more pixels saturate
 # - Ho & Salimans (2022) report the same on ImageNet; Stable Diffusion defaults to
 #   `guidance_scale=7.5`, $w = 6.5$
 

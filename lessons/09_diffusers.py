@@ -569,7 +569,7 @@ print(
 #   ($x_0$) or `"v_prediction"`; each becomes $\hat x_0$, then the step is the same
 # - **`variance_type`**: the $\sigma_t^2$ of the step: $\tilde\beta_t$ (`"fixed_small"`), $\beta_t$
 #   (`"fixed_large"`) or learned
-# - **`clip_sample`**: clips $\hat x_0$ to $[-1, 1]$; on in diffusers, off in the course
+# - **`clip_sample`**: clips $\hat x_0$ to $[-1, 1]$; on by default in diffusers, off in the course
 # - `pred_prev_sample`: the posterior mean, Ho et al. 2020 eq. 7
 
 # %% [markdown] slideshow={"slide_type": "notes"}

@@ -486,7 +486,7 @@ print(f"multiply-adds of one evaluation, latent / pixel: {ratio:.2f}")
 # ### Latents pay off when images are large
 #
 # - Our latent UNet: more parameters than lesson 07's, on a quarter of the positions
-# - At $16 \times 16$, latents buy little
+# - At $16 \times 16$, latents cost more than they save (the tables above)
 # - Stable Diffusion: $512 \times 512 \times 3$ images to $64 \times 64 \times 4$ latents, 48 times
 #   fewer numbers: room for a big UNet
 # - The price: the VAE's ceiling (section 1)
@@ -494,7 +494,7 @@ print(f"multiply-adds of one evaluation, latent / pixel: {ratio:.2f}")
 # %% [markdown] slideshow={"slide_type": "notes"}
 # Our latent UNet has more parameters than lesson 07's pixel UNet (wider, with attention
 # layers) but runs them on a quarter of the positions; the tables above give the balance in
-# multiply-adds and in time on your machine. At $16 \times 16$ latents buy little. Stable
+# multiply-adds and in time on your machine: at $16 \times 16$ latents cost more than they save. Stable
 # Diffusion's VAE maps $512 \times 512 \times 3$ images to $64 \times 64 \times 4$ latents, 48
 # times fewer numbers: there latents are what makes room for a big UNet, and what they cost
 # is the VAE's ceiling of section 1.
