@@ -96,7 +96,7 @@ generator = seed_everything(0)
 # %%
 D, dt = 0.5, 0.01
 num_steps = 1000  # 10 seconds
-fig, axes = plt.subplots(1, 2, figsize=(8, 3.5), sharex=True, sharey=True, layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharex=True, sharey=True, layout="constrained")
 for ax, lattice in zip(axes, [False, True]):
     # (K+1, N, 2)
     paths = random_walk(5, num_steps, dt, D, dim=2, lattice=lattice, generator=generator)
