@@ -41,6 +41,7 @@ HIDDEN = ("skip", "notes")  # kinds of cell that a slide does not show
 SLIDES_ONLY = "slides-only"  # the tag of a markdown cell that only the deck shows
 CODE_LINES = 10
 FIGURE_CODE_LINES = 4  # a cell that draws a figure shows longer code folded: the figure gets the room
+MAX_SLIDE_CODE_LINES = 12  # of code shown on one slide, all its cells together
 MAX_SLIDE_WORDS = 60  # of prose on one slide: a room reads that much while listening
 SUBSLIDE_MARKER = "<!-- subslide -->"
 
@@ -245,13 +246,20 @@ def headed_slides(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def fold_code(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of ``nb`` whose code cells of more than CODE_LINES lines, or of more than FIGURE_CODE_LINES
-    that draw a figure, are marked ``deck_fold``: the deck shows their code folded."""
+    that draw a figure, are marked ``deck_fold``: the deck shows their code folded. Where a slide would
+    still show more than MAX_SLIDE_CODE_LINES lines, its longest shown cells are folded too."""
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":
             lines = len(cell.source.splitlines())
             draws = any("image/png" in output.get("data", {}) for output in cell.get("outputs", []))
             cell.metadata["deck_fold"] = lines > CODE_LINES or (draws and lines > FIGURE_CODE_LINES)
+    for slide in _slides(nb):
+        shown = [nb.cells[i] for i in slide if nb.cells[i].cell_type == "code" and not nb.cells[i].metadata["deck_fold"]]
+        for cell in sorted(shown, key=lambda c: len(c.source.splitlines()), reverse=True):
+            if sum(len(c.source.splitlines()) for c in shown if not c.metadata["deck_fold"]) <= MAX_SLIDE_CODE_LINES:
+                break
+            cell.metadata["deck_fold"] = True
     return nb
 
 

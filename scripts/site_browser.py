@@ -89,8 +89,8 @@ FIGURE_TEXT_JS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-o
   }))"""
 
 # What the current slide of a deck shows: words of prose (build_slides.prose_words counts alike:
-# headings, math, code, outputs and speaker notes left out), whether it has a heading, and the
-# smallest text of each figure on it as shown (as FIGURE_TEXT_JS).
+# headings, math, code, outputs and speaker notes left out), lines of code not folded, whether it
+# has a heading, and the smallest text of each figure on it as shown (as FIGURE_TEXT_JS).
 SLIDE_JS = """() => {
   const slide = Reveal.getCurrentSlide();
   const prose = slide.cloneNode(true);
@@ -99,8 +99,12 @@ SLIDE_JS = """() => {
     .filter(img => img.naturalWidth > 0 && img.getBoundingClientRect().width > 0)
     .map(img => ({px: parseFloat(img.dataset.textPx) * img.getBoundingClientRect().width / img.naturalWidth,
                   alt: (img.getAttribute('alt') || '').slice(0, 70)}));
+  const code = Array.from(slide.querySelectorAll('.jp-CodeCell .jp-InputArea pre'))
+    .filter(pre => !pre.closest('details:not([open])'))
+    .reduce((lines, pre) => lines + pre.textContent.replace(/\\n$/, '').split('\\n').length, 0);
   return {
     words: (prose.textContent.match(/[A-Za-z0-9][\\w'’-]*/g) || []).length,
+    code,
     heading: slide.querySelector('h1, h2, h3, h4') !== null,
     notes: slide.querySelector('aside.notes') !== null,
     figures,

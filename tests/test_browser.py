@@ -304,6 +304,7 @@ def test_slide_deck(browser_site, deck):
         slide = page.evaluate(site_browser.SLIDE_JS)
         assert slide["heading"], f"{what}: slide {index + 1} has no heading"
         assert slide["words"] <= MAX_SLIDE_WORDS, f"{what}: slide {index + 1} shows {slide['words']} words of prose"
+        assert slide["code"] <= build_slides.MAX_SLIDE_CODE_LINES, f"{what}: slide {index + 1} shows {slide['code']} lines of code"
         small_figures += [f"slide {index + 1}: {f['px']:.1f} px: {f['alt']}" for f in slide["figures"]
                           if f["px"] < MIN_SLIDE_FIGURE_TEXT_PX]
         with_notes += slide["notes"]

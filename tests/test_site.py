@@ -766,10 +766,16 @@ def test_the_code_of_a_figure_and_long_code_are_folded_on_the_deck():
              nbformat.v4.new_code_cell("\n".join(["a = 1"] * 4), outputs=[figure]),
              nbformat.v4.new_code_cell("\n".join(["a = 1"] * 10)),
              nbformat.v4.new_code_cell("\n".join(["a = 1"] * 11))]
+    for cell in cells:
+        cell.metadata["slideshow"] = {"slide_type": "slide"}
     nb = build_slides.fold_code(nbformat.v4.new_notebook(cells=cells))
     assert [c.metadata["deck_fold"] for c in nb.cells] == [True, False, False, True]
     deck = build_slides.render_deck(nb, "Code", "../assets", "../code/")
     assert deck.count('<details class="deck-code">') == 2
+    # Two cells of 4 and 10 lines on one slide are 14 lines: the longer one is folded.
+    cells[2].metadata["slideshow"] = {"slide_type": "-"}
+    nb = build_slides.fold_code(nbformat.v4.new_notebook(cells=cells))
+    assert [c.metadata["deck_fold"] for c in nb.cells] == [True, False, True, True]
 
 
 # --- Colab notebooks and the deploy workflow ---------------------------------------------
