@@ -36,7 +36,8 @@ class CourseUNet2DModel(ModelMixin, ConfigMixin):
     Call ``wrapper(sample, timestep, context=None)`` with sample (N, C, H, W), timestep an int,
     a 0-dim tensor or an (N,) tensor of integer values in [0, T-1], and context (N, context_dim)
     or None. Returns ``UNet2DOutput(sample=predicted_noise)`` of sample's shape, or a 1-tuple
-    with ``return_dict=False``.
+    with ``return_dict=False``. A UNet trained with augmentation labels (``augment_dim``) is
+    called with labels zero: the un-augmented images.
     """
 
     @register_to_config
@@ -49,10 +50,12 @@ class CourseUNet2DModel(ModelMixin, ConfigMixin):
         channel_mults: Sequence[int] = (1, 2, 4),
         context_dim: int = 0,
         num_groups: int = 8,
+        augment_dim: int = 0,
     ) -> None:
         super().__init__()
         check_int("sample_size", sample_size)
-        self.unet = UNet(in_channels, out_channels, base_channels, channel_mults, context_dim, num_groups)
+        self.unet = UNet(in_channels, out_channels, base_channels, channel_mults, context_dim, num_groups,
+                         augment_dim=augment_dim)
 
     @classmethod
     def from_course_model(cls, model: UNet, sample_size: int) -> CourseUNet2DModel:

@@ -144,9 +144,13 @@ class UNet(nn.Module):
         num_groups: groups of every GroupNorm; every channel count must be divisible by it.
         time_embedding: condition on the timestep. ``False`` makes a plain image-to-image
             UNet (e.g. for segmentation) that is called as ``model(x)`` and rejects a ``t``.
+        augment_dim: number of augmentation labels the UNet is told in training (non-leaky
+            augmentation, see :mod:`course_lib.augmentation`); 0 = none. Their projection has
+            no bias, so labels of zero (or None) add nothing: the un-augmented data.
 
     Call ``model(x, t, context)`` with x (N, in_channels, H, W), t (N,) long and context
     (N, context_dim) float or None; the result has shape (N, out_channels, H, W).
+    A model with ``augment_dim`` also takes ``augment`` (N, augment_dim), by keyword.
 
     The defaults have about 0.37M parameters. Compute grows with ``base_channels`` squared
     and with the number of pixels, so keep the full-resolution width small on a CPU.
@@ -161,12 +165,13 @@ class UNet(nn.Module):
         context_dim: int = 0,
         num_groups: int = 8,
         time_embedding: bool = True,
+        augment_dim: int = 0,
     ) -> None:
         super().__init__()
         out_channels = in_channels if out_channels is None else out_channels
         for name, value, low in [("in_channels", in_channels, 1), ("out_channels", out_channels, 1),
                                  ("base_channels", base_channels, 4), ("context_dim", context_dim, 0),
-                                 ("num_groups", num_groups, 1)]:
+                                 ("num_groups", num_groups, 1), ("augment_dim", augment_dim, 0)]:
             check_int(name, value, low)
         if not isinstance(channel_mults, Sequence) or isinstance(channel_mults, str):
             raise InvalidArgument(
@@ -174,6 +179,8 @@ class UNet(nn.Module):
         channel_mults = tuple(channel_mults)
         if not channel_mults or not all(isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in channel_mults):
             raise ValueError(f"channel_mults must be a non-empty sequence of positive ints; got {channel_mults!r}")
+        if augment_dim and not time_embedding:
+            raise ValueError("augment_dim > 0 needs time_embedding=True (the labels join the time embedding)")
         if time_embedding and base_channels % 2:
             raise ValueError(f"base_channels must be even (it sizes the sinusoidal time embedding); got {base_channels}")
         chans = [base_channels * m for m in channel_mults]
@@ -183,7 +190,7 @@ class UNet(nn.Module):
             )
         self.config = dict(in_channels=in_channels, out_channels=out_channels, base_channels=base_channels,
                            channel_mults=list(channel_mults), context_dim=context_dim, num_groups=num_groups,
-                           time_embedding=bool(time_embedding))
+                           time_embedding=bool(time_embedding), augment_dim=augment_dim)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.context_dim = context_dim
         self.time_embedding = bool(time_embedding)
@@ -198,6 +205,8 @@ class UNet(nn.Module):
         # A linear map of the context: for one-hot labels an embedding table, for multi-hot
         # attributes the sum of one learned vector per attribute (plus the bias).
         self.context_proj = nn.Linear(context_dim, emb_dim) if context_dim else None
+        self.augment_dim = augment_dim
+        self.augment_proj = nn.Linear(augment_dim, emb_dim, bias=False) if augment_dim else None
 
         self.conv_in = nn.Conv2d(in_channels, chans[0], 3, padding=1)
         self.down = nn.ModuleList()
@@ -217,13 +226,16 @@ class UNet(nn.Module):
         self.norm_out = nn.GroupNorm(num_groups, chans[0])
         self.conv_out = nn.Conv2d(chans[0], out_channels, 3, padding=1)
 
-    def forward(self, x: Tensor, t: Tensor | None = None, context: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, t: Tensor | None = None, context: Tensor | None = None, *,
+                augment: Tensor | None = None) -> Tensor:
         """Predict noise (or, without time embedding, any per-pixel map) for a batch of images.
 
         Args:
             x: images (N, in_channels, H, W) with H, W divisible by ``downsample_factor``.
             t: timesteps (N,), integer dtype, >= 0; required with a time embedding, else must be None.
             context: (N, context_dim) float, or None for the all-zero (unconditional) context.
+            augment: (N, augment_dim) float augmentation labels of the training images, or None
+                for zeros (no augmentation: what sampling asks for).
 
         Returns:
             (N, out_channels, H, W).
@@ -240,6 +252,10 @@ class UNet(nn.Module):
                 f"got {x.shape[2]}x{x.shape[3]}"
             )
         emb = self._embedding(x, t, context)
+        if self.augment_proj is not None and augment is not None:
+            emb = emb + self.augment_proj(_check_augment(augment, x.shape[0], self.augment_dim, x))
+        elif augment is not None:
+            raise ValueError("augment was given but this UNet has augment_dim=0 (it was not trained with augmentation)")
 
         h = self.conv_in(x)
         skips = []
@@ -352,6 +368,13 @@ def _check_t(t: Tensor | None, n: int) -> Tensor:
     if n and t.min() < 0:
         raise ValueError(f"t must be >= 0; got a minimum of {int(t.min())}")
     return t
+
+
+def _check_augment(augment: object, n: int, augment_dim: int, x: Tensor) -> Tensor:
+    """Augmentation labels: a float (n, augment_dim) tensor, returned in x's dtype."""
+    if not isinstance(augment, Tensor) or not augment.dtype.is_floating_point or augment.shape != (n, augment_dim):
+        raise InvalidArgument("augment", f"augment must be a float tensor of shape ({n}, {augment_dim}); got {_describe(augment)}")
+    return augment.to(dtype=x.dtype)
 
 
 def _check_context(context: Tensor | None, n: int, context_dim: int, x: Tensor) -> Tensor:

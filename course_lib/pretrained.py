@@ -45,6 +45,7 @@ class Recipe:
     lr: float = 1e-3
     context_dropout: float = 0.0
     ema_decay: float | None = None
+    augment_shift: int = 0  # non-leaky shift augmentation (the model needs augment_dim=2)
     multi_label: bool = False
     extra: dict = field(default_factory=dict)
     # A recipe with its own training code: trainer(steps, seed, progress) -> (model, card items).
@@ -156,7 +157,7 @@ def train_recipe(name: str, steps: int | None = None, device: str | None = None,
         result = train_diffusion(model, checkpoints.build_schedule(recipe.schedule), dataset, steps=steps,
                                  batch_size=recipe.batch_size, lr=recipe.lr, lr_schedule="cosine",
                                  context_dropout=recipe.context_dropout, ema_decay=recipe.ema_decay,
-                                 device=device, seed=seed, progress=progress)
+                                 augment_shift=recipe.augment_shift, device=device, seed=seed, progress=progress)
         losses = result.losses
         model = result.ema if result.ema is not None else model
     seconds = time.perf_counter() - start
@@ -166,6 +167,7 @@ def train_recipe(name: str, steps: int | None = None, device: str | None = None,
         "training": {
             "steps": steps, "batch_size": recipe.batch_size, "lr": recipe.lr, "seed": seed,
             "context_dropout": recipe.context_dropout, "ema_decay": recipe.ema_decay,
+            **({"augment_shift": recipe.augment_shift} if recipe.augment_shift else {}),
             "examples": len(dataset), "final_loss": round(sum(tail) / len(tail), 5),
             "seconds": round(seconds, 1), "device": str(device),
             "hardware": torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.machine()} CPU, {torch.get_num_threads()} threads",

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from .augmentation import SHIFT_LABELS, random_shift
 from .config import get_device
 from .models import to_context
 from .schedules import NoiseSchedule
@@ -109,6 +110,7 @@ def diffusion_loss(
     x0: Tensor,
     context: Tensor | None = None,
     generator: torch.Generator | None = None,
+    augment: Tensor | None = None,
 ) -> Tensor:
     """The simplified DDPM loss, E_{t, x_0, eps} || eps - eps_theta(x_t, t) ||^2 (Ho et al. 2020, eq. 14).
 
@@ -122,6 +124,8 @@ def diffusion_loss(
         x0: clean data, (N, C, H, W) images in [-1, 1] or (N, D) points.
         context: optional (N, context_dim) float context.
         generator: CPU generator for t and eps (same generator state, same loss).
+        augment: optional (N, augment_dim) augmentation labels of ``x0``, passed to the model
+            as ``augment=`` (non-leaky augmentation, :mod:`course_lib.augmentation`).
 
     Returns:
         A scalar tensor (differentiable with respect to the model's parameters).
@@ -134,7 +138,8 @@ def diffusion_loss(
     eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
     t, eps = t.to(x0.device), eps.to(x0.device)
     x_t = schedule.add_noise(x0, eps, t)
-    return F.mse_loss(model(x_t, t, context), eps)
+    prediction = model(x_t, t, context) if augment is None else model(x_t, t, context, augment=augment)
+    return F.mse_loss(prediction, eps)
 
 
 class EMA:
@@ -191,6 +196,7 @@ def train_diffusion(
     lr_schedule: str = "constant",
     context_dropout: float = 0.0,
     ema_decay: float | None = None,
+    augment_shift: int = 0,
     device: torch.device | str | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -216,8 +222,11 @@ def train_diffusion(
         context_dropout: probability of replacing a sample's context by zeros, so that the same
             model also learns the unconditional prediction (Ho & Salimans 2022, Algorithm 1).
         ema_decay: keep an :class:`EMA` of the weights with this decay; None for no EMA.
+        augment_shift: non-leaky shift augmentation (Karras et al. 2022, app. C): half of each
+            batch is shifted by up to this many pixels along each axis, and the model is told
+            the shift (it needs ``augment_dim=2``); 0 for none. See :func:`~course_lib.augmentation.random_shift`.
         device: where to train; default :func:`~course_lib.config.get_device`.
-        seed: seeds the data order, the timesteps, the noise and the context dropout. Same
+        seed: seeds the data order, the timesteps, the noise, the context dropout and the shifts. Same
             seed and same initial model, same loss history (bit for bit on the CPU).
         progress: show a tqdm bar with the running mean loss.
         log_every: steps between updates of the running loss on the bar.
@@ -243,6 +252,10 @@ def train_diffusion(
         raise ValueError("context_dropout > 0 needs a conditional model (context_dim > 0)")
     if len(dataset) == 0:
         raise ValueError("dataset is empty")
+    augment_shift = check_int("augment_shift", augment_shift, 0)
+    if augment_shift and getattr(model, "augment_dim", 0) != SHIFT_LABELS:
+        raise InvalidArgument("augment_shift", f"augment_shift > 0 needs a model told the shift: augment_dim={SHIFT_LABELS} "
+                              f"(e.g. UNet(..., augment_dim={SHIFT_LABELS})); this one has {getattr(model, 'augment_dim', 0)}")
 
     seed = check_seed("seed", seed)
 
@@ -265,7 +278,10 @@ def train_diffusion(
                 keep = torch.rand(context.shape[0], generator=generator) >= context_dropout
                 context = context * keep[:, None]
             context = context.to(device)
-        return diffusion_loss(model, schedule, x0, context, generator)
+        augment = None
+        if augment_shift:
+            x0, augment = random_shift(x0, augment_shift, generator)
+        return diffusion_loss(model, schedule, x0, context, generator, augment)
 
     def after_step(step: int) -> None:
         if ema is not None:
