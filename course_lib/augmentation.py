@@ -29,7 +29,7 @@ def random_shift(
     max_shift: int,
     generator: torch.Generator | None = None,
     probability: float = 0.5,
-    fill: float = -1.0,
+    fill: float | str = -1.0,
 ) -> tuple[Tensor, Tensor]:
     """Shift each image, with ``probability``, by whole pixels (dx, dy) drawn uniformly from [-max_shift, max_shift].
 
@@ -40,7 +40,8 @@ def random_shift(
         max_shift: the largest shift along each axis in pixels, 1 <= max_shift < min(H, W).
         generator: CPU generator (same state, same shifts).
         probability: the chance that an image is shifted at all, in [0, 1]; the others are left as they are.
-        fill: the value of the pixels shifted in from outside (-1: black background in [-1, 1]).
+        fill: the value of the pixels shifted in from outside (-1: black background in [-1, 1]),
+            or "edge" to repeat each image's border pixels (for backgrounds of any colour).
 
     Returns:
         ``(shifted, labels)``: the images, same shape and dtype, where pixel (y, x) of a shifted
@@ -51,9 +52,12 @@ def random_shift(
     n, channels, height, width = images.shape
     max_shift = check_int("max_shift", max_shift, 1, min(height, width) - 1)
     probability = check_number("probability", probability, 0.0, 1.0)
+    if fill != "edge":
+        fill = check_number("fill", fill)
     shift = torch.randint(-max_shift, max_shift + 1, (n, 2), generator=generator)
     shift = shift * (torch.rand(n, 1, generator=generator) < probability)
-    padded = F.pad(images, (max_shift,) * 4, value=fill)
+    padded = (F.pad(images, (max_shift,) * 4, mode="replicate") if fill == "edge"
+              else F.pad(images, (max_shift,) * 4, value=fill))
     rows = (max_shift - shift[:, 1, None] + torch.arange(height)).to(images.device)
     cols = (max_shift - shift[:, 0, None] + torch.arange(width)).to(images.device)
     index = torch.arange(n, device=images.device)[:, None, None, None]

@@ -57,6 +57,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .augmentation import SHIFT_LABELS, random_shift
 from .config import seed_everything
 from .models import UNet
 from .samplers import DDIMSampler, sample
@@ -282,6 +283,7 @@ class RunSettings:
     seed: int
     grad_accum: int
     mixed_precision: str
+    augment_shift: int = 0  # non-leaky shift augmentation: the UNet needs augment_dim=2
 
 
 def step_generator(seed: int, step: int, what: str) -> torch.Generator:
@@ -306,14 +308,19 @@ def batch_indices(step: int, batch_size: int, num_images: int, seed: int) -> Ten
     return out
 
 
-def global_batch(data: ImageData, schedule: NoiseSchedule, settings: RunSettings, step: int) -> tuple[Tensor, Tensor, Tensor]:
-    """(x0, t, eps) of step ``step``'s whole batch: images (B, C, S, S) in [-1, 1], timesteps (B,), noise (B, C, S, S)."""
+def global_batch(data: ImageData, schedule: NoiseSchedule, settings: RunSettings,
+                 step: int) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    """(x0, t, eps, augment) of step ``step``'s whole batch: images (B, C, S, S) in [-1, 1], timesteps (B,),
+    noise (B, C, S, S), and the shift labels (B, 2) of ``--augment-shift`` (None without it)."""
     b = settings.batch_size
     x0 = data.as_float(batch_indices(step, b, len(data.images), settings.seed))
+    augment = None
+    if settings.augment_shift:
+        x0, augment = random_shift(x0, settings.augment_shift, step_generator(settings.seed, step, "augment"), fill="edge")
     generator = step_generator(settings.seed, step, "noise")
     t = torch.randint(0, schedule.num_timesteps, (b,), generator=generator)
     eps = torch.randn(x0.shape, generator=generator)
-    return x0, t, eps
+    return x0, t, eps, augment
 
 
 def _rng_states() -> dict:
@@ -420,6 +427,7 @@ def _check_out(out: Path, resume: bool) -> None:
 
 def _check_same_run(saved: dict, settings: RunSettings, out: Path) -> None:
     current = asdict(settings)
+    saved = {"augment_shift": 0, **saved}  # checkpoints from before the option had no augmentation
     # Not the folder's path: the same images elsewhere (a laptop's run continued on a GPU machine)
     # have the same fingerprint, and that is what decides.
     differ = [k for k in current if k != "data" and saved.get(k) != current[k]]
@@ -545,7 +553,7 @@ def train(data: ImageData, settings: RunSettings, options: TrainOptions, acceler
     bar = tqdm(total=options.steps, initial=start_step, unit="step", desc="train-images",
                disable=not (options.progress and accelerator.is_local_main_process))
     def train_step(step: int) -> None:
-        x0, t, eps = global_batch(data, schedule, settings, step)
+        x0, t, eps, augment = global_batch(data, schedule, settings, step)
         for group in optimiser.param_groups:  # linear warm-up, a function of the step alone
             group["lr"] = settings.lr * min(1.0, step / settings.warmup) if settings.warmup else settings.lr
         step_loss = torch.zeros((), device=accelerator.device)
@@ -553,9 +561,10 @@ def train(data: ImageData, settings: RunSettings, options: TrainOptions, acceler
             first = (micro * processes + rank) * share  # this process's share of this micro-step
             part = slice(first, first + share)
             x0_part, t_part, eps_part = (v[part].to(accelerator.device) for v in (x0, t, eps))
+            told = {} if augment is None else {"augment": augment[part].to(accelerator.device)}
             with accelerator.accumulate(model):
                 x_t = schedule.add_noise(x0_part, eps_part, t_part)  # Ho et al. 2020, eq. 4
-                loss = F.mse_loss(model(x_t, t_part).float(), eps_part)  # Ho et al. 2020, eq. 14
+                loss = F.mse_loss(model(x_t, t_part, **told).float(), eps_part)  # Ho et al. 2020, eq. 14
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(model.parameters(), 1.0)
@@ -641,6 +650,8 @@ def model_card(card: dict) -> str:
     source = Path(card["data"]).name if os.sep in card["data"] else card["data"]
     skipped = f", {len(card['skipped_files'])} unreadable files skipped" if card["skipped_files"] else ""
     minutes = card["seconds"] / 60
+    augmentation = (f"| augmentation | half the images shifted by up to {s['augment_shift']} pixels, the UNet told the shift "
+                    f"(non-leaky, Karras et al. 2022); samples are unshifted |\n" if s.get("augment_shift") else "")
     return f"""---
 library_name: diffusers
 tags: [unconditional-image-generation, ddpm, course_lib]
@@ -654,7 +665,7 @@ Trained with `python -m course_lib train-images` (the course UNet, {_param_count
 | data | `{source}`: {card['images']} images{skipped} |
 | images | {s['size']}x{s['size']}, {s['mode']} |
 | steps | {card['steps']}, global batch {s['batch_size']}, AdamW lr {s['lr']:g} (warm-up {s['warmup']} steps), EMA {s['ema']:g} |
-| schedule | linear, T = {s['timesteps']}, beta from {BETA_START:g} to {BETA_END:g} (Ho et al. 2020) |
+{augmentation}| schedule | linear, T = {s['timesteps']}, beta from {BETA_START:g} to {BETA_END:g} (Ho et al. 2020) |
 | final loss | {card['final_loss']} (mean of the last 100 steps) |
 | time | {card['seconds']} s ({minutes:.1f} min) of training |
 | hardware | {card['processes']} process(es), {card['hardware']}, mixed precision {s['mixed_precision']}, torch {card['torch']} |
@@ -719,6 +730,9 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
                                                      f"(default $XDG_CACHE_HOME or ~/.cache, then course_lib/datasets)")
     p.add_argument("--allow-upscale", action="store_true", help="enlarge images smaller than --size instead of refusing")
     p.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
+    p.add_argument("--augment-shift", type=argparse_type("--augment-shift", lambda n, v: check_int(n, v, 0, 8)), default=0,
+                   help="for small folders: shift half the training images by up to N pixels and tell the UNet the "
+                        "shift, so it cannot just store the images; samples come unshifted (default 0: off)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -726,11 +740,16 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
 def settings_from_args(args: argparse.Namespace, data: ImageData) -> RunSettings:
     """The :class:`RunSettings` that ``args`` ask for, with the defaults that depend on the data filled in."""
     unet = unet_config(args.size, data.images.shape[1], args.channels)
+    if args.augment_shift:
+        if args.augment_shift >= args.size // 2:
+            raise ValueError(f"--augment-shift must be below half of --size ({args.size // 2}); got {args.augment_shift}")
+        unet["augment_dim"] = SHIFT_LABELS
     lr = args.lr if args.lr is not None else (1e-3 if args.size <= 16 else 2e-4)
     # accelerate launch passes its configured precision to the processes in ACCELERATE_MIXED_PRECISION
     precision = args.mixed_precision or os.environ.get("ACCELERATE_MIXED_PRECISION") or "no"
     return RunSettings(data.source, data.fingerprint(), len(data.images), args.size, data.mode, unet, args.timesteps,
-                       args.batch_size, lr, args.warmup, args.ema, args.seed, args.grad_accum, precision)
+                       args.batch_size, lr, args.warmup, args.ema, args.seed, args.grad_accum, precision,
+                       args.augment_shift)
 
 
 def run(args: argparse.Namespace) -> None:

@@ -60,7 +60,17 @@ def test_random_shift_extremes_and_seed():
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
 
 
+def test_edge_fill_repeats_the_border():
+    image = torch.arange(16.0).reshape(1, 1, 4, 4)
+    shifted, labels = random_shift(image.repeat(50, 1, 1, 1), 1, torch.Generator().manual_seed(0), 1.0, fill="edge")
+    for out, (dx, dy) in zip(shifted, labels.long().tolist()):
+        rows = (torch.arange(4) - dy).clamp(0, 3)
+        cols = (torch.arange(4) - dx).clamp(0, 3)
+        assert torch.equal(out[0], image[0, 0][rows][:, cols])
+
+
 @pytest.mark.parametrize("kwargs, name", [
+    (dict(fill="border"), "fill"),
     (dict(max_shift=0), "max_shift"), (dict(max_shift=8), "max_shift"), (dict(probability=1.5), "probability"),
     (dict(images=torch.zeros(4, 8, 8)), "images"), (dict(images=torch.zeros(2, 1, 8, 8, dtype=torch.long)), "images"),
 ])

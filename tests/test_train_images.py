@@ -374,3 +374,41 @@ def test_train_model_writes_to_its_output_folder_and_leaves_the_shipped_weights_
     assert schedule.num_timesteps == 200
     assert cli.main(["train", "--model", "toy2d", "--steps", "1", "--out", str(checkpoints.WEIGHTS_DIR)]) == 2
     assert tree(checkpoints.WEIGHTS_DIR) == shipped
+
+
+# ------------------------------------------------------------------------------ augmentation
+
+
+def test_augment_shift_trains_a_unet_told_the_shift_and_exports_it(tmp_path, monkeypatch):
+    from diffusers import DDPMPipeline
+
+    out = tmp_path / "run"
+    assert train_cli("--data", str(make_folder(tmp_path / "data")), "--out", str(out), *TINY,
+                     "--steps", "3", "--sample-every", "3", "--augment-shift", "1") == 0
+    state = load_checkpoint(out / CHECKPOINT)
+    assert state["settings"]["augment_shift"] == 1 and state["settings"]["unet"]["augment_dim"] == 2
+    assert state["ema"]["augment_proj.weight"].abs().sum() > 0  # the labels reached the UNet and were trained
+    assert "shifted by up to 1 pixels" in (out / "README.md").read_text()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    pipeline = DDPMPipeline.from_pretrained(out)
+    assert pipeline.unet.unet.augment_dim == 2
+
+
+def test_augmented_batches_are_shifted_copies_with_their_labels(tmp_path):
+    data = load_folder(make_folder(tmp_path / "data", shape=(8, 8)), 8)
+    settings = train_images.RunSettings("d", data.fingerprint(), len(data.images), 8, "gray",
+                                        train_images.unet_config(8, 1, 16), 20, 8, 1e-3, 0, 0.999, 0, 1, "no", 2)
+    x0, t, eps, labels = train_images.global_batch(data, NoiseSchedule.linear(20), settings, 1)
+    plain = data.as_float(batch_indices(1, 8, len(data.images), 0))
+    for image, original, (dx, dy) in zip(x0, plain, (labels * 2).round().long().tolist()):
+        padded = torch.nn.functional.pad(original[None], (2, 2, 2, 2), mode="replicate")[0]  # edges repeated
+        assert torch.equal(image, padded[:, 2 - dy:10 - dy, 2 - dx:10 - dx])
+    unaugmented = train_images.global_batch(data, NoiseSchedule.linear(20), settings.__class__(
+        **{**settings.__dict__, "augment_shift": 0}), 1)
+    assert unaugmented[3] is None and torch.equal(unaugmented[1], t) and torch.equal(unaugmented[2], eps)
+
+
+def test_augment_shift_must_leave_most_of_the_image(tmp_path, capsys):
+    err = _one_line_error(capsys, "--data", str(make_folder(tmp_path / "data")), "--out", str(tmp_path / "run"), *TINY,
+                          "--augment-shift", "4")
+    assert "--augment-shift must be below half of --size (4); got 4" in err
