@@ -255,7 +255,7 @@ class UNet(nn.Module):
         if self.augment_proj is not None and augment is not None:
             emb = emb + self.augment_proj(_check_augment(augment, x.shape[0], self.augment_dim, x))
         elif augment is not None:
-            raise ValueError("augment was given but this UNet has augment_dim=0 (it was not trained with augmentation)")
+            raise InvalidArgument("augment", "augment was given but this UNet has augment_dim=0 (it was not trained with augmentation)")
 
         h = self.conv_in(x)
         skips = []
