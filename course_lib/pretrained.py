@@ -84,7 +84,7 @@ RECIPES: dict[str, Recipe] = {
     "sprites": Recipe(
         "attribute-conditional 16x16 sprites (multi-hot shape, colour, facing)",
         "UNet", dict(in_channels=3, context_dim=len(ATTRIBUTE_NAMES)), lambda: make_sprites(8192, 16, seed=0),
-        steps=10000, schedule=IMAGE_SCHEDULE, ema_decay=0.999, context_dropout=0.1,
+        steps=20000, schedule=IMAGE_SCHEDULE, ema_decay=0.9995, context_dropout=0.1,
         extra={"image_shape": [3, 16, 16], "context_names": ATTRIBUTE_NAMES},
     ),
     "toy2d": Recipe(
@@ -170,12 +170,17 @@ def train_recipe(name: str, steps: int | None = None, device: str | None = None,
             **({"augment_shift": recipe.augment_shift} if recipe.augment_shift else {}),
             "examples": len(dataset), "final_loss": round(sum(tail) / len(tail), 5),
             "seconds": round(seconds, 1), "device": str(device),
-            "hardware": torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
+            "hardware": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
             "torch": torch.__version__,
         },
         **recipe.extra,
     }
     return model.cpu().eval(), card
+
+
+def _cpu_name() -> str:
+    threads = torch.get_num_threads()
+    return f"{platform.machine()} CPU, {threads} thread{'s' if threads > 1 else ''}"
 
 
 def ship(name: str, model: nn.Module, card: dict, weights_dir: str | Path, half: bool = True) -> dict:

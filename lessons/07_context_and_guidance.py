@@ -765,9 +765,9 @@ plt.show()
 # ### What the mixes show
 #
 # - **no colour**: circles as asked, in uneven colours; dropout only ever removed the *whole* context
-# - **red + blue**: each body commits to *one* of the two colours; none is magenta
-# - **circle + square**: the judge says circle, the fill ratio says nearer the square; a judge
-#   trained on pure shapes *must* pick one
+# - **red + blue**: each body commits to *one* colour, nearly always red; none is magenta
+# - **circle + square**: the judge says circle, the fill ratio says between circle and square;
+#   a judge trained on pure shapes *must* pick one
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # What the measurements show:
@@ -777,14 +777,16 @@ plt.show()
 #   ever removed the *whole* context, so "a circle and nothing else" was never seen in
 #   training: the network receives the circle vector plus the bias and does whatever its
 #   weights make of it.
-# - **Red + blue**: each body commits to *one* of the two colours (the judge finds only red and
-#   blue, and no body is magenta on average): the context makes two modes likely and each
-#   sample falls into one of them. Look at the pictures for what averages hide: tints that
-#   no training sprite has would mean the model is off its training distribution.
+# - **Red + blue**: each body commits to *one* colour (the judge finds almost only red, a few
+#   blue, no green or yellow, and no body is magenta on average): the context makes modes
+#   likely and each sample falls into one of them, and nothing makes the two equally likely.
+#   Look at the pictures for what averages hide: tints that no training sprite has would
+#   mean the model is off its training distribution.
 # - **Circle + square**: the judge calls nearly all of them circles, yet their fill ratio
-#   lies between the references of the circle and of the square, and nearer the square's.
-#   The judge was trained on four pure shapes and *must* pick one: it cannot report a blend.
-#   A measuring instrument has a training distribution too.
+#   lies between the references of the circle and of the square. The judge was trained on
+#   four pure shapes and *must* pick one: it cannot report a blend. A measuring instrument
+#   has a training distribution too. (The "red square" reference is off the training
+#   distribution as well, with no facing given: the judge calls some of those circles.)
 #
 # Composing concepts by combining contexts is how text-to-image models are asked for "a red
 # cube on a blue sphere", and these tiny experiments show why it is unreliable when the
@@ -793,15 +795,13 @@ plt.show()
 
 # %% slideshow={"slide_type": "skip"}
 red_blue = mix_results["red+blue circle"]
-assert red_blue["colours"][[1, 3]].sum() <= 0.1 * num_mix and red_blue["colours"][[0, 2]].min() > 0
+assert red_blue["colours"][[1, 3]].sum() <= 0.1 * num_mix  # almost only red or blue...
+assert red_blue["colours"][0] >= 0.9 * num_mix  # ...nearly always red
 assert red_blue["magenta"] == 0 and mix_results["circle, no colour"]["shapes"][0] >= 0.9 * num_mix
 fills = {
     name: mix_results[name]["fill"] for name in ("red circle", "red circle+square", "red square")
 }
-assert fills["red circle"] < fills["red circle+square"] <= fills["red square"] + 0.05
-assert abs(fills["red circle+square"] - fills["red square"]) < abs(
-    fills["red circle+square"] - fills["red circle"]
-)
+assert fills["red circle"] < fills["red circle+square"] < fills["red square"]
 # "nearly all circles", says the judge
 assert mix_results["red circle+square"]["shapes"][0] >= 0.9 * num_mix
 
