@@ -780,8 +780,9 @@ plt.show()
 # - **Red + blue**: each body commits to *one* colour (the judge finds almost only red, a few
 #   blue, no green or yellow, and no body is magenta on average): the context makes modes
 #   likely and each sample falls into one of them, and nothing makes the two equally likely.
-#   Look at the pictures for what averages hide: tints that no training sprite has would
-#   mean the model is off its training distribution.
+#   Look at the pictures for what averages hide: the black backgrounds of these circles are
+#   tinted blue, which no training sprite's is. The blue went somewhere: the model is off
+#   its training distribution.
 # - **Circle + square**: the judge calls nearly all of them circles, yet their fill ratio
 #   lies between the references of the circle and of the square. The judge was trained on
 #   four pure shapes and *must* pick one: it cannot report a blend. A measuring instrument
@@ -804,6 +805,10 @@ fills = {
 assert fills["red circle"] < fills["red circle+square"] < fills["red square"]
 # "nearly all circles", says the judge
 assert mix_results["red circle+square"]["shapes"][0] >= 0.9 * num_mix
+# the red + blue circles' backgrounds are bluer than the red circles'
+def background_blue(images):
+    return images[:, 2][(images <= -0.5).all(dim=1)].mean()
+assert background_blue(mix_images["red+blue circle"]) > background_blue(mix_images["red circle"]) + 0.05
 
 # %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
 # ## 8. Guidance by any differentiable loss
