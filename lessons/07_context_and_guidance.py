@@ -808,7 +808,8 @@ assert mix_results["red circle+square"]["shapes"][0] >= 0.9 * num_mix
 # the red + blue circles' backgrounds are bluer than the red circles'
 def background_blue(images):
     return images[:, 2][(images <= -0.5).all(dim=1)].mean()
-assert background_blue(mix_images["red+blue circle"]) > background_blue(mix_images["red circle"]) + 0.05
+red_blue_bg, red_bg = (background_blue(mix_images[k]) for k in ("red+blue circle", "red circle"))
+assert red_blue_bg > red_bg + 0.05
 
 # %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
 # ## 8. Guidance by any differentiable loss
