@@ -777,8 +777,8 @@ plt.show()
 #   ever removed the *whole* context, so "a circle and nothing else" was never seen in
 #   training: the network receives the circle vector plus the bias and does whatever its
 #   weights make of it.
-# - **Red + blue**: each body commits to *one* colour (the judge finds almost only red, a few
-#   blue, no green or yellow, and no body is magenta on average): the context makes modes
+# - **Red + blue**: each body commits to *one* colour (the judge finds almost only red, at most a
+#   few blue, no green or yellow, and no body is magenta on average): the context makes modes
 #   likely and each sample falls into one of them, and nothing makes the two equally likely.
 #   Look at the pictures for what averages hide: the black backgrounds of these circles are
 #   tinted blue, which no training sprite's is. The blue went somewhere: the model is off
