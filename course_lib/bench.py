@@ -4,9 +4,10 @@ Speed: the course UNet's forward pass, a training step, and sampling 256 digits 
 (all T steps) and DDIM (10, 25, 50 steps). Quality, for each shipped generative model: the
 judge classifier's confident fraction and class-histogram entropy, conditional accuracy at
 several guidance weights, FID on the judge's features against held-out real data (beside
-the real train-vs-test FID), and the nearest-training-image distance (memorisation). Lesson
-12's text-to-image model: the sprite judge's per-attribute agreement with seen and held-out
-captions, beside lesson 07's pixel-space sprites model. Classifier guidance (lesson 07): the
+the FID of as many real training digits: FID depends on the sample count), and the
+nearest-training-image distance (memorisation). Lesson 12's text-to-image model: the sprite
+judge's per-attribute agreement with seen and held-out captions, beside lesson 07's
+pixel-space sprites model. Classifier guidance (lesson 07): the
 unconditional digits model steered by a noise-aware classifier trained on the spot, beside
 classifier-free guidance of the conditional model: accuracy, FID and seconds per sample.
 Samplers (lesson 08): the unconditional digits model's quality against network evaluations for
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from torch import Tensor
 
 from . import checkpoints
 from .classifier import predict
@@ -53,6 +55,19 @@ def print_table(title: str, header: list[str], rows: list[list[object]]) -> None
     print("|" + "|".join("---" for _ in header) + "|")
     for row in rows:
         print("| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row) + " |")
+
+
+def real_fid(train_features: Tensor, test_features: Tensor, n: int, draws: int = 10) -> str:
+    """FID of ``n`` real training digits against the held-out ones, as "mean ± sd" over ``draws`` random draws.
+
+    FID from few samples is biased upwards (each covariance is estimated from the samples), so a
+    model's FID from n samples is compared with real digits' at the same n, not with all 1,437.
+    """
+    n = min(n, len(train_features))
+    g = torch.Generator().manual_seed(0)
+    fids = torch.tensor([frechet_distance(train_features[torch.randperm(len(train_features), generator=g)[:n]],
+                                          test_features) for _ in range(draws)])
+    return f"{fids.mean():.3g} ± {fids.std():.2g}"
 
 
 def speed(device: torch.device, n: int = 256) -> None:
@@ -94,11 +109,12 @@ def quality(device: torch.device, n: int) -> None:
     _, train_feats = predict(judge, train_images)
     test_probs, test_feats = predict(judge, test_images)
     held_out_nn, _ = nearest_neighbour_distance(test_images, train_images)
-    rows: list[list[object]] = [[
-        "real held-out digits", "-", "-", confident_fraction(test_probs), class_entropy(test_probs),
-        (test_probs.argmax(1) == test_labels).float().mean().item(), frechet_distance(train_feats, test_feats),
-        held_out_nn.median().item(), "-",
-    ]]
+    rows: list[list[object]] = [
+        ["real held-out digits", "-", "-", confident_fraction(test_probs), class_entropy(test_probs),
+         (test_probs.argmax(1) == test_labels).float().mean().item(), "-", held_out_nn.median().item(), "-"],
+        [f"real training digits, {min(n, len(train_images))} drawn", "-", "-", "-", "-", "-",
+         real_fid(train_feats, test_feats, n), "-", "-"],
+    ]
     for name in ("digits", "digits-cond"):
         try:
             model, schedule = checkpoints.load_pretrained(name, device=device)
@@ -123,7 +139,8 @@ def quality(device: torch.device, n: int) -> None:
             rows.append([name, sampler_name, w, confident_fraction(probs), class_entropy(probs), accuracy,
                          frechet_distance(feats, test_feats), nn_dist.median().item(), seconds])
     print_table(
-        f"Sample quality ({n} samples per row; judge: classifier-digits; FID against the {len(test_images)} held-out digits)",
+        f"Sample quality ({n} samples per row; judge: classifier-digits; FID against the {len(test_images)} held-out digits, "
+        "for real digits mean ± sd over 10 draws)",
         ["model", "sampler", "guidance", "confident (>0.9)", "class entropy (nats)", "accuracy", "FID",
          "median NN distance", "seconds"],
         rows,
@@ -210,6 +227,7 @@ def samplers(device: torch.device, n: int, step_counts: tuple[int, ...] = (5, 10
     except (FileNotFoundError, ValueError) as e:
         print(f"\n(samplers table skipped: {e})")
         return
+    _, train_feats = predict(judge, load_digits(16, "train").tensors[0])
     _, test_feats = predict(judge, load_digits(16, "test").tensors[0])
     T = schedule.num_timesteps
     settings: list[tuple[str, str, object]] = [("DDPM", "all", DDPMSampler(schedule))]
@@ -222,7 +240,8 @@ def samplers(device: torch.device, n: int, step_counts: tuple[int, ...] = (5, 10
         settings += [("DPM-Solver++(2M)", spacing, DPMSolverSampler(schedule, k, timestep_spacing=spacing))
                      for spacing in ("leading", "linspace") if k < T // 2]
     settings.append(("DDIM", "trailing", DDIMSampler(schedule, T // 2 + 1, timestep_spacing="trailing")))
-    rows: list[list[object]] = []
+    rows: list[list[object]] = [[f"real training digits, {min(n, len(train_feats))} drawn", "-", "-", "-", "-", "-",
+                                 real_fid(train_feats, test_feats, n), "-"]]
     for name, spacing, sampler in settings:
         start = time.perf_counter()
         x = sample(model, sampler, (n, 1, 16, 16), generator=torch.Generator().manual_seed(0), device=device,
@@ -232,7 +251,7 @@ def samplers(device: torch.device, n: int, step_counts: tuple[int, ...] = (5, 10
         rows.append([name, spacing, len(sampler.timesteps), int(sampler.timesteps[0]), confident_fraction(probs),
                      class_entropy(probs), frechet_distance(feats, test_feats), seconds])
     print_table(f"Samplers: quality against network evaluations (digits, {n} samples per row, seed 0; judge: "
-                f"classifier-digits; FID against the held-out digits)",
+                f"classifier-digits; FID against the held-out digits, for real digits mean ± sd over 10 draws)",
                 ["sampler", "spacing", "network evaluations", "first t", "confident (>0.9)", "class entropy (nats)", "FID",
                  "seconds"], rows)
 

@@ -51,11 +51,12 @@ class CourseUNet2DModel(ModelMixin, ConfigMixin):
         context_dim: int = 0,
         num_groups: int = 8,
         augment_dim: int = 0,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         check_int("sample_size", sample_size)
         self.unet = UNet(in_channels, out_channels, base_channels, channel_mults, context_dim, num_groups,
-                         augment_dim=augment_dim)
+                         augment_dim=augment_dim, dropout=dropout)
 
     @classmethod
     def from_course_model(cls, model: UNet, sample_size: int) -> CourseUNet2DModel:

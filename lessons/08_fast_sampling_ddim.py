@@ -305,7 +305,7 @@ for eta in [0.0, 0.5, 1.0]:
 # %%
 num_samples = fast_or_full(64, 500)  # every sampler, DDPM included
 num_more = fast_or_full(256, 1000)  # the DDIM samplers only
-held_out_features = predict(judge, load_digits(split="test").tensors[0])[1]  # (359, 64)
+held_out_features = predict(judge, load_digits(split="test").tensors[0])[1]  # (360, 64)
 train_digits = load_digits(split="train").tensors[0]
 
 def real_fids(n: int, generator: torch.Generator) -> torch.Tensor:

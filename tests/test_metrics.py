@@ -85,3 +85,15 @@ def test_energy_distance_is_small_for_equal_distributions_and_matches_1d_closed_
     shifted = energy_distance(gaussian(4000, [0.0], [1.0], 7), gaussian(4000, [d], [1.0], 8))
     assert abs(same) < 0.01
     assert shifted == pytest.approx(expected, rel=0.1)
+
+
+def test_bench_real_fid_is_the_full_set_fid_at_full_size_and_larger_on_fewer_samples():
+    """FID from n samples is biased upwards: the bench's real reference must be taken at the samples' n."""
+    from course_lib.bench import real_fid
+
+    a, b = gaussian(200, [0.0] * 4, [1.0] * 4, 1), gaussian(200, [0.0] * 4, [1.0] * 4, 2)
+    full = frechet_distance(a, b)
+    assert real_fid(a, b, n=200) == f"{full:.3g} ± 0"  # every draw is the whole set, reordered
+    assert real_fid(a, b, n=10_000) == real_fid(a, b, n=200)
+    mean_of_few = float(real_fid(a, b, n=20).split(" ± ")[0])
+    assert mean_of_few > 3 * full

@@ -181,9 +181,25 @@ def test_unet_overfits_a_fixed_batch():
     assert min(losses[-10:]) < losses[0] / 20, (losses[0], losses[-10:])
 
 
+def test_unet_dropout_acts_in_training_only_and_keeps_the_weights_interchangeable():
+    torch.manual_seed(0)
+    plain, dropped = UNet(), UNet(dropout=0.1)
+    assert not any(isinstance(m, torch.nn.Dropout) for m in plain.modules())
+    assert sum(isinstance(m, torch.nn.Dropout) for m in dropped.modules()) == 7  # one per residual block
+    dropped.load_state_dict(plain.state_dict())  # the same parameters: shipped weights load either way
+    x, t = torch.randn(4, 1, 16, 16), torch.tensor([0, 10, 100, 499])
+    dropped.train()
+    assert not torch.equal(dropped(x, t), dropped(x, t))
+    plain.eval(), dropped.eval()
+    torch.testing.assert_close(dropped(x, t), plain(x, t), rtol=0, atol=0)
+    assert dropped.config["dropout"] == 0.1 and UNet(**dropped.config).config == dropped.config
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
+        (dict(dropout=1.0), "dropout must be a finite number in \\[0, 1\\)"),
+        (dict(dropout=-0.1), "dropout must be a finite number in \\[0, 1\\)"),
         (dict(base_channels=12), "num_groups=8 must divide"),
         (dict(channel_mults=()), "channel_mults must be a non-empty sequence"),
         (dict(channel_mults=(1, 0)), "channel_mults must be a non-empty sequence"),

@@ -827,4 +827,5 @@ def test_bench_prints_the_samplers_table(capsys):
         assert (name, "trailing", "2", "499") in rows
     assert ("DDIM", "leading", "2", "250") in rows and ("DPM-Solver++(2M)", "leading", "2", "332") in rows
     assert ("DDIM", "leading", "251", "250") in rows and ("DDIM", "trailing", "251", "499") in rows
-    assert len(rows) == 1 + 3 + 4 + 3
+    assert len(rows) == 1 + 3 + 4 + 3 + 1
+    assert ("real training digits, 4 drawn", "-", "-", "-") in rows
