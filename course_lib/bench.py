@@ -57,17 +57,21 @@ def print_table(title: str, header: list[str], rows: list[list[object]]) -> None
         print("| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row) + " |")
 
 
-def real_fid(train_features: Tensor, test_features: Tensor, n: int, draws: int = 10) -> str:
-    """FID of ``n`` real training digits against the held-out ones, as "mean ± sd" over ``draws`` random draws.
+REAL_FID_DRAWS = 10
 
+
+def real_fid(train_features: Tensor, test_features: Tensor, n: int) -> tuple[str, str]:
+    """The row name and FID of ``n`` real training digits against the held-out ones.
+
+    The FID is "mean ± sd" over ``REAL_FID_DRAWS`` random draws of min(n, all) training digits.
     FID from few samples is biased upwards (each covariance is estimated from the samples), so a
     model's FID from n samples is compared with real digits' at the same n, not with all 1,437.
     """
     n = min(n, len(train_features))
     g = torch.Generator().manual_seed(0)
     fids = torch.tensor([frechet_distance(train_features[torch.randperm(len(train_features), generator=g)[:n]],
-                                          test_features) for _ in range(draws)])
-    return f"{fids.mean():.3g} ± {fids.std():.2g}"
+                                          test_features) for _ in range(REAL_FID_DRAWS)])
+    return f"real training digits, {n} drawn", f"{fids.mean():.3g} ± {fids.std():.2g}"
 
 
 def speed(device: torch.device, n: int = 256) -> None:
@@ -112,9 +116,9 @@ def quality(device: torch.device, n: int) -> None:
     rows: list[list[object]] = [
         ["real held-out digits", "-", "-", confident_fraction(test_probs), class_entropy(test_probs),
          (test_probs.argmax(1) == test_labels).float().mean().item(), "-", held_out_nn.median().item(), "-"],
-        [f"real training digits, {min(n, len(train_images))} drawn", "-", "-", "-", "-", "-",
-         real_fid(train_feats, test_feats, n), "-", "-"],
     ]
+    real_name, real_fid_value = real_fid(train_feats, test_feats, n)
+    rows.append([real_name, "-", "-", "-", "-", "-", real_fid_value, "-", "-"])
     for name in ("digits", "digits-cond"):
         try:
             model, schedule = checkpoints.load_pretrained(name, device=device)
@@ -140,7 +144,7 @@ def quality(device: torch.device, n: int) -> None:
                          frechet_distance(feats, test_feats), nn_dist.median().item(), seconds])
     print_table(
         f"Sample quality ({n} samples per row; judge: classifier-digits; FID against the {len(test_images)} held-out digits, "
-        "for real digits mean ± sd over 10 draws)",
+        f"for real digits mean ± sd over {REAL_FID_DRAWS} draws)",
         ["model", "sampler", "guidance", "confident (>0.9)", "class entropy (nats)", "accuracy", "FID",
          "median NN distance", "seconds"],
         rows,
@@ -240,8 +244,8 @@ def samplers(device: torch.device, n: int, step_counts: tuple[int, ...] = (5, 10
         settings += [("DPM-Solver++(2M)", spacing, DPMSolverSampler(schedule, k, timestep_spacing=spacing))
                      for spacing in ("leading", "linspace") if k < T // 2]
     settings.append(("DDIM", "trailing", DDIMSampler(schedule, T // 2 + 1, timestep_spacing="trailing")))
-    rows: list[list[object]] = [[f"real training digits, {min(n, len(train_feats))} drawn", "-", "-", "-", "-", "-",
-                                 real_fid(train_feats, test_feats, n), "-"]]
+    real_name, real_fid_value = real_fid(train_feats, test_feats, n)
+    rows: list[list[object]] = [[real_name, "-", "-", "-", "-", "-", real_fid_value, "-"]]
     for name, spacing, sampler in settings:
         start = time.perf_counter()
         x = sample(model, sampler, (n, 1, 16, 16), generator=torch.Generator().manual_seed(0), device=device,
@@ -251,7 +255,7 @@ def samplers(device: torch.device, n: int, step_counts: tuple[int, ...] = (5, 10
         rows.append([name, spacing, len(sampler.timesteps), int(sampler.timesteps[0]), confident_fraction(probs),
                      class_entropy(probs), frechet_distance(feats, test_feats), seconds])
     print_table(f"Samplers: quality against network evaluations (digits, {n} samples per row, seed 0; judge: "
-                f"classifier-digits; FID against the held-out digits, for real digits mean ± sd over 10 draws)",
+                f"classifier-digits; FID against the held-out digits, for real digits mean ± sd over {REAL_FID_DRAWS} draws)",
                 ["sampler", "spacing", "network evaluations", "first t", "confident (>0.9)", "class entropy (nats)", "FID",
                  "seconds"], rows)
 
