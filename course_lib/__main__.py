@@ -33,7 +33,7 @@ DEFAULT_SAMPLER = "dpm"
 """The best measured trade-off (``make bench``, 500 samples, MODEL_CARD.md): DPM-Solver++(2M) with 10 steps matched
 or beat DDIM with 50 on the digits models (confident 0.952 vs 0.948, FID 1.10 vs 1.21; digits-cond at w = 2: accuracy
 1.0 for both, FID 1.02 vs 1.12) with a fifth of the network evaluations."""
-DEFAULT_STEPS = {"ddim": 50, "dpm": 10}
+DEFAULT_STEPS = {"ddim": 50, "dpm": 10, "dpm-sde": 10}
 MAX_SAMPLES = 10_000
 """The largest ``--n``: all samples go through the network as one batch, so memory grows with it."""
 
@@ -56,12 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", required=True, help="a shipped model, e.g. digits, digits-cond, sprites, toy2d")
     s.add_argument("--n", type=_count, default=64, help=f"how many samples, 1..{MAX_SAMPLES} (default 64)")
     s.add_argument("--seed", type=_seed, default=0, help="random seed, 0..2**64-1 (default 0)")
-    s.add_argument("--sampler", choices=["ddpm", "ddim", "dpm"], default=DEFAULT_SAMPLER,
-                   help=f"ddpm (all T steps), ddim or dpm (DPM-Solver++(2M), 'trailing' timesteps); default {DEFAULT_SAMPLER}")
+    s.add_argument("--sampler", choices=["ddpm", "ddim", "dpm", "dpm-sde"], default=DEFAULT_SAMPLER,
+                   help=f"ddpm (all T steps), ddim, dpm (DPM-Solver++(2M)) or dpm-sde (its stochastic version), "
+                        f"on 'trailing' timesteps; default {DEFAULT_SAMPLER}")
     s.add_argument("--steps", type=_steps, default=None,
-                   help=f"DDIM or DPM-Solver++ steps: ddim 1..T (default {DEFAULT_STEPS['ddim']}), dpm 1..T "
-                        f"(default {DEFAULT_STEPS['dpm']}); not for ddpm, which uses all T")
-    s.add_argument("--eta", type=float, default=None, help="DDIM eta in [0, 1] (default 0); not for ddpm or dpm")
+                   help=f"DDIM or DPM-Solver++ steps: ddim 1..T (default {DEFAULT_STEPS['ddim']}), dpm and dpm-sde "
+                        f"1..T (default {DEFAULT_STEPS['dpm']}); not for ddpm, which uses all T")
+    s.add_argument("--eta", type=float, default=None, help="DDIM eta in [0, 1] (default 0); ddim only")
     s.add_argument("--guidance", type=float, default=None,
                    help=f"classifier-free guidance weight w >= 0 (conditional models; default {DEFAULT_GUIDANCE})")
     s.add_argument("--labels", default=None,
@@ -179,8 +180,9 @@ def run_sample(args: argparse.Namespace) -> None:
     if args.sampler == "ddpm" and (args.steps is not None or args.eta is not None):
         raise ValueError("--steps and --eta are DDIM settings; --sampler ddpm always takes all T steps with full noise")
     eta = check_number("--eta", 0.0 if args.eta is None else args.eta, 0.0, 1.0)
-    if args.sampler == "dpm" and args.eta is not None:
-        raise ValueError("--eta is a DDIM setting; --sampler dpm (the default) is deterministic: use --sampler ddim")
+    if args.sampler.startswith("dpm") and args.eta is not None:
+        raise ValueError(f"--eta is a DDIM setting, not one of --sampler {args.sampler}: use --sampler ddim "
+                         f"(or dpm-sde for DPM-Solver++ with noise)")
     if args.guidance is not None:
         check_number("--guidance", args.guidance, 0.0)
     device = get_device(args.device)
@@ -192,7 +194,8 @@ def run_sample(args: argparse.Namespace) -> None:
     steps = DEFAULT_STEPS.get(args.sampler) if args.steps is None else args.steps
     try:
         sampler = {"ddpm": lambda: DDPMSampler(schedule), "ddim": lambda: DDIMSampler(schedule, steps, eta=eta),
-                   "dpm": lambda: DPMSolverSampler(schedule, steps)}[args.sampler]()
+                   "dpm": lambda: DPMSolverSampler(schedule, steps),
+                   "dpm-sde": lambda: DPMSolverSampler(schedule, steps, stochastic=True)}[args.sampler]()
     except InvalidArgument as e:
         raise ValueError(f"--steps: {e}") from None
     shape = (args.n, *entry["image_shape"]) if "image_shape" in entry else (args.n, entry["model_config"]["data_dim"])

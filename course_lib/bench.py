@@ -238,6 +238,7 @@ def samplers(device: torch.device, n: int, step_counts: tuple[int, ...] = (5, 10
     for k in step_counts:
         settings += [("DDIM", "trailing", DDIMSampler(schedule, k, timestep_spacing="trailing")),
                      ("DPM-Solver++(2M)", "trailing", DPMSolverSampler(schedule, k, timestep_spacing="trailing")),
+                     ("SDE-DPM-Solver++(2M)", "trailing", DPMSolverSampler(schedule, k, stochastic=True)),
                      ("DDPM-like (DDIM, eta = 1)", "trailing", DDIMSampler(schedule, k, eta=1.0, timestep_spacing="trailing"))]
     for k in (*step_counts, T // 2 + 1):
         settings += [("DDIM", spacing, DDIMSampler(schedule, k, timestep_spacing=spacing)) for spacing in ("leading", "linspace")]

@@ -307,9 +307,16 @@ class DPMSolverSampler:
     :meth:`reset`; a step whose previous listed timestep was not the last one taken (an
     interleaved chain, a skipped step) also falls back to the first-order update.
 
+    With ``stochastic=True`` the sampler solves the reverse SDE instead of the ODE, with the same D
+    (SDE-DPM-Solver++(2M), diffusers' "sde-dpmsolver++", by the authors of Lu et al. 2022b):
+
+        x_t = (sigma_t / sigma_s) exp(-h) x_s + alpha_t (1 - exp(-2h)) D + sigma_t sqrt(1 - exp(-2h)) z.
+
+    With D = x0_s (first order) this is DDPM's posterior step from s to t, that is DDIM with eta = 1.
+
     Matches diffusers' ``DPMSolverMultistepScheduler(algorithm_type="dpmsolver++",
-    solver_order=2, solver_type="midpoint")`` with the same ``timestep_spacing``,
-    ``final_sigmas_type`` and ``lower_order_final``.
+    solver_order=2, solver_type="midpoint")`` (``"sde-dpmsolver++"`` when stochastic, with the
+    same generator) with the same ``timestep_spacing``, ``final_sigmas_type`` and ``lower_order_final``.
 
     Args:
         schedule: the noise schedule the model was trained with.
@@ -320,10 +327,12 @@ class DPMSolverSampler:
             order; "sigma_min": it lands on the noise level of t = 0.
         lower_order_final: with fewer than 15 steps, take the last step with the first-order
             update (more stable; diffusers' default).
+        stochastic: solve the reverse SDE (fresh noise at every step) instead of the
+            probability-flow ODE.
     """
 
     def __init__(self, schedule: NoiseSchedule, num_inference_steps: int = 20, timestep_spacing: str = DEFAULT_DPM_SPACING,
-                 final_sigmas_type: str = "zero", lower_order_final: bool = True) -> None:
+                 final_sigmas_type: str = "zero", lower_order_final: bool = True, stochastic: bool = False) -> None:
         T = _check_schedule(schedule).num_timesteps
         self.timestep_spacing = _check_spacing(timestep_spacing)
         # n + 1 points of "leading" and "linspace" must fit in 0..T-1; "trailing" lists n of them.
@@ -332,6 +341,9 @@ class DPMSolverSampler:
         if final_sigmas_type not in ("zero", "sigma_min"):
             raise InvalidArgument("final_sigmas_type", f"final_sigmas_type must be 'zero' or 'sigma_min'; got {final_sigmas_type!r}")
         self.schedule, self.final_sigmas_type, self.lower_order_final = schedule, final_sigmas_type, bool(lower_order_final)
+        if not isinstance(stochastic, bool):
+            raise InvalidArgument("stochastic", f"stochastic must be True or False; got {stochastic!r}")
+        self.stochastic = stochastic
         self.timesteps = dpm_timesteps(T, num_inference_steps, timestep_spacing)
         self.reset()
 
@@ -355,19 +367,24 @@ class DPMSolverSampler:
         alpha, sigma = alpha_bar.sqrt(), (1 - alpha_bar).sqrt()
         return alpha, sigma, alpha.log() - sigma.log()
 
-    def step(self, model_output: Tensor, timestep: int, sample: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def step(self, model_output: Tensor, timestep: int, sample: Tensor, generator: torch.Generator | None = None,
+             noise: Tensor | None = None) -> Tensor:
         """One DPM-Solver++(2M) step x_s -> x_t, from ``timestep`` s to :meth:`previous_timestep` t.
 
         Args:
             model_output: predicted noise epsilon_theta(x_s, s), shape (N, ...).
             timestep: s, one of ``self.timesteps``.
             sample: x_s, same shape as ``model_output``.
-            generator: unused (the solver is deterministic); accepted for :func:`sample`'s loop.
+            generator: source of the fresh noise z when stochastic (drawn at every step, the last
+                included, as diffusers does); unused by the ODE solver.
+            noise: z itself, for tests that want to fix it (stochastic only).
 
         Returns:
             x_t, same shape as ``sample``.
         """
-        s = _check_step_inputs(self.schedule, model_output, timestep, sample, None)
+        s = _check_step_inputs(self.schedule, model_output, timestep, sample, noise)
+        if noise is not None and not self.stochastic:
+            raise InvalidArgument("noise", "noise is only used by the stochastic solver (stochastic=True)")
         listed = self.timesteps.tolist()
         if s not in listed:
             raise ValueError(f"timestep {s} is not one of this sampler's timesteps ({listed[0]}, {listed[1] if len(listed) > 1 else ''}...)")
@@ -387,10 +404,15 @@ class DPMSolverSampler:
             r = (h_prev / (lambda_t - lambda_s)).float()
             d = (1 + 1 / (2 * r)) * x0 - 1 / (2 * r) * self._previous[1]  # Lu et al. 2022b, Algorithm 2
         self._previous = (s, x0)
+        z = (noise if noise is not None else draw_noise(sample, generator)) if self.stochastic else None
         if t < 0:  # clean data: sigma_t = 0, exp(-h) = 0, so x_t = D
             return d
         h = lambda_t - lambda_s
-        return (sigma_t / sigma_s).float() * sample - (alpha_t * torch.expm1(-h)).float() * d
+        if not self.stochastic:
+            return (sigma_t / sigma_s).float() * sample - (alpha_t * torch.expm1(-h)).float() * d
+        # SDE-DPM-Solver++(2M); with D = x0 the mean and the noise are DDPM's posterior q(x_t | x_s, x0)
+        return ((sigma_t / sigma_s * torch.exp(-h)).float() * sample - (alpha_t * torch.expm1(-2 * h)).float() * d
+                + (sigma_t * (-torch.expm1(-2 * h)).sqrt()).float() * z)
 
 
 def _check_eta(eta: float) -> float:

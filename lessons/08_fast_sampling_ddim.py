@@ -48,8 +48,8 @@
 # - use the deterministic map from noise $x_T$ to image that DDIM defines;
 # - relate the noise prediction to the score, $\epsilon_\theta = -\sqrt{1 - \bar\alpha_t}\,\nabla \log p_t$, and
 #   see DDIM as Euler's method for the probability-flow ODE;
-# - write DPM-Solver++(2M), a second-order solver of that ODE, and compare quality against
-#   network evaluations for DDPM, DDIM and DPM-Solver++.
+# - write DPM-Solver++(2M), a second-order solver of that ODE, and its stochastic version, and
+#   compare quality against network evaluations for DDPM, DDIM and DPM-Solver++.
 #
 # **Estimated time:** 90 minutes (60 of reading and running, 30 for the exercises).
 
@@ -920,13 +920,13 @@ plt.show()
 # order 2, the same "trailing" timesteps, last step to $\sigma = 0$) give the same digits:
 
 # %%
-def diffusers_dpm(num_steps: int) -> DPMSolverMultistepScheduler:
+def diffusers_dpm(num_steps: int, stochastic: bool = False) -> DPMSolverMultistepScheduler:
     """diffusers' DPMSolverMultistepScheduler configured as DPMSolverSampler(schedule,
-    num_steps)."""
+    num_steps, stochastic=stochastic)."""
     scheduler = DPMSolverMultistepScheduler(
         num_train_timesteps=schedule.num_timesteps, beta_start=1e-4, beta_end=0.02,
-        beta_schedule="linear", algorithm_type="dpmsolver++", solver_order=2,
-        timestep_spacing="trailing", final_sigmas_type="zero")
+        beta_schedule="linear", algorithm_type="sde-dpmsolver++" if stochastic else "dpmsolver++",
+        solver_order=2, timestep_spacing="trailing", final_sigmas_type="zero")
     scheduler.set_timesteps(num_steps)
     return scheduler
 
@@ -945,11 +945,36 @@ assert torch.allclose(ours_dpm, library_dpm, atol=1e-5) and torch.allclose(ours_
 # not DDIM's digits to the bit
 assert (ours_dpm - library).abs().max() > 1e-2
 
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### The stochastic solver: the same line, DDPM's noise
+#
+# $$
+# x_t = \frac{\sigma_t}{\sigma_s} e^{-h}\,x_s + \alpha_t\,(1 - e^{-2h})\,D + \sigma_t \sqrt{1 - e^{-2h}}\;z
+# $$
+#
+# - $D = \hat x_0$: DDPM's posterior step from $s$ to $t$, i.e. DDIM with $\eta = 1$
+# - The line through two predictions makes it second order: `stochastic=True`
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The same $D$ also solves the reverse *SDE*, the process DDPM samples, which adds fresh noise
+# $z$ at every step. This is SDE-DPM-Solver++(2M) (by the same authors; diffusers'
+# `algorithm_type="sde-dpmsolver++"`):
+#
+# $$
+# x_t = \frac{\sigma_t}{\sigma_s} e^{-h}\,x_s + \alpha_t\,(1 - e^{-2h})\,D + \sigma_t \sqrt{1 - e^{-2h}}\;z .
+# $$
+#
+# With $D = \hat x_0$ (first order) this is exactly DDPM's posterior $q(x_t \mid x_s, \hat x_0)$
+# for a jump from $s$ to $t$: the DDPM-like sampler, DDIM with $\eta = 1$. The line through two
+# predictions makes it second order. `DPMSolverSampler(schedule, n, stochastic=True)` takes
+# these steps; exercise 5 has you write one, and section 9 measures it beside the others.
+
 # %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
 # ## 9. Quality against network evaluations
 #
 # - One network evaluation per step for every sampler here: compare quality at equal steps
-# - DDIM ($\eta = 0$, Euler), DPM-Solver++(2M), and the stochastic DDIM with $\eta = 1$
+# - DDIM ($\eta = 0$, Euler), DPM-Solver++(2M), and two stochastic samplers: DDIM with
+#   $\eta = 1$ (first order) and SDE-DPM-Solver++(2M) (second order)
 # - 5, 10, 20 and 50 steps, all "trailing", beside DDPM with all 500 steps
 
 # %% [markdown] slideshow={"slide_type": "notes"}
@@ -957,15 +982,17 @@ assert (ours_dpm - library).abs().max() > 1e-2
 #
 # Every sampler here costs one network evaluation per step, so the fair comparison is quality
 # at equal steps. We sample the digits model with DDIM ($\eta = 0$, the Euler solver),
-# DPM-Solver++(2M) and the stochastic DDPM-like sampler (DDIM with $\eta = 1$, DDPM's
-# posterior noise on the skipped steps) at 5, 10, 20 and 50 steps, all on the "trailing"
+# DPM-Solver++(2M), and two stochastic samplers: the DDPM-like one (DDIM with $\eta = 1$, DDPM's
+# posterior noise on the skipped steps) and its second-order version, SDE-DPM-Solver++(2M),
+# at 5, 10, 20 and 50 steps, all on the "trailing"
 # timesteps that start at $T - 1$, and judge each batch beside DDPM with all 500 steps (section 3).
 
 # %%
 solvers = {"DDIM": lambda n: DDIMSampler(schedule, n, timestep_spacing="trailing"),
            "DPM-Solver++(2M)": lambda n: DPMSolverSampler(schedule, n, timestep_spacing="trailing"),
            "DDPM-like (eta = 1)":
-               lambda n: DDIMSampler(schedule, n, eta=1.0, timestep_spacing="trailing")}
+               lambda n: DDIMSampler(schedule, n, eta=1.0, timestep_spacing="trailing"),
+           "SDE-DPM-Solver++(2M)": lambda n: DPMSolverSampler(schedule, n, stochastic=True)}
 step_counts_nfe = [5, 10, 20, 50]
 by_steps = {name: {n: sample_and_judge(model, make(n), judge, held_out_features,
                                        num_samples=num_samples, seed=3)[1] for n in step_counts_nfe}
@@ -1015,14 +1042,15 @@ dpm_fid, ddim_fid = (
 )
 assert dpm_fid[5] < ddim_fid[5]
 assert by_steps["DDPM-like (eta = 1)"][5].fid > ddim_fid[5] and ddim_fid[50] < ddim_fid[5]
+assert by_steps["SDE-DPM-Solver++(2M)"][5].fid < by_steps["DDPM-like (eta = 1)"][5].fid / 1.5
 
 # %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
 # ### Reading it
 #
 # - **At 5 steps** DPM-Solver++ has a lower FID than DDIM: second order pays where steps are long
-# - **$\eta = 1$** is the worst at 5 steps: its added noise has too few steps left to be removed
-# - **10 to 50 steps**: within FID's noise at a few dozen samples; `make bench` (500 a row)
-#   separates them
+# - **$\eta = 1$** is the worst at 5 steps: too few steps left to remove its noise
+# - **SDE-DPM-Solver++**: the same noise, second order, far below $\eta = 1$ at 5 steps
+# - **10 to 50 steps**: within FID's noise here; `make bench` (500 a row) separates them
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # Reading it:
@@ -1031,6 +1059,9 @@ assert by_steps["DDPM-like (eta = 1)"][5].fid > ddim_fid[5] and ddim_fid[50] < d
 #   exactly where the steps are long.
 # - **The stochastic sampler** ($\eta = 1$) is the worst of the three at 5 steps: the noise it
 #   adds at each step has too few steps left to be removed. It needs many steps, as DDPM does.
+# - **SDE-DPM-Solver++(2M)** adds the same noise at the same steps, and its FID at 5 steps is
+#   well below $\eta = 1$'s: the second-order $D$ is what the first-order stochastic step
+#   was missing.
 # - **With a few dozen samples** the differences between 10 and 50 steps are within the noise
 #   of FID (compare the real-data spread of section 3); `make bench` repeats this table with 500
 #   samples per row, where they separate.
@@ -1235,6 +1266,74 @@ assert check(lambda: my_dpm_step(x0_now, x0_before, t_before, t, prev_t, x_now),
              name="my_dpm_step against diffusers' DPMSolverMultistepScheduler")
 
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 5: write it yourself, the stochastic step
+#
+# Write SDE-DPM-Solver++(2M)'s step (section 8) with the ingredients of exercise 4 and the fresh
+# noise `z`. The check cell primes `DPMSolverSampler(schedule, 10, stochastic=True)` with the
+# first step of exercise 4 and compares your second step with its own, given the same `z`.
+# Then pass `x0_prev = x0_hat`: which sampler's step do you get?
+
+# %%
+def my_sde_dpm_step(x0_hat: torch.Tensor, x0_prev: torch.Tensor, t_before: int, t: int,
+                    prev_t: int, x_t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """SDE-DPM-Solver++(2M) step x_t -> x_prev_t with fresh noise z, after a step t_before -> t;
+    (N, C, H, W)."""
+    raise NotImplementedError  # your code here
+
+
+# %% slideshow={"slide_type": "subslide"}
+z_before, z = (torch.randn((4, 1, 16, 16), generator=generator) for _ in range(2))
+ten_sde = DPMSolverSampler(schedule, 10, stochastic=True)
+ten_sde.step(eps_before, t_before, x_before, noise=z_before)  # first step: keeps x0_before
+expected_sde = ten_sde.step(eps_now, t, x_now, noise=z)
+h = signal_noise_logsnr(prev_t)[2] - signal_noise_logsnr(t)[2]
+noise_term = signal_noise_logsnr(prev_t)[1] * (-torch.expm1(-2 * h)).sqrt() * z
+check(lambda: my_sde_dpm_step(x0_now, x0_before, t_before, t, prev_t, x_now, z), expected_sde,
+      name="my_sde_dpm_step",
+      mistakes={"the ODE step (exercise 4) plus the noise term": expected + noise_term,
+                "first order (x0_prev unused): DDIM with eta = 1":
+                    DDIMSampler(schedule, 10, eta=1.0).step(eps_now, t, x_now, noise=z)})
+
+# %% tags=["solution"]
+def my_sde_dpm_step(x0_hat: torch.Tensor, x0_prev: torch.Tensor, t_before: int, t: int,
+                    prev_t: int, x_t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """SDE-DPM-Solver++(2M) step x_t -> x_prev_t with fresh noise z, after a step t_before -> t;
+    (N, C, H, W)."""
+    _, sigma_s, lambda_s = signal_noise_logsnr(t)
+    alpha_t, sigma_t, lambda_t = signal_noise_logsnr(prev_t)
+    h = lambda_t - lambda_s
+    r = (lambda_s - signal_noise_logsnr(t_before)[2]) / h  # h_prev / h
+    d = (1 + 1 / (2 * r)) * x0_hat - 1 / (2 * r) * x0_prev  # the same D as the ODE solver's
+    return (sigma_t / sigma_s * torch.exp(-h) * x_t - alpha_t * torch.expm1(-2 * h) * d
+            + sigma_t * (-torch.expm1(-2 * h)).sqrt() * z)
+
+assert check(lambda: my_sde_dpm_step(x0_now, x0_before, t_before, t, prev_t, x_now, z),
+             expected_sde, name="my_sde_dpm_step")
+
+# %% tags=["solution"]
+scheduler = diffusers_dpm(10, stochastic=True)
+hf_now = scheduler.step(eps_before, t_before, x_before, variance_noise=z_before).prev_sample
+hf_next = scheduler.step(eps_now, t, x_now, variance_noise=z).prev_sample
+assert check(lambda: my_sde_dpm_step(x0_now, x0_before, t_before, t, prev_t, x_now, z), hf_next,
+             name="my_sde_dpm_step against diffusers' sde-dpmsolver++")
+# D = x0_hat: DDPM's posterior step from t to prev_t, the DDPM-like sampler's (DDIM, eta = 1)
+assert check(lambda: my_sde_dpm_step(x0_now, x0_now, t_before, t, prev_t, x_now, z),
+             DDIMSampler(schedule, 10, eta=1.0).step(eps_now, t, x_now, noise=z),
+             name="my_sde_dpm_step with D = x0_hat against DDIM with eta = 1")
+
+# %% [markdown]
+# <details class="solution"><summary>Solution</summary>
+#
+# Only the coefficients change from exercise 4: $x_t$ is scaled by an extra $e^{-h}$, $D$ by
+# $\alpha_t(1 - e^{-2h})$ instead of $\alpha_t(1 - e^{-h})$, and the noise enters with DDPM's
+# posterior standard deviation $\sigma_t\sqrt{1 - e^{-2h}}$. With `x0_prev = x0_hat` the line is
+# flat, $D = \hat x_0$, and the step is the DDPM-like sampler's (DDIM with $\eta = 1$), as the
+# last check shows: the second-order solver is that sampler with a better $D$.
+#
+# </details>
+
+
 # %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
 # ## Summary
 #
@@ -1264,7 +1363,7 @@ assert check(lambda: my_dpm_step(x0_now, x0_before, t_before, t, prev_t, x_now),
 # - $\eta = 0$: $x_T$ is a latent code, nearly the same image at any step count
 # - $\epsilon_\theta = -\sqrt{1 - \bar\alpha_t}\,\nabla \log p_t$; DDIM is Euler's method for the
 #   probability-flow ODE
-# - DPM-Solver++(2M), second order, beat DDIM at 5 steps
+# - DPM-Solver++(2M) beat DDIM at 5 steps; with noise, it is $\eta = 1$ made second order
 #
 # Next: lesson 09, the same with Hugging Face diffusers.
 
@@ -1280,6 +1379,8 @@ assert check(lambda: my_dpm_step(x0_now, x0_before, t_before, t, prev_t, x_now),
 #   where noise dominates. DDIM ($\eta = 0$) is Euler's method for the probability-flow ODE.
 # - DPM-Solver++(2M) integrates the same ODE to second order in $\lambda = \log(\alpha/\sigma)$ with
 #   one network call per step, and reached a lower FID than DDIM at 5 steps in the table of section 9.
+#   With fresh noise at each step and the same $D$ it solves the reverse SDE instead: the DDPM-like
+#   sampler ($\eta = 1$) made second order.
 #
 # Next: the same models and samplers with Hugging Face diffusers.
 

@@ -148,6 +148,7 @@ assert "prompt" in call_arguments(StableDiffusionPipeline) and "batch_size" not 
 # | `DDPMSampler(schedule)` | `DDPMScheduler(..., variance_type="fixed_small", clip_sample=False)` |
 # | `DDIMSampler(schedule, n, eta, timestep_spacing=spacing)` | `DDIMScheduler(..., set_alpha_to_one=True, steps_offset=0, timestep_spacing=spacing, clip_sample=False)`, then `set_timesteps(n)` and `step(..., eta=eta)`; the course defaults to `"trailing"`, diffusers to `"leading"`: set it on both |
 # | `DPMSolverSampler(schedule, n)` (`"trailing"` by default) | `DPMSolverMultistepScheduler(..., algorithm_type="dpmsolver++", solver_order=2, timestep_spacing="trailing", final_sigmas_type="zero")`, then `set_timesteps(n)` |
+# | `DPMSolverSampler(schedule, n, stochastic=True)` | the same with `algorithm_type="sde-dpmsolver++"`; pass the same `generator` to `step` |
 # | `sampler.timesteps` | `scheduler.timesteps` |
 # | `sampler.step(eps, t, x)` | `scheduler.step(eps, t, x).prev_sample` |
 # | $\hat x_0$ inside `step` | `scheduler.step(...).pred_original_sample` |

@@ -72,6 +72,8 @@ TINY = ["--n", "2", "--steps", "2"]
         (["--model", "toy2d", "--n", "2", "--sampler", "ddpm", "--steps", "3"], ["--steps and --eta"]),
         (["--model", "toy2d", "--n", "2", "--sampler", "ddpm", "--eta", "0"], ["--steps and --eta"]),
         (["--model", "toy2d", *TINY, "--eta", "nan"], ["--eta", "[0, 1]"]),
+        (["--model", "toy2d", *TINY, "--sampler", "dpm", "--eta", "0.5"], ["--eta", "--sampler dpm"]),
+        (["--model", "toy2d", *TINY, "--sampler", "dpm-sde", "--eta", "1"], ["--eta", "--sampler dpm-sde"]),
         (["--model", "toy2d", "--n", "2", "--steps", "201"], ["--steps", "[1, 200]"]),
         (["--model", "toy2d", "--n", "2", "--steps", "0"], ["--steps", "positive"]),
         # --n 10**9 built a list of 10**9 labels for 50 s, then MemoryError; now refused at once.

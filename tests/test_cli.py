@@ -36,6 +36,19 @@ def test_same_seed_same_samples_and_png_output(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_stochastic_dpm_sampler_is_seeded_and_differs_from_the_ode_solver(tmp_path):
+    """--sampler dpm-sde adds fresh noise at each step: the same seed gives the same samples, another seed
+    other samples, and from one seed (one x_T) it ends elsewhere than the deterministic dpm. (That it
+    samples what the library does: test_samplers.py.)"""
+    def draw(sampler: str, seed: int):
+        out = tmp_path / f"{sampler}-{seed}-{len(list(tmp_path.iterdir()))}.npz"  # the CLI never overwrites
+        assert run("--model", "digits", "--n", "4", "--sampler", sampler, "--seed", str(seed), "--out", str(out)) == 0
+        return np.load(out)["images"]
+    sde = draw("dpm-sde", 7)
+    assert np.array_equal(sde, draw("dpm-sde", 7))
+    assert np.abs(sde - draw("dpm-sde", 8)).mean() > 0.1 and np.abs(sde - draw("dpm", 7)).mean() > 0.1
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
