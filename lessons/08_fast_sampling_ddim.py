@@ -1057,7 +1057,7 @@ assert by_steps["SDE-DPM-Solver++(2M)"][5].fid < by_steps["DDPM-like (eta = 1)"]
 #
 # - **At 5 steps** DPM-Solver++ has a lower FID than DDIM: the second-order update pays off
 #   exactly where the steps are long.
-# - **The stochastic sampler** ($\eta = 1$) is the worst of the three at 5 steps: the noise it
+# - **The stochastic sampler** ($\eta = 1$) is the worst of the four at 5 steps: the noise it
 #   adds at each step has too few steps left to be removed. It needs many steps, as DDPM does.
 # - **SDE-DPM-Solver++(2M)** adds the same noise at the same steps, and its FID at 5 steps is
 #   well below $\eta = 1$'s: the second-order $D$ is what the first-order stochastic step
