@@ -46,6 +46,7 @@ class Recipe:
     context_dropout: float = 0.0
     ema_decay: float | None = None
     augment_shift: int = 0  # non-leaky shift augmentation (the model needs augment_dim=2)
+    min_snr_gamma: float | None = None  # Min-SNR-gamma loss weighting (Hang et al. 2023)
     multi_label: bool = False
     extra: dict = field(default_factory=dict)
     # A recipe with its own training code: trainer(steps, seed, progress) -> (model, card items).
@@ -157,7 +158,8 @@ def train_recipe(name: str, steps: int | None = None, device: str | None = None,
         result = train_diffusion(model, checkpoints.build_schedule(recipe.schedule), dataset, steps=steps,
                                  batch_size=recipe.batch_size, lr=recipe.lr, lr_schedule="cosine",
                                  context_dropout=recipe.context_dropout, ema_decay=recipe.ema_decay,
-                                 augment_shift=recipe.augment_shift, device=device, seed=seed, progress=progress)
+                                 augment_shift=recipe.augment_shift, min_snr_gamma=recipe.min_snr_gamma,
+                                 device=device, seed=seed, progress=progress)
         losses = result.losses
         model = result.ema if result.ema is not None else model
     seconds = time.perf_counter() - start
@@ -168,6 +170,7 @@ def train_recipe(name: str, steps: int | None = None, device: str | None = None,
             "steps": steps, "batch_size": recipe.batch_size, "lr": recipe.lr, "seed": seed,
             "context_dropout": recipe.context_dropout, "ema_decay": recipe.ema_decay,
             **({"augment_shift": recipe.augment_shift} if recipe.augment_shift else {}),
+            **({"min_snr_gamma": recipe.min_snr_gamma} if recipe.min_snr_gamma is not None else {}),
             "examples": len(dataset), "final_loss": round(sum(tail) / len(tail), 5),
             "seconds": round(seconds, 1), "device": str(device),
             "hardware": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),

@@ -111,6 +111,7 @@ def diffusion_loss(
     context: Tensor | None = None,
     generator: torch.Generator | None = None,
     augment: Tensor | None = None,
+    min_snr_gamma: float | None = None,
 ) -> Tensor:
     """The simplified DDPM loss, E_{t, x_0, eps} || eps - eps_theta(x_t, t) ||^2 (Ho et al. 2020, eq. 14).
 
@@ -126,6 +127,10 @@ def diffusion_loss(
         generator: CPU generator for t and eps (same generator state, same loss).
         augment: optional (N, augment_dim) augmentation labels of ``x0``, passed to the model
             as ``augment=`` (non-leaky augmentation, :mod:`course_lib.augmentation`).
+        min_snr_gamma: weight each sample's squared error by min(SNR_t, gamma) / SNR_t, with
+            SNR_t = alpha_bar_t / (1 - alpha_bar_t) (Min-SNR-gamma, Hang et al. 2023, for noise
+            prediction): the nearly clean timesteps, where SNR_t > gamma, count less. None: the
+            unweighted loss.
 
     Returns:
         A scalar tensor (differentiable with respect to the model's parameters).
@@ -133,13 +138,19 @@ def diffusion_loss(
     check_tensor("x0", x0, floating=True)
     if not isinstance(schedule, NoiseSchedule):
         raise InvalidArgument("schedule", f"schedule must be a NoiseSchedule; got {type(schedule).__name__}")
+    if min_snr_gamma is not None:
+        check_number("min_snr_gamma", min_snr_gamma, 0.0, low_open=True)
     n = x0.shape[0]
     t = torch.randint(0, schedule.num_timesteps, (n,), generator=generator)
     eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
     t, eps = t.to(x0.device), eps.to(x0.device)
     x_t = schedule.add_noise(x0, eps, t)
     prediction = model(x_t, t, context) if augment is None else model(x_t, t, context, augment=augment)
-    return F.mse_loss(prediction, eps)
+    if min_snr_gamma is None:
+        return F.mse_loss(prediction, eps)
+    alpha_bar = schedule.alphas_cumprod.to(x0.device)[t]
+    snr = alpha_bar / (1 - alpha_bar)
+    return (snr.clamp(max=min_snr_gamma) / snr * ((prediction - eps) ** 2).flatten(1).mean(1)).mean()
 
 
 class EMA:
@@ -197,6 +208,7 @@ def train_diffusion(
     context_dropout: float = 0.0,
     ema_decay: float | None = None,
     augment_shift: int = 0,
+    min_snr_gamma: float | None = None,
     device: torch.device | str | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -225,6 +237,7 @@ def train_diffusion(
         augment_shift: non-leaky shift augmentation (Karras et al. 2022, app. C): half of each
             batch is shifted by up to this many pixels along each axis, and the model is told
             the shift (it needs ``augment_dim=2``); 0 for none. See :func:`~course_lib.augmentation.random_shift`.
+        min_snr_gamma: Min-SNR-gamma loss weighting (see :func:`diffusion_loss`); None for none.
         device: where to train; default :func:`~course_lib.config.get_device`.
         seed: seeds the data order, the timesteps, the noise, the context dropout and the shifts. Same
             seed and same initial model, same loss history (bit for bit on the CPU).
@@ -257,6 +270,8 @@ def train_diffusion(
         raise InvalidArgument("augment_shift", f"augment_shift > 0 needs a model told the shift: augment_dim={SHIFT_LABELS} "
                               f"(e.g. UNet(..., augment_dim={SHIFT_LABELS})); this one has {getattr(model, 'augment_dim', 0)}")
 
+    if min_snr_gamma is not None:
+        check_number("min_snr_gamma", min_snr_gamma, 0.0, low_open=True)
     seed = check_seed("seed", seed)
 
     device = get_device(None if device is None else str(device))
@@ -281,7 +296,7 @@ def train_diffusion(
         augment = None
         if augment_shift:
             x0, augment = random_shift(x0, augment_shift, generator)
-        return diffusion_loss(model, schedule, x0, context, generator, augment)
+        return diffusion_loss(model, schedule, x0, context, generator, augment, min_snr_gamma)
 
     def after_step(step: int) -> None:
         if ema is not None:

@@ -141,6 +141,44 @@ def test_diffusion_loss_matches_a_hand_computation():
     torch.testing.assert_close(seen_x, x_t)
 
 
+@pytest.mark.parametrize("gamma", [1.0, 5.0])
+def test_min_snr_weighting_matches_a_hand_computation(gamma):
+    """Min-SNR-gamma (Hang et al. 2023) for noise prediction: each sample's mean squared error times
+    min(SNR_t, gamma) / SNR_t, SNR_t = abar_t / (1 - abar_t), written out here in float64 from the betas."""
+    x0 = torch.rand(64, 1, 4, 4) * 2 - 1
+    model = Recorder()
+    loss = diffusion_loss(model, SCHEDULE, x0, generator=torch.Generator().manual_seed(3), min_snr_gamma=gamma)
+    g = torch.Generator().manual_seed(3)
+    t = torch.randint(0, 100, (64,), generator=g)
+    eps = torch.randn(64, 1, 4, 4, generator=g)
+    abar = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 100, dtype=torch.float64), 0)[t]
+    x_t = abar.sqrt().reshape(-1, 1, 1, 1) * x0 + (1 - abar).sqrt().reshape(-1, 1, 1, 1) * eps
+    per_sample = ((0.5 * x_t + (t / 100).reshape(-1, 1, 1, 1) - eps) ** 2).mean((1, 2, 3))
+    snr = abar / (1 - abar)
+    weights = torch.minimum(snr, torch.tensor(gamma, dtype=torch.float64)) / snr
+    assert 0 < weights.min() < 0.5 and weights.max() == 1  # both regimes are in the batch
+    torch.testing.assert_close(loss.double(), (weights * per_sample).mean(), rtol=1e-5, atol=0)
+    unweighted = diffusion_loss(Recorder(), SCHEDULE, x0, generator=torch.Generator().manual_seed(3))
+    assert loss < unweighted  # every weight is at most 1, some far below
+
+
+def test_min_snr_weighting_with_a_large_gamma_is_the_plain_loss():
+    """With gamma above every SNR_t every weight is 1: the same loss as without weighting."""
+    x0 = torch.rand(16, 2)
+    big = (SCHEDULE.alphas_cumprod / (1 - SCHEDULE.alphas_cumprod)).max().item() * 2
+    weighted = diffusion_loss(Recorder(), SCHEDULE, x0, generator=torch.Generator().manual_seed(1), min_snr_gamma=big)
+    plain = diffusion_loss(Recorder(), SCHEDULE, x0, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(weighted, plain)
+
+
+@pytest.mark.parametrize("gamma", [0.0, -1.0, float("nan")])
+def test_min_snr_gamma_must_be_positive(gamma):
+    with pytest.raises(ValueError, match="min_snr_gamma"):
+        diffusion_loss(Recorder(), SCHEDULE, torch.rand(4, 2), min_snr_gamma=gamma)
+    with pytest.raises(ValueError, match="min_snr_gamma"):
+        _train(0, steps=1, min_snr_gamma=gamma)
+
+
 def test_diffusion_loss_is_differentiable_and_a_perfect_model_scores_zero():
     class Oracle(nn.Module):
         """Knows x0, so it can invert eq. 4 exactly: eps = (x_t - sqrt(ab) x0) / sqrt(1 - ab)."""
