@@ -62,7 +62,7 @@ from .config import seed_everything
 from .models import UNet
 from .samplers import DDIMSampler, sample
 from .schedules import NoiseSchedule
-from .training import EMA
+from .training import EMA, noise_prediction_error
 from .validation import argparse_type, check_int, check_number, check_seed
 
 if TYPE_CHECKING:  # imported when used: `sample` and `doctor` should not wait for Accelerate
@@ -284,6 +284,7 @@ class RunSettings:
     grad_accum: int
     mixed_precision: str
     augment_shift: int = 0  # non-leaky shift augmentation: the UNet needs augment_dim=2
+    min_snr_gamma: float | None = None  # Min-SNR-gamma loss weighting (Hang et al. 2023); None: plain loss
 
 
 def step_generator(seed: int, step: int, what: str) -> torch.Generator:
@@ -427,7 +428,7 @@ def _check_out(out: Path, resume: bool) -> None:
 
 def _check_same_run(saved: dict, settings: RunSettings, out: Path) -> None:
     current = asdict(settings)
-    saved = {"augment_shift": 0, **saved}  # checkpoints from before the option had no augmentation
+    saved = {"augment_shift": 0, "min_snr_gamma": None, **saved}  # checkpoints from before these options
     # Not the folder's path: the same images elsewhere (a laptop's run continued on a GPU machine)
     # have the same fingerprint, and that is what decides.
     differ = [k for k in current if k != "data" and saved.get(k) != current[k]]
@@ -564,7 +565,8 @@ def train(data: ImageData, settings: RunSettings, options: TrainOptions, acceler
             told = {} if augment is None else {"augment": augment[part].to(accelerator.device)}
             with accelerator.accumulate(model):
                 x_t = schedule.add_noise(x0_part, eps_part, t_part)  # Ho et al. 2020, eq. 4
-                loss = F.mse_loss(model(x_t, t_part, **told).float(), eps_part)  # Ho et al. 2020, eq. 14
+                loss = noise_prediction_error(model(x_t, t_part, **told).float(), eps_part, t_part, schedule,
+                                              settings.min_snr_gamma)  # Ho et al. 2020, eq. 14
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(model.parameters(), 1.0)
@@ -650,8 +652,12 @@ def model_card(card: dict) -> str:
     source = Path(card["data"]).name if os.sep in card["data"] else card["data"]
     skipped = f", {len(card['skipped_files'])} unreadable files skipped" if card["skipped_files"] else ""
     minutes = card["seconds"] / 60
-    augmentation = (f"| augmentation | half the images shifted by up to {s['augment_shift']} pixels, the UNet told the shift "
-                    f"(non-leaky, Karras et al. 2022); samples are unshifted |\n" if s.get("augment_shift") else "")
+    extra_rows = (f"| augmentation | half the images shifted by up to {s['augment_shift']} pixels, the UNet told the shift "
+                  f"(non-leaky, Karras et al. 2022); samples are unshifted |\n" if s.get("augment_shift") else "")
+    if s.get("min_snr_gamma") is not None:
+        extra_rows += f"| loss weighting | Min-SNR-gamma, gamma = {s['min_snr_gamma']:g} (Hang et al. 2023) |\n"
+    if s["unet"].get("dropout"):
+        extra_rows += f"| dropout | {s['unet']['dropout']:g} in every residual block |\n"
     return f"""---
 library_name: diffusers
 tags: [unconditional-image-generation, ddpm, course_lib]
@@ -665,7 +671,7 @@ Trained with `python -m course_lib train-images` (the course UNet, {_param_count
 | data | `{source}`: {card['images']} images{skipped} |
 | images | {s['size']}x{s['size']}, {s['mode']} |
 | steps | {card['steps']}, global batch {s['batch_size']}, AdamW lr {s['lr']:g} (warm-up {s['warmup']} steps), EMA {s['ema']:g} |
-{augmentation}| schedule | linear, T = {s['timesteps']}, beta from {BETA_START:g} to {BETA_END:g} (Ho et al. 2020) |
+{extra_rows}| schedule | linear, T = {s['timesteps']}, beta from {BETA_START:g} to {BETA_END:g} (Ho et al. 2020) |
 | final loss | {card['final_loss']} (mean of the last 100 steps) |
 | time | {card['seconds']} s ({minutes:.1f} min) of training |
 | hardware | {card['processes']} process(es), {card['hardware']}, mixed precision {s['mixed_precision']}, torch {card['torch']} |
@@ -733,6 +739,11 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
     p.add_argument("--augment-shift", type=argparse_type("--augment-shift", lambda n, v: check_int(n, v, 0, 8)), default=0,
                    help="for small folders: shift half the training images by up to N pixels and tell the UNet the "
                         "shift, so it cannot just store the images; samples come unshifted (default 0: off)")
+    p.add_argument("--dropout", type=argparse_type("--dropout", lambda n, v: check_number(n, v, 0.0, 1.0, high_open=True), float),
+                   default=0.0, help="dropout in the UNet's residual blocks, against memorising small folders (default 0)")
+    p.add_argument("--min-snr-gamma", type=argparse_type("--min-snr-gamma", lambda n, v: check_number(n, v, 0.0, low_open=True), float),
+                   default=None, help="weight the loss by min(SNR, gamma)/SNR (Min-SNR, Hang et al. 2023; 5 is usual; "
+                                      "default: unweighted)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -744,12 +755,14 @@ def settings_from_args(args: argparse.Namespace, data: ImageData) -> RunSettings
         if args.augment_shift >= args.size // 2:
             raise ValueError(f"--augment-shift must be below half of --size ({args.size // 2}); got {args.augment_shift}")
         unet["augment_dim"] = SHIFT_LABELS
+    if args.dropout:
+        unet["dropout"] = args.dropout
     lr = args.lr if args.lr is not None else (1e-3 if args.size <= 16 else 2e-4)
     # accelerate launch passes its configured precision to the processes in ACCELERATE_MIXED_PRECISION
     precision = args.mixed_precision or os.environ.get("ACCELERATE_MIXED_PRECISION") or "no"
     return RunSettings(data.source, data.fingerprint(), len(data.images), args.size, data.mode, unet, args.timesteps,
                        args.batch_size, lr, args.warmup, args.ema, args.seed, args.grad_accum, precision,
-                       args.augment_shift)
+                       args.augment_shift, args.min_snr_gamma)
 
 
 def run(args: argparse.Namespace) -> None:

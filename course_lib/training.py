@@ -146,9 +146,23 @@ def diffusion_loss(
     t, eps = t.to(x0.device), eps.to(x0.device)
     x_t = schedule.add_noise(x0, eps, t)
     prediction = model(x_t, t, context) if augment is None else model(x_t, t, context, augment=augment)
+    return noise_prediction_error(prediction, eps, t, schedule, min_snr_gamma)
+
+
+def noise_prediction_error(prediction: Tensor, eps: Tensor, t: Tensor, schedule: NoiseSchedule,
+                           min_snr_gamma: float | None = None) -> Tensor:
+    """The mean squared error of a noise prediction (Ho et al. 2020, eq. 14), Min-SNR-gamma weighted if asked.
+
+    Args:
+        prediction, eps: the predicted and the true noise, (N, ...) of the same shape.
+        t: (N,) integer timesteps of the samples, on the same device.
+        schedule: the noise schedule, for SNR_t = alpha_bar_t / (1 - alpha_bar_t).
+        min_snr_gamma: None for the plain mean; else each sample's error is weighted by
+            min(SNR_t, gamma) / SNR_t (Hang et al. 2023, for noise prediction), gamma > 0.
+    """
     if min_snr_gamma is None:
         return F.mse_loss(prediction, eps)
-    alpha_bar = schedule.alphas_cumprod.to(x0.device)[t]
+    alpha_bar = schedule.alphas_cumprod.to(prediction.device)[t]
     snr = alpha_bar / (1 - alpha_bar)
     return (snr.clamp(max=min_snr_gamma) / snr * ((prediction - eps) ** 2).flatten(1).mean(1)).mean()
 

@@ -394,6 +394,25 @@ def test_augment_shift_trains_a_unet_told_the_shift_and_exports_it(tmp_path, mon
     assert pipeline.unet.unet.augment_dim == 2
 
 
+def test_min_snr_weighting_and_dropout_reach_the_loss_the_unet_and_the_card(tmp_path, capsys):
+    data, plain, weighted = str(make_folder(tmp_path / "data")), tmp_path / "plain", tmp_path / "weighted"
+    assert train_cli("--data", data, "--out", str(plain), *TINY, "--steps", "1") == 0
+    assert train_cli("--data", data, "--out", str(weighted), *TINY, "--steps", "1", "--min-snr-gamma", "1") == 0
+    # Same weights, same batch at step 1: each sample's error is weighted by min(SNR_t, 1) / SNR_t,
+    # between 1 / max SNR and 1 / min SNR of the T = 20 schedule (every SNR_t > 1 there).
+    snr = (lambda a: a / (1 - a))(NoiseSchedule.linear(20, train_images.BETA_START, train_images.BETA_END).alphas_cumprod)
+    assert snr.min() > 1
+    plain_loss, weighted_loss = (load_checkpoint(run / CHECKPOINT)["losses"][0] for run in (plain, weighted))
+    assert plain_loss / snr.max() <= weighted_loss <= plain_loss / snr.min()
+    assert "Min-SNR-gamma, gamma = 1 (Hang et al. 2023)" in (weighted / "README.md").read_text()
+    err = _one_line_error(capsys, "--data", data, "--out", str(weighted), *TINY, "--steps", "2", "--resume")
+    assert "min_snr_gamma: checkpoint 1.0, now None" in err
+    dropped = tmp_path / "dropout"
+    assert train_cli("--data", data, "--out", str(dropped), *TINY, "--steps", "1", "--dropout", "0.5") == 0
+    assert load_checkpoint(dropped / CHECKPOINT)["settings"]["unet"]["dropout"] == 0.5
+    assert "| dropout | 0.5 in every residual block |" in (dropped / "README.md").read_text()
+
+
 def test_augmented_batches_are_shifted_copies_with_their_labels(tmp_path):
     data = load_folder(make_folder(tmp_path / "data", shape=(8, 8)), 8)
     settings = train_images.RunSettings("d", data.fingerprint(), len(data.images), 8, "gray",
@@ -412,3 +431,15 @@ def test_augment_shift_must_leave_most_of_the_image(tmp_path, capsys):
     err = _one_line_error(capsys, "--data", str(make_folder(tmp_path / "data")), "--out", str(tmp_path / "run"), *TINY,
                           "--augment-shift", "4")
     assert "--augment-shift must be below half of --size (4); got 4" in err
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--min-snr-gamma", "0", "argument --min-snr-gamma: must be a finite number > 0; got 0.0"),
+    ("--min-snr-gamma", "five", "argument --min-snr-gamma: must be a number; got 'five'"),
+    ("--dropout", "1", "argument --dropout: must be a finite number in [0, 1); got 1.0"),
+])
+def test_bad_loss_weighting_and_dropout_name_the_option(tmp_path, capsys, option, value, message):
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli("--data", str(tmp_path), "--out", str(tmp_path / "run"), *TINY, option, value)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
