@@ -36,6 +36,7 @@
 # - say where "predict the noise" comes from
 # - write Algorithm 1 as a loop equal to `train_diffusion`
 # - measure what an EMA of the weights does
+# - weight the loss by timestep: Min-SNR-$\gamma$
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Learning objectives.** By the end of this lesson you can
@@ -48,9 +49,11 @@
 # - say where the simplified DDPM loss (predict the noise, mean squared error) comes from, and write it;
 # - write Algorithm 1 of Ho et al. as a training loop, run it, and check that `train_diffusion`
 #   computes exactly the same thing;
-# - explain the exponential moving average (EMA) of the weights and measure what it does to samples.
+# - explain the exponential moving average (EMA) of the weights and measure what it does to samples;
+# - write Min-SNR-$\gamma$ loss weighting (Hang et al. 2023), a third choice of $\lambda_t$ that moves
+#   weight even further from the nearly clean steps than $L_\text{simple}$ does.
 #
-# **Estimated time:** 90 minutes (55 of reading and running, 35 for the exercises).
+# **Estimated time:** 100 minutes (55 of reading and running, 45 for the exercises).
 
 # %% slideshow={"slide_type": "skip"}
 import copy
@@ -72,7 +75,18 @@ from course_lib.evaluation import judge_images, print_table, sample_and_judge
 from course_lib.exercises import check
 from course_lib.models import count_parameters
 from course_lib.plotting import plot_losses, plot_schedules, show_images
-from course_lib.training import EMA
+from course_lib.training import EMA, noise_prediction_error
+
+# %% slideshow={"slide_type": "skip"}
+import warnings
+
+from tqdm import TqdmWarning
+
+# diffusers imports tqdm.auto, which warns in a notebook without ipywidgets; its bars are not used
+# here (exercise 4 compares with diffusers' SNR).
+warnings.filterwarnings("ignore", category=TqdmWarning)
+from diffusers import DDPMScheduler  # noqa: E402
+from diffusers.training_utils import compute_snr  # noqa: E402
 
 # %% slideshow={"slide_type": "skip"}
 generator = seed_everything(0)
@@ -805,6 +819,76 @@ def my_add_noise(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.
 assert check(lambda: my_add_noise(x0_check, eps_check, t_check), expected_check,
              name="my_add_noise", mistakes=mistakes)
 
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Exercise 4: write it yourself, Min-SNR-$\gamma$ weighting
+#
+# $$w_t = \frac{\min(\text{SNR}_t, \gamma)}{\text{SNR}_t}, \qquad
+# \text{SNR}_t = \frac{\bar\alpha_t}{1 - \bar\alpha_t}$$
+#
+# A third choice of $\lambda_t$: the nearly clean steps count less.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# ### Exercise 4: write it yourself, Min-SNR-$\gamma$ weighting
+#
+# $L_\text{simple}$ gives every timestep the weight 1; the bound gives the first, nearly clean
+# steps far more (section 4). Hang et al. (2023) weight each sample's squared error by
+# $w_t = \min(\text{SNR}_t, \gamma) / \text{SNR}_t$, with the signal-to-noise ratio
+# $\text{SNR}_t = \bar\alpha_t / (1 - \bar\alpha_t)$ and $\gamma = 5$: where the noise is
+# strong ($\text{SNR}_t \le \gamma$) the weight stays 1, and the nearly clean steps, whose
+# noise is hardest to predict (exercise 2) and matters least to a sample, count less. They
+# report faster training. Fill in `my_min_snr_loss`, the weighted mean over the batch of each
+# sample's mean squared error, from `schedule.alphas_cumprod`. The check compares it with
+# `noise_prediction_error`, the loss `diffusion_loss(..., min_snr_gamma=5)` computes, and names
+# the likely slips. The course's recipes take it as `Recipe.min_snr_gamma`, `train-images` as
+# `--min-snr-gamma`; the model card measures it on the digits.
+
+# %%
+def my_min_snr_loss(prediction: torch.Tensor, eps: torch.Tensor, t: torch.Tensor,
+                    gamma: float = 5.0) -> torch.Tensor:
+    """Min-SNR-gamma weighted squared error: prediction, eps (B, 1, 16, 16); t (B,); a scalar."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+prediction_check = torch.randn(x0_check.shape, generator=torch.Generator().manual_seed(6))
+snr_table = schedule.alphas_cumprod / (1 - schedule.alphas_cumprod)  # (T,)
+# diffusers' training scripts compute the same SNR for their --snr_gamma option
+diffusers_scheduler = DDPMScheduler(num_train_timesteps=500, beta_start=1e-4, beta_end=0.02)
+assert torch.allclose(compute_snr(diffusers_scheduler, t_check), snr_table[t_check], rtol=1e-5)
+
+def weighted_with(weight: torch.Tensor) -> torch.Tensor:
+    """The batch mean of weight[t] times each sample's squared error: the right answer and
+    the slips."""
+    errors = (prediction_check - eps_check).pow(2).mean(dim=(1, 2, 3))  # (8,)
+    return (weight[t_check] * errors).mean()
+
+inverse_snr = 1 / snr_table
+snr_mistakes = {
+    "min(SNR_t, gamma) without dividing by SNR_t": weighted_with(snr_table.clamp(max=5)),
+    "gamma / SNR_t without the min: weights above 1 at noisy steps": weighted_with(5 / snr_table),
+    "SNR_t upside down, (1 - abar_t) / abar_t": weighted_with(inverse_snr.clamp(max=5)
+                                                              / inverse_snr),
+}
+expected_snr_loss = noise_prediction_error(prediction_check, eps_check, t_check, schedule, 5.0)
+
+# %%
+print(f"weights w_t at t = {t_check.tolist()}:")
+print(" ".join(f"{w:.3f}" for w in (snr_table.clamp(max=5) / snr_table)[t_check].tolist()))
+check(lambda: my_min_snr_loss(prediction_check, eps_check, t_check), expected_snr_loss,
+      name="my_min_snr_loss", mistakes=snr_mistakes)
+
+# %% tags=["solution"]
+def my_min_snr_loss(prediction: torch.Tensor, eps: torch.Tensor, t: torch.Tensor,
+                    gamma: float = 5.0) -> torch.Tensor:
+    """Min-SNR-gamma weighted squared error: prediction, eps (B, 1, 16, 16); t (B,); a scalar."""
+    abar = schedule.alphas_cumprod[t]
+    snr = abar / (1 - abar)  # (B,)
+    weight = snr.clamp(max=gamma) / snr  # Hang et al. 2023: min(SNR_t, gamma) / SNR_t
+    return (weight * (prediction - eps).pow(2).mean(dim=(1, 2, 3))).mean()
+
+assert check(lambda: my_min_snr_loss(prediction_check, eps_check, t_check), expected_snr_loss,
+             name="my_min_snr_loss", mistakes=snr_mistakes)
+
 # %% [markdown] tags=["slides-only"] slideshow={"slide_type": "slide"}
 # ## Summary
 #
@@ -827,7 +911,8 @@ assert check(lambda: my_add_noise(x0_check, eps_check, t_check), expected_check,
 #   $x_T$ is close to, not exactly, pure noise: $\sqrt{\bar\alpha_T} \approx 0.08$ for the course's schedule.
 # - Training is regression: noise an image to a random $t$, predict the noise, minimise the
 #   squared error (Ho et al. 2020, eq. 14 and Algorithm 1). $L_\text{simple}$ is the variational
-#   bound with its per-step weights $\lambda_t$ set to 1, which moves the effort away from the first steps.
+#   bound with its per-step weights $\lambda_t$ set to 1, which moves the effort away from the first steps;
+#   Min-SNR-$\gamma$ (exercise 4) moves it further still.
 # - Our short loop and `train_diffusion` compute the same losses and weights, bit for bit on a CPU.
 # - The shipped models are an EMA of the trained weights. A few hundred steps on a CPU give
 #   blurry blobs; the shipped model's 10,000 steps give digits the judge scores close to real
