@@ -885,6 +885,45 @@ def test_cli_dpm_sampler_equals_the_library(tmp_path, name, stochastic):
     assert not (tmp_path / "x.png").exists()
 
 
+def test_cli_default_sampler_is_sde_dpm_solver_with_ten_steps(tmp_path):
+    """Without --sampler and --steps the CLI samples what DPMSolverSampler(schedule, 10, stochastic=True) samples
+    (the default chosen by ``make bench --tables ten-steps``)."""
+    import numpy as np
+
+    from course_lib.__main__ import main
+    from course_lib.checkpoints import load_pretrained
+
+    out = tmp_path / "default.npz"
+    assert main(["sample", "--model", "digits", "--n", "3", "--seed", "2", "--device", "cpu", "--no-progress",
+                 "--out", str(out)]) == 0
+    model, schedule = load_pretrained("digits", device="cpu")
+    expected = sample(model, DPMSolverSampler(schedule, 10, stochastic=True), (3, 1, 16, 16),
+                      generator=torch.Generator().manual_seed(2), progress=False)
+    torch.testing.assert_close(torch.from_numpy(np.load(out)["images"]), expected)
+
+
+def test_bench_ten_steps_table_averages_over_seeds(capsys):
+    """The ten-steps table's "mean ± standard error" is over the seeds' own samples: the DPM-Solver++ row's
+    confident fraction equals the mean of two seeds sampled here, with the standard error of the two."""
+    from course_lib import bench
+    from course_lib.checkpoints import load_pretrained
+    from course_lib.classifier import predict
+    from course_lib.metrics import confident_fraction
+
+    bench.ten_steps(torch.device("cpu"), 6, seeds=2)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line]
+    rows = {tuple(c.strip() for c in line.strip("|").split("|")[:2]): [c.strip() for c in line.strip("|").split("|")[2:]]
+            for line in lines[1:]}
+    assert len(rows) == 5 + 2 + 2 and ("sprites", "SDE-DPM-Solver++(2M) 10") in rows
+    model, schedule = load_pretrained("digits", device="cpu")
+    judge, _ = load_pretrained("classifier-digits", device="cpu")
+    confident = torch.tensor([confident_fraction(predict(judge, sample(
+        model, DPMSolverSampler(schedule, 10), (6, 1, 16, 16), generator=torch.Generator().manual_seed(seed),
+        progress=False).clamp(-1, 1))[0]) for seed in (0, 1)], dtype=torch.float64)
+    assert rows[("digits", "DPM-Solver++(2M) 10")][1] == f"{confident.mean():.3f} ± {confident.std() / 2 ** 0.5:.3f}"
+    assert rows[("sprites", "DPM-Solver++(2M) 10")][1] == "-" and rows[("digits", "DDPM")][0] == "0"
+
+
 def test_bench_prints_the_samplers_table(capsys):
     """``make bench``'s samplers table: every sampler and spacing, with the first timestep each visits."""
     from course_lib import bench
