@@ -288,15 +288,13 @@ def ten_steps(device: torch.device, n: int, seeds: int = 10, guidance: float = 2
     _, sprite_labels = t2i.caption_set("seen", n)
     contexts = {"digits": None, "digits-cond": torch.nn.functional.one_hot(digit_labels, 10).float(),
                 "sprites": t2i.attribute_context(sprite_labels)}
+    dpm_10 = [("DPM-Solver++(2M) 10", lambda s: DPMSolverSampler(s, 10)),
+              ("SDE-DPM-Solver++(2M) 10", lambda s: DPMSolverSampler(s, 10, stochastic=True))]
     samplers_by_model = {
-        "digits": [("DDPM", lambda s: DDPMSampler(s)), ("DDIM 10", lambda s: DDIMSampler(s, 10)),
-                   ("DPM-Solver++(2M) 10", lambda s: DPMSolverSampler(s, 10)),
-                   ("SDE-DPM-Solver++(2M) 10", lambda s: DPMSolverSampler(s, 10, stochastic=True)),
+        "digits": [("DDPM", DDPMSampler), ("DDIM 10", lambda s: DDIMSampler(s, 10)), *dpm_10,
                    ("SDE-DPM-Solver++(2M) 20", lambda s: DPMSolverSampler(s, 20, stochastic=True))],
-        "digits-cond": [("DPM-Solver++(2M) 10", lambda s: DPMSolverSampler(s, 10)),
-                        ("SDE-DPM-Solver++(2M) 10", lambda s: DPMSolverSampler(s, 10, stochastic=True))],
+        "digits-cond": dpm_10, "sprites": dpm_10,
     }
-    samplers_by_model["sprites"] = samplers_by_model["digits-cond"]
     rows: list[list[object]] = []
     for name, sampler_makers in samplers_by_model.items():
         model, schedule = models[name]
