@@ -38,7 +38,7 @@ from .models import UNet, count_parameters
 from .samplers import DDIMSampler, DDPMSampler, DPMSolverSampler, sample
 from .schedules import NoiseSchedule
 from .training import diffusion_loss
-from .validation import argparse_type, check_int
+from .validation import OneLineParser, argparse_type, check_int
 
 
 def _time(fn: Callable[[], object], repeats: int = 3) -> float:
@@ -327,7 +327,7 @@ TABLES = {"speed": lambda device, n, seeds: speed(device), "quality": lambda dev
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.bench", description=__doc__.split("\n")[0])
+    parser = OneLineParser(prog="python -m course_lib.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--device", default=None)
     parser.add_argument("--n", type=argparse_type("--n", lambda name, v: check_int(name, v, 2)), default=500,
                         help="samples per quality row (at least 2)")

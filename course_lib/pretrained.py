@@ -72,8 +72,8 @@ def _train_text_to_image(steps: int, seed: int, progress: bool) -> tuple[nn.Modu
 RECIPES: dict[str, Recipe] = {
     "digits": Recipe(
         "unconditional 16x16 digits",
-        "UNet", dict(in_channels=1), lambda: load_digits(16, "train"),
-        steps=10000, schedule=IMAGE_SCHEDULE, ema_decay=0.999,
+        "UNet", dict(in_channels=1, augment_dim=2, dropout=0.1), lambda: load_digits(16, "train"),
+        steps=30000, schedule=IMAGE_SCHEDULE, ema_decay=0.9995, augment_shift=2, min_snr_gamma=5.0,
         extra={"image_shape": [1, 16, 16]},
     ),
     "digits-cond": Recipe(

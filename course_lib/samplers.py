@@ -164,9 +164,9 @@ def ddim_timesteps(num_timesteps: int, num_inference_steps: int, spacing: str) -
 
 DEFAULT_DDIM_SPACING = "trailing"
 """DDIMSampler's default spacing, chosen by measurement (``make bench``, shipped digits model, 500 samples, the
-judge's FID): trailing beats leading, diffusers' default, at every step count: 1.92 vs 3.54 at 5 steps, 1.02
-vs 1.56 at 10, 1.04 vs 1.27 at 20, 1.14 vs 1.21 at 50; and leading with 251 of 500 steps starts at t = 250
-(FID 9.22, confident 0.884, against trailing's 1.19 and 0.952). To reproduce diffusers' default
+judge's FID): trailing beats leading, diffusers' default, at every step count: 2.21 vs 3.84 at 5 steps, 1.19
+vs 1.74 at 10, 1.25 vs 1.45 at 20, 1.42 vs 1.50 at 50; and leading with 251 of 500 steps starts at t = 250
+(FID 8.86, confident 0.882, against trailing's 1.42 and 0.960). To reproduce diffusers' default
 ``DDIMScheduler``, pass ``timestep_spacing="leading"``."""
 
 
@@ -283,8 +283,8 @@ def dpm_timesteps(num_timesteps: int, num_inference_steps: int, spacing: str) ->
 
 DEFAULT_DPM_SPACING = "trailing"
 """DPMSolverSampler's default spacing, chosen by measurement (``make bench``, shipped digits model, 500
-samples): trailing and linspace tie (FID 1.05 and 1.05 at 5 steps, 1.10 and 1.10 at 10, 1.20 and 1.20 at
-20, 1.21 and 1.22 at 50) and both beat leading (2.27, 1.72, 1.52, 1.71); trailing shares DDIMSampler's
+samples): trailing and linspace tie (FID 1.25 and 1.25 at 5 steps, 1.52 and 1.52 at 10, 1.51 and 1.51 at
+20, 1.45 and 1.45 at 50) and both beat leading (2.49, 1.90, 1.80, 1.90); trailing shares DDIMSampler's
 trailing timesteps, so DPM-Solver++'s first step is that DDIM step (diffusers' default is linspace)."""
 
 

@@ -16,7 +16,7 @@ import argparse
 import math
 import numbers
 from collections.abc import Callable, Collection, Sequence
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import torch
 from torch import Tensor
@@ -150,6 +150,14 @@ def check_finite(name: str, value: Tensor) -> Tensor:
             raise InvalidArgument(
                 name, f"{name} holds {int(bad.sum())} NaN or infinite value(s) out of {value.numel()}")
     return value
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ``argparse.ArgumentParser`` whose usage errors are one line (no usage block), as the
+    course's command-line tools print every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def argparse_type(name: str, check: Callable[[str, object], T], parse: Callable[[str], object] = int) -> Callable[[str], T]:

@@ -543,15 +543,15 @@ plt.show()
 fid = {key: row["FID"] for key, row in few_steps.items() if key != "real digits"}
 gap = {s: fid[f"leading, {s}"] - fid[f"trailing, {s}"] for s in [1, 2, 5, 10]}
 assert (min(fid["leading, 1"], fid["trailing, 1"]) > 50
-        and min(gap[2], gap[5], gap[10]) > 0
-        and gap[2] > gap[10])
+        and min(gap[5], gap[10]) > 0
+        and gap[5] > gap[10])
 assert few_steps["trailing, 1"]["class entropy"] < 1 and few_steps["leading, 1"]["confident"] < 0.5
 
 # %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
 # ### Reading it
 #
 # - **One step** fails both ways: leading returns the noise, trailing the blurred average digit
-# - **From two steps on** trailing has the lower FID; the gap shrinks as leading's first
+# - **From five steps on** trailing has the lower FID; the gap shrinks as leading's first
 #   timestep creeps towards $T - 1$
 # - **Many steps** do not cure leading: with 251 steps it starts at $t = 250$
 # - Prefer **"trailing"**, the course samplers' default, and say which spacing you use
@@ -563,8 +563,9 @@ assert few_steps["trailing, 1"]["class entropy"] < 1 and few_steps["leading, 1"]
 #   judge is rarely confident), trailing returns the blurred average digit, which the judge
 #   confidently puts in one or two classes (a class entropy far below that of ten digits).
 #   Either way the FID is enormous.
-# - **From two steps on**, trailing has the lower FID at every step count in the table:
-#   it spends its first step where $x_T$ really lives. The gap shrinks with more steps,
+# - **From five steps on**, trailing has the lower FID at every step count in the table:
+#   it spends its first step where $x_T$ really lives (at two steps both are far from real
+#   digits, and 64 samples do not rank them). The gap shrinks with more steps,
 #   because leading's first timestep creeps towards $T - 1$ ($T - T/S$).
 # - The gap is modest here because this schedule barely differs near the end: at $t = T - 1$,
 #   $\sqrt{\bar\alpha} \approx 0.08$ is not 0, so even $x_T$ is not quite pure noise.
@@ -900,13 +901,15 @@ def dpm_solver_step(x0_hat: torch.Tensor, x0_prev: torch.Tensor | None, t: int, 
 # %%
 dpm_timesteps = DPMSolverSampler(schedule, 10).timesteps.tolist()  # [499, 449, ..., 49]: "trailing"
 x, x0_prev, h_prev = x_start, None, None  # x_start: (10, 1, 16, 16), section 2's x_T
+dpm_trace = []  # (t, x_t, eps, our next x) of every step, checked below
 with torch.no_grad():
     for t, prev_t in zip(dpm_timesteps, dpm_timesteps[1:] + [-1]):
-        # Ho et al., eq. 15
-        x0_hat = (x - (1 - alpha_bar[t]).sqrt() * predict_noise(model, x, t)) / alpha_bar[t].sqrt()
-        x = dpm_solver_step(x0_hat, x0_prev, t, prev_t, h_prev, x)
-        x0_prev, h_prev = (x0_hat,
-                           (signal_noise_logsnr(prev_t)[2] - signal_noise_logsnr(t)[2]).item())
+        eps = predict_noise(model, x, t)
+        x0_hat = (x - (1 - alpha_bar[t]).sqrt() * eps) / alpha_bar[t].sqrt()  # Ho et al., eq. 15
+        x_next = dpm_solver_step(x0_hat, x0_prev, t, prev_t, h_prev, x)
+        dpm_trace.append((t, x, eps, x_next))
+        x, x0_prev = x_next, x0_hat
+        h_prev = (signal_noise_logsnr(prev_t)[2] - signal_noise_logsnr(t)[2]).item()
 ours_dpm = x
 show_images(ours_dpm, nrow=10, title="Ten of our own DPM-Solver++(2M) steps from the same x_T",
             scale=4)
@@ -917,7 +920,8 @@ plt.show()
 
 # %% [markdown]
 # The course's `DPMSolverSampler` and diffusers' `DPMSolverMultistepScheduler` (DPM-Solver++,
-# order 2, the same "trailing" timesteps, last step to $\sigma = 0$) give the same digits:
+# order 2, the same "trailing" timesteps, last step to $\sigma = 0$) take the same steps: given
+# our $x_t$ and $\varepsilon$ at every step, each lands where ours did.
 
 # %%
 def diffusers_dpm(num_steps: int, stochastic: bool = False) -> DPMSolverMultistepScheduler:
@@ -930,6 +934,22 @@ def diffusers_dpm(num_steps: int, stochastic: bool = False) -> DPMSolverMultiste
     scheduler.set_timesteps(num_steps)
     return scheduler
 
+
+# %%
+library_sampler, scheduler, step_gap = DPMSolverSampler(schedule, 10), diffusers_dpm(10), 0.0
+for t, x_t, eps, our_next in dpm_trace:  # both keep their own previous prediction, as ours does
+    for their_next in (library_sampler.step(eps, t, x_t), scheduler.step(eps, t, x_t).prev_sample):
+        step_gap = max(step_gap, (our_next - their_next).abs().max().item())
+print(f"largest difference in one step from the same x_t and eps: {step_gap:.1e}")
+
+# %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
+# ### Whole chains: the same digits
+
+# %% [markdown]
+# Run as whole chains, each sampler feeding the network its own $x_t$, they land on the same
+# digits:
+
+# %%
 library_dpm = sample(model, DPMSolverSampler(schedule, 10), x_start.shape,
                      generator=seed_everything(6), progress=False)
 scheduler, x_hf = diffusers_dpm(10), x_start
@@ -940,10 +960,20 @@ print(f"max |ours - DPMSolverSampler| = {(ours_dpm - library_dpm).abs().max():.1
       f"max |ours - diffusers| = {(ours_dpm - x_hf).abs().max():.1e}")
 
 # %% slideshow={"slide_type": "skip"}
-assert torch.allclose(ours_dpm, library_dpm, atol=1e-5) and torch.allclose(ours_dpm, x_hf,
-                                                                           atol=1e-5)
+assert step_gap < 1e-5
+assert torch.allclose(ours_dpm, library_dpm, atol=1e-3)
+assert torch.allclose(ours_dpm, x_hf, atol=1e-3)
 # not DDIM's digits to the bit
 assert (ours_dpm - library).abs().max() > 1e-2
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# One step agrees to float32 rounding; whole chains agree less closely. Each sampler rounds
+# its arithmetic a little differently, in the last bits of float32 (about $10^{-7}$ of a
+# pixel), and from the next step on the network sees slightly different inputs. A trained
+# network magnifies such differences, most at small $t$, where its prediction is steep in
+# $x_t$; ten steps carry them to the size printed above, still invisible on a pixel scale of
+# $[-1, 1]$. That is why the step is the unit to check, and the chain is checked for the same
+# digits.
 
 # %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
 # ### The stochastic solver: the same line, DDPM's noise

@@ -178,18 +178,18 @@ def test_cli_train_names_an_unknown_recipe(capsys):
     assert "--model: unknown recipe 'nope'" in capsys.readouterr().err
 
 
-
 @pytest.mark.parametrize("args, fragment", [(["--seeds", "0"], "--seeds"), (["--n", "1"], "--n"),
                                             (["--seeds", "two"], "--seeds")])
 def test_bench_refuses_bad_seeds_and_n_before_sampling(capsys, monkeypatch, args, fragment):
-    """make bench's --seeds (>= 1) and --n (>= 2: FID and a standard error need two) are refused with argparse's
-    error naming the option and the bound, before any model is loaded."""
+    """make bench's --seeds (>= 1) and --n (>= 2: FID and a standard error need two) are refused with one line
+    naming the option and the bound (no usage block, as the course's CLI), before any model is loaded."""
     from course_lib import bench
 
     monkeypatch.setattr("sys.argv", ["bench", "--tables", "ten-steps", *args])
     with pytest.raises(SystemExit) as info:
         bench.main()
-    error = capsys.readouterr().err.strip().splitlines()[-1]
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("python -m course_lib.bench: error:")
     assert info.value.code == 2 and f"argument {fragment}: must be" in error and "got" in error
 
 # --- the weights loader and the manifest ------------------------------------------------------

@@ -59,7 +59,8 @@ def test_trailing_spacing_has_the_lower_fid_with_few_steps(digits):
             sampler = DDIMSampler(schedule, steps, timestep_spacing=spacing)
             fid[spacing, steps] = sample_and_judge(model, sampler, judge, held_out, num_samples=64, seed=11)[1].fid
     assert min(fid["leading", 1], fid["trailing", 1]) > 50, fid  # one step fails either way
-    gaps = [fid["leading", s] - fid["trailing", s] for s in [2, 5, 10]]
+    # Lesson 08: "from five steps on" trailing has the lower FID (at two both are far from real digits)
+    gaps = [fid["leading", s] - fid["trailing", s] for s in [5, 10]]
     assert min(gaps) > 0, fid
 
 

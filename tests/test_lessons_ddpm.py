@@ -73,8 +73,11 @@ def test_train_diffusion_is_a_hand_written_algorithm_1():
 
 
 def test_shipped_digits_model_recipe():
-    # Lesson 05: "trained for 10,000 steps", "an EMA of the weights with d = 0.999"
-    assert RECIPES["digits"].steps == 10_000 and RECIPES["digits"].ema_decay == 0.999
+    # Lesson 05: "30,000 steps", "d = 0.999 to 0.9995", "Min-SNR-5 weighting", "shifted copies", "dropout"
+    recipe = RECIPES["digits"]
+    assert recipe.steps == 30_000 and recipe.ema_decay == 0.9995 and recipe.min_snr_gamma == 5
+    assert recipe.augment_shift > 0 and recipe.model_config["dropout"] > 0
+    assert RECIPES["digits-cond"].ema_decay == 0.999
 
 
 def test_posterior_mean_eq_7_equals_eq_11():
