@@ -690,10 +690,10 @@ assert best.fid < 2 * real.fid and best.confident > real.confident - 0.1
 # averaging does on a run this short, where the warm-up keeps $d_n$ below 0.999 (the last decay
 # is printed) so the average spans only the last few dozen steps; on the shipped models' runs of
 # 10,000 steps and more ($d$ = 0.999 to 0.9995) it averages over one to two thousand. The shipped
-# digits model is this loop run for 30,000 steps with three refinements that keep its samples
-# from copying the 1,437 training digits: Min-SNR-5 weighting (exercise 4), shifted copies of
-# the digits (the network is told the shift) and dropout; the course's model card measures what
-# each does. It scores close to real held-out digits (within a factor 2 in FID, asserted). Two cautions when reading FIDs: with few images the estimate is noisy and biased
+# digits model is this loop run for 30,000 steps with three refinements: Min-SNR-5 weighting
+# (exercise 4), which fits the data better, and two brakes on copying the 1,437 training digits,
+# shifted copies of the digits (the network is told the shift) and dropout; the course's model
+# card measures what each does. It scores close to real held-out digits (within a factor 2 in FID, asserted). Two cautions when reading FIDs: with few images the estimate is noisy and biased
 # upwards, so compare only numbers computed from the same number of images; and a model that
 # *copied* its training images would beat held-out real digits on this measure, which is why
 # lesson 11 audits samples for memorisation.

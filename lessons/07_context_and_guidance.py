@@ -1138,8 +1138,8 @@ assert count_parameters(noisy_classifier) < count_parameters(free_model) / 10
 #
 # - Classifier guidance turns an unconditional model into a conditional one without
 #   touching its weights: accuracy climbs from chance with the scale $s$, and by $s = 30$
-#   the FID has risen too, the same trade-off as $w$ in section 5 (between $s = 3$ and 10 a
-#   hundred samples do not resolve it; `make bench` does, with 500).
+#   the FID has risen too, the same trade-off as $w$ in section 5 (between $s = 3$ and 10 the
+#   change is within what a few hundred samples can resolve).
 # - On this small problem it reaches neither the accuracy nor the FID of the conditional
 #   model, which is right nearly always already at $w = 0$. Our noise-aware classifier was
 #   trained for a few hundred steps on a CPU; its gradients are only as good as it is, and a

@@ -565,7 +565,7 @@ assert few_steps["trailing, 1"]["class entropy"] < 1 and few_steps["leading, 1"]
 #   Either way the FID is enormous.
 # - **From five steps on**, trailing has the lower FID at every step count in the table:
 #   it spends its first step where $x_T$ really lives (at two steps both are far from real
-#   digits, and 64 samples do not rank them). The gap shrinks with more steps,
+#   digits, and which is ahead varies with the samples drawn). The gap shrinks with more steps,
 #   because leading's first timestep creeps towards $T - 1$ ($T - T/S$).
 # - The gap is modest here because this schedule barely differs near the end: at $t = T - 1$,
 #   $\sqrt{\bar\alpha} \approx 0.08$ is not 0, so even $x_T$ is not quite pure noise.
