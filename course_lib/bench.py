@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from . import checkpoints
+from .__main__ import DEFAULT_GUIDANCE
 from .classifier import predict
 from .config import get_device
 from .data.digits import load_digits
@@ -135,7 +136,8 @@ def quality(device: torch.device, n: int) -> None:
         settings += [("dpm 10", DPMSolverSampler(schedule, 10), 0.0)]
         if context is not None:
             settings += [("ddim 25", DDIMSampler(schedule, 25), w) for w in (1.0, 3.0)]
-            settings += [("ddim 50", DDIMSampler(schedule, 50), 2.0), ("dpm 10", DPMSolverSampler(schedule, 10), 2.0)]
+            settings += [("ddim 50", DDIMSampler(schedule, 50), DEFAULT_GUIDANCE),
+                         ("dpm 10", DPMSolverSampler(schedule, 10), DEFAULT_GUIDANCE)]
         for sampler_name, sampler, w in settings:
             g = torch.Generator().manual_seed(0)
             start = time.perf_counter()
@@ -271,7 +273,7 @@ def _mean_se(values: list[float]) -> str:
     return f"{v.mean():.3f} ± {v.std() / len(v) ** 0.5:.3f}" if len(v) > 1 else f"{v.mean():.3f}"
 
 
-def ten_steps(device: torch.device, n: int, seeds: int = 10, guidance: float = 2.0) -> None:
+def ten_steps(device: torch.device, n: int, seeds: int = 10, guidance: float = DEFAULT_GUIDANCE) -> None:
     """The 10-step samplers against DDPM, mean ± standard error over ``seeds`` seeds of ``n`` samples."""
     from . import text_to_image as t2i
 
