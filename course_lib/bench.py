@@ -4,9 +4,10 @@ Speed: the course UNet's forward pass, a training step, and sampling 256 digits 
 (all T steps) and DDIM (10, 25, 50 steps). Quality, for each shipped generative model: the
 judge classifier's confident fraction and class-histogram entropy, conditional accuracy at
 several guidance weights, FID on the judge's features against held-out real data (beside
-the FID of as many real training digits: FID depends on the sample count), and the
-nearest-training-image distance (memorisation). Lesson 12's text-to-image model: the sprite
-judge's per-attribute agreement with seen and held-out captions, beside lesson 07's
+the FID of as many real training digits: FID depends on the sample count), and memorisation:
+the median nearest-training-image distance and the share of near-copies (closer than
+``metrics.NEAR_COPY_DISTANCE``, which no held-out digit is). Lesson 12's text-to-image model:
+the sprite judge's per-attribute agreement with seen and held-out captions, beside lesson 07's
 pixel-space sprites model. Classifier guidance (lesson 07): the
 unconditional digits model steered by a noise-aware classifier trained on the spot, beside
 classifier-free guidance of the conditional model: accuracy, FID and seconds per sample.
@@ -34,7 +35,8 @@ from .__main__ import DEFAULT_GUIDANCE
 from .classifier import predict
 from .config import get_device
 from .data.digits import load_digits
-from .metrics import class_entropy, confident_fraction, frechet_distance, nearest_neighbour_distance
+from .metrics import (NEAR_COPY_DISTANCE, class_entropy, confident_fraction, frechet_distance, near_copy_fraction,
+                      nearest_neighbour_distance)
 from .models import UNet, count_parameters
 from .samplers import DDIMSampler, DDPMSampler, DPMSolverSampler, sample
 from .schedules import NoiseSchedule
@@ -120,10 +122,11 @@ def quality(device: torch.device, n: int) -> None:
     held_out_nn, _ = nearest_neighbour_distance(test_images, train_images)
     rows: list[list[object]] = [
         ["real held-out digits", "-", "-", confident_fraction(test_probs), class_entropy(test_probs),
-         (test_probs.argmax(1) == test_labels).float().mean().item(), "-", held_out_nn.median().item(), "-"],
+         (test_probs.argmax(1) == test_labels).float().mean().item(), "-", held_out_nn.median().item(),
+         near_copy_fraction(held_out_nn), "-"],
     ]
     real_name, real_fid_value = real_fid(train_feats, test_feats, n)
-    rows.append([real_name, "-", "-", "-", "-", "-", real_fid_value, "-", "-"])
+    rows.append([real_name, "-", "-", "-", "-", "-", real_fid_value, "-", "-", "-"])
     for name in ("digits", "digits-cond"):
         try:
             model, schedule = checkpoints.load_pretrained(name, device=device)
@@ -147,12 +150,12 @@ def quality(device: torch.device, n: int) -> None:
             nn_dist, _ = nearest_neighbour_distance(x, train_images)
             accuracy = (probs.argmax(1) == labels).float().mean().item() if context is not None else "-"
             rows.append([name, sampler_name, w, confident_fraction(probs), class_entropy(probs), accuracy,
-                         frechet_distance(feats, test_feats), nn_dist.median().item(), seconds])
+                         frechet_distance(feats, test_feats), nn_dist.median().item(), near_copy_fraction(nn_dist), seconds])
     print_table(
         f"Sample quality ({n} samples per row; judge: classifier-digits; FID against the {len(test_images)} held-out digits, "
         f"for real digits mean ± sd over {REAL_FID_DRAWS} draws)",
         ["model", "sampler", "guidance", "confident (>0.9)", "class entropy (nats)", "accuracy", "FID",
-         "median NN distance", "seconds"],
+         "median NN distance", f"near-copies (< {NEAR_COPY_DISTANCE})", "seconds"],
         rows,
     )
 
@@ -302,7 +305,7 @@ def ten_steps(device: torch.device, n: int, seeds: int = 10, guidance: float = D
         model, schedule = models[name]
         context, w = contexts[name], guidance if contexts[name] is not None else 0.0
         for sampler_name, make in sampler_makers:
-            scores: dict[str, list[float]] = {"confident": [], "right": [], "fid": [], "nn": []}
+            scores: dict[str, list[float]] = {"confident": [], "right": [], "fid": [], "nn": [], "near": []}
             for seed in range(seeds):
                 x = sample(model, make(schedule), (n, model.in_channels, 16, 16), context=context, guidance=w,
                            generator=torch.Generator().manual_seed(seed), device=device, progress=False).cpu()
@@ -312,14 +315,16 @@ def ten_steps(device: torch.device, n: int, seeds: int = 10, guidance: float = D
                 probs, feats = predict(judge, x.clamp(-1, 1))
                 scores["confident"].append(confident_fraction(probs))
                 scores["fid"].append(frechet_distance(feats, test_feats))
-                scores["nn"].append(nearest_neighbour_distance(x, train_images)[0].median().item())
+                nn_dist, _ = nearest_neighbour_distance(x, train_images)
+                scores["nn"].append(nn_dist.median().item())
+                scores["near"].append(near_copy_fraction(nn_dist))
                 if context is not None:
                     scores["right"].append((probs.argmax(1) == digit_labels).float().mean().item())
             rows.append([name, sampler_name, w] + [_mean_se(scores[k]) if scores[k] else "-" for k in scores])
     print_table(f"Ten steps against DDPM (mean ± standard error over {seeds} seeds of {n} samples; judges: "
                 f"classifier-digits, classifier-sprites; FID against the held-out digits; sprites: seen captions)",
                 ["model", "sampler", "guidance", "confident (>0.9)", "right label / all attributes", "FID",
-                 "median NN distance"], rows)
+                 "median NN distance", f"near-copies (< {NEAR_COPY_DISTANCE})"], rows)
 
 
 TABLES = {"speed": lambda device, n, seeds: speed(device), "quality": lambda device, n, seeds: quality(device, n),

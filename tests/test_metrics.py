@@ -6,10 +6,12 @@ import pytest
 import torch
 
 from course_lib.metrics import (
+    NEAR_COPY_DISTANCE,
     class_entropy,
     confident_fraction,
     energy_distance,
     frechet_distance,
+    near_copy_fraction,
     nearest_neighbour_distance,
 )
 
@@ -73,6 +75,24 @@ def test_nearest_neighbour_matches_brute_force():
     assert torch.allclose(exact, torch.zeros(3), atol=1e-6)
     with pytest.raises(ValueError, match="per-image shape"):
         nearest_neighbour_distance(samples, torch.zeros(3, 1, 5, 5))
+
+
+def test_near_copy_threshold_is_below_every_held_out_digit_and_counts_copies_of_training_digits():
+    """The near-copy distance is a statistic of real data: no held-out digit is that close to the training set,
+    a training digit itself (distance 0) or one moved by less than the threshold is a near-copy."""
+    from course_lib.data.digits import load_digits
+
+    train, test = load_digits(16, "train").tensors[0], load_digits(16, "test").tensors[0]
+    held_out, _ = nearest_neighbour_distance(test, train)
+    assert near_copy_fraction(held_out) == 0.0 and held_out.min() < NEAR_COPY_DISTANCE + 0.02
+    nudged = train[:4] + 0.05 * torch.randn(4, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    copies, _ = nearest_neighbour_distance(torch.cat([train[:4], nudged, test[:2]]), train)
+    assert near_copy_fraction(copies) == pytest.approx(8 / 10)
+    assert near_copy_fraction(copies, threshold=1e-6) == pytest.approx(4 / 10)
+    with pytest.raises(ValueError, match="threshold"):
+        near_copy_fraction(copies, threshold=0)
+    with pytest.raises(ValueError, match="distances"):
+        near_copy_fraction(torch.zeros(2, 3))
 
 
 def test_energy_distance_is_small_for_equal_distributions_and_matches_1d_closed_form():

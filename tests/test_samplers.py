@@ -908,7 +908,8 @@ def test_bench_ten_steps_table_averages_over_seeds(capsys):
     from course_lib import bench
     from course_lib.checkpoints import load_pretrained
     from course_lib.classifier import predict
-    from course_lib.metrics import confident_fraction
+    from course_lib.data.digits import load_digits
+    from course_lib.metrics import confident_fraction, near_copy_fraction, nearest_neighbour_distance
 
     bench.ten_steps(torch.device("cpu"), 6, seeds=2)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line]
@@ -917,11 +918,38 @@ def test_bench_ten_steps_table_averages_over_seeds(capsys):
     assert len(rows) == 5 + 2 + 2 and ("sprites", "SDE-DPM-Solver++(2M) 10") in rows
     model, schedule = load_pretrained("digits", device="cpu")
     judge, _ = load_pretrained("classifier-digits", device="cpu")
-    confident = torch.tensor([confident_fraction(predict(judge, sample(
-        model, DPMSolverSampler(schedule, 10), (6, 1, 16, 16), generator=torch.Generator().manual_seed(seed),
-        progress=False).clamp(-1, 1))[0]) for seed in (0, 1)], dtype=torch.float64)
+    train = load_digits(16, "train").tensors[0]
+    images = [sample(model, DPMSolverSampler(schedule, 10), (6, 1, 16, 16), generator=torch.Generator().manual_seed(seed),
+                     progress=False) for seed in (0, 1)]
+    confident = torch.tensor([confident_fraction(predict(judge, x.clamp(-1, 1))[0]) for x in images], dtype=torch.float64)
+    near = torch.tensor([near_copy_fraction(nearest_neighbour_distance(x, train)[0]) for x in images], dtype=torch.float64)
     assert rows[("digits", "DPM-Solver++(2M) 10")][1] == f"{confident.mean():.3f} ± {confident.std() / 2 ** 0.5:.3f}"
+    assert rows[("digits", "DPM-Solver++(2M) 10")][5] == f"{near.mean():.3f} ± {near.std() / 2 ** 0.5:.3f}"
     assert rows[("sprites", "DPM-Solver++(2M) 10")][1] == "-" and rows[("digits", "DDPM")][0] == "0"
+
+
+def test_bench_quality_table_reports_memorisation_of_the_samples_it_drew(capsys):
+    """The quality table's memorisation columns: real held-out digits show no near-copy (the threshold is set
+    below all of them), and the digits' DPM-Solver++ row reports the median NN distance and near-copy share of
+    the samples drawn here with the same seed."""
+    from course_lib import bench
+    from course_lib.checkpoints import load_pretrained
+    from course_lib.data.digits import load_digits
+    from course_lib.metrics import NEAR_COPY_DISTANCE, near_copy_fraction, nearest_neighbour_distance
+
+    bench.quality(torch.device("cpu"), 8)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line]
+    header, *body = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    rows = {tuple(r[:3]): dict(zip(header, r)) for r in body}
+    assert f"near-copies (< {NEAR_COPY_DISTANCE})" in header
+    assert rows[("real held-out digits", "-", "-")][f"near-copies (< {NEAR_COPY_DISTANCE})"] == "0"
+    model, schedule = load_pretrained("digits", device="cpu")
+    x = sample(model, DPMSolverSampler(schedule, 10), (8, 1, 16, 16), generator=torch.Generator().manual_seed(0),
+               progress=False)
+    distances, _ = nearest_neighbour_distance(x, load_digits(16, "train").tensors[0])
+    row = rows[("digits", "dpm 10", "0")]
+    assert row["median NN distance"] == f"{distances.median().item():.3g}"
+    assert row[f"near-copies (< {NEAR_COPY_DISTANCE})"] == f"{near_copy_fraction(distances):.3g}"
 
 
 def test_bench_prints_the_samplers_table(capsys):
