@@ -35,8 +35,8 @@ from .__main__ import DEFAULT_GUIDANCE
 from .classifier import predict
 from .config import get_device
 from .data.digits import load_digits
-from .metrics import (NEAR_COPY_DISTANCE, class_entropy, confident_fraction, frechet_distance, near_copy_fraction,
-                      nearest_neighbour_distance)
+from .evaluation import judge_images
+from .metrics import NEAR_COPY_DISTANCE, frechet_distance, near_copy_fraction, nearest_neighbour_distance
 from .models import UNet, count_parameters
 from .samplers import DDIMSampler, DDPMSampler, DPMSolverSampler, sample
 from .schedules import NoiseSchedule
@@ -118,12 +118,12 @@ def quality(device: torch.device, n: int) -> None:
     train_images, _ = load_digits(16, "train").tensors
     test_images, test_labels = load_digits(16, "test").tensors
     _, train_feats = predict(judge, train_images)
-    test_probs, test_feats = predict(judge, test_images)
+    _, test_feats = predict(judge, test_images)
+    real = judge_images(judge, test_images, test_feats, labels=test_labels)  # its FID, to itself, is not shown
     held_out_nn, _ = nearest_neighbour_distance(test_images, train_images)
     rows: list[list[object]] = [
-        ["real held-out digits", "-", "-", confident_fraction(test_probs), class_entropy(test_probs),
-         (test_probs.argmax(1) == test_labels).float().mean().item(), "-", held_out_nn.median().item(),
-         near_copy_fraction(held_out_nn), "-"],
+        ["real held-out digits", "-", "-", real.confident, real.class_entropy, real.accuracy, "-",
+         held_out_nn.median().item(), near_copy_fraction(held_out_nn), "-"],
     ]
     real_name, real_fid_value = real_fid(train_feats, test_feats, n)
     rows.append([real_name, "-", "-", "-", "-", "-", real_fid_value, "-", "-", "-"])
@@ -146,11 +146,10 @@ def quality(device: torch.device, n: int) -> None:
             start = time.perf_counter()
             x = sample(model, sampler, (n, 1, 16, 16), context=context, guidance=w, generator=g, device=device, progress=False).cpu()
             seconds = time.perf_counter() - start
-            probs, feats = predict(judge, x.clamp(-1, 1))
+            scores = judge_images(judge, x.clamp(-1, 1), test_feats, labels=labels if context is not None else None)
             nn_dist, _ = nearest_neighbour_distance(x, train_images)
-            accuracy = (probs.argmax(1) == labels).float().mean().item() if context is not None else "-"
-            rows.append([name, sampler_name, w, confident_fraction(probs), class_entropy(probs), accuracy,
-                         frechet_distance(feats, test_feats), nn_dist.median().item(), near_copy_fraction(nn_dist), seconds])
+            rows.append([name, sampler_name, w, scores.confident, scores.class_entropy, _or_dash(scores.accuracy),
+                         scores.fid, nn_dist.median().item(), near_copy_fraction(nn_dist), seconds])
     print_table(
         f"Sample quality ({n} samples per row; judge: classifier-digits; FID against the {len(test_images)} held-out digits, "
         f"for real digits mean ± sd over {REAL_FID_DRAWS} draws)",
@@ -225,9 +224,8 @@ def classifier_guidance(device: torch.device, n: int, classifier_steps: int = 15
         x = sample(model, DDIMSampler(schedule, 25), (n, 1, 16, 16), generator=torch.Generator().manual_seed(0),
                    device=device, progress=False, **options).cpu()
         seconds = time.perf_counter() - start
-        probs, feats = predict(judge, x.clamp(-1, 1))
-        rows.append([name, (probs.argmax(1) == labels.cpu()).float().mean().item(), frechet_distance(feats, test_feats),
-                     1000 * seconds / n])
+        scores = judge_images(judge, x.clamp(-1, 1), test_feats, labels=labels)
+        rows.append([name, scores.accuracy, scores.fid, 1000 * seconds / n])
     print_table(f"Classifier guidance ({n} samples per row, DDIM 25; noise-aware classifier: {classifier_steps} steps in "
                 f"{train_seconds:.0f} s; judge: classifier-digits)", ["model", "accuracy", "FID", "ms per sample"], rows)
 
@@ -261,13 +259,17 @@ def samplers(device: torch.device, n: int, step_counts: tuple[int, ...] = (5, 10
         x = sample(model, sampler, (n, 1, 16, 16), generator=torch.Generator().manual_seed(0), device=device,
                    progress=False).cpu()
         seconds = time.perf_counter() - start
-        probs, feats = predict(judge, x.clamp(-1, 1))
-        rows.append([name, spacing, len(sampler.timesteps), int(sampler.timesteps[0]), confident_fraction(probs),
-                     class_entropy(probs), frechet_distance(feats, test_feats), seconds])
+        scores = judge_images(judge, x.clamp(-1, 1), test_feats)
+        rows.append([name, spacing, len(sampler.timesteps), int(sampler.timesteps[0]), scores.confident,
+                     scores.class_entropy, scores.fid, seconds])
     print_table(f"Samplers: quality against network evaluations (digits, {n} samples per row, seed 0; judge: "
                 f"classifier-digits; FID against the held-out digits, for real digits mean ± sd over {REAL_FID_DRAWS} draws)",
                 ["sampler", "spacing", "network evaluations", "first t", "confident (>0.9)", "class entropy (nats)", "FID",
                  "seconds"], rows)
+
+
+def _or_dash(value: float | None) -> float | str:
+    return "-" if value is None else value
 
 
 def _mean_se(values: list[float]) -> str:
@@ -312,14 +314,14 @@ def ten_steps(device: torch.device, n: int, seeds: int = 10, guidance: float = D
                 if name == "sprites":
                     scores["right"].append(t2i.judge_attributes(sprite_judge, x, sprite_labels)["all three"])
                     continue
-                probs, feats = predict(judge, x.clamp(-1, 1))
-                scores["confident"].append(confident_fraction(probs))
-                scores["fid"].append(frechet_distance(feats, test_feats))
+                judged = judge_images(judge, x.clamp(-1, 1), test_feats, labels=digit_labels if context is not None else None)
                 nn_dist, _ = nearest_neighbour_distance(x, train_images)
+                scores["confident"].append(judged.confident)
+                scores["fid"].append(judged.fid)
                 scores["nn"].append(nn_dist.median().item())
                 scores["near"].append(near_copy_fraction(nn_dist))
-                if context is not None:
-                    scores["right"].append((probs.argmax(1) == digit_labels).float().mean().item())
+                if judged.accuracy is not None:
+                    scores["right"].append(judged.accuracy)
             rows.append([name, sampler_name, w] + [_mean_se(scores[k]) if scores[k] else "-" for k in scores])
     print_table(f"Ten steps against DDPM (mean ± standard error over {seeds} seeds of {n} samples; judges: "
                 f"classifier-digits, classifier-sprites; FID against the held-out digits; sprites: seen captions)",

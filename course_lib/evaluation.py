@@ -37,35 +37,45 @@ class JudgeScores:
             log 10 = 2.30 when all ten digits are equally frequent.
         fid: Fréchet distance between Gaussians fitted to the judge's features of the images
             and of the reference set, >= 0 up to rounding; lower is closer.
+        accuracy: share of images whose predicted class is the one asked for, in [0, 1]; None when
+            no labels were given (unconditional samples).
     """
 
     num_images: int
     confident: float
     class_entropy: float
     fid: float
+    accuracy: float | None = None
 
     def as_row(self) -> dict[str, float]:
-        """The three scores as a table row: {"confident": ..., "class entropy": ..., "FID": ...}."""
-        return {"confident": self.confident, "class entropy": self.class_entropy, "FID": self.fid}
+        """The scores as a table row: {"confident": ..., "class entropy": ..., "FID": ...}, then "accuracy" if measured."""
+        row = {"confident": self.confident, "class entropy": self.class_entropy, "FID": self.fid}
+        return row if self.accuracy is None else {**row, "accuracy": self.accuracy}
 
 
-def judge_images(judge: Classifier, images: Tensor, reference_features: Tensor, *, threshold: float = 0.9) -> JudgeScores:
+def judge_images(judge: Classifier, images: Tensor, reference_features: Tensor, *, labels: Tensor | None = None,
+                 threshold: float = 0.9) -> JudgeScores:
     """Score ``images`` with ``judge`` against ``reference_features``.
 
     Args:
         judge: a course classifier (e.g. ``load_pretrained("classifier-digits")[0]``).
         images: (N, C, H, W) in [-1, 1], N >= 2, on any device.
         reference_features: (M, D) features of the reference images, ``predict(judge, reference)[1]``.
+        labels: optional (N,) integer classes the images were asked to show; their accuracy is then measured.
         threshold: the top class probability above which an image counts as confidently labelled, in (0, 1).
     """
     if images.ndim != 4 or images.shape[0] < 2:
         raise ValueError(f"images must have shape (N, C, H, W) with N >= 2; got {tuple(images.shape)}")
+    if labels is not None and (labels.shape != images.shape[:1] or labels.dtype.is_floating_point):
+        raise ValueError(f"labels must be an integer tensor of shape ({images.shape[0]},), one class per image; "
+                         f"got {labels.dtype} of shape {tuple(labels.shape)}")
     probs, features = predict(judge, images)
     return JudgeScores(
         num_images=images.shape[0],
         confident=confident_fraction(probs, threshold),
         class_entropy=class_entropy(probs),
         fid=frechet_distance(features, reference_features),
+        accuracy=None if labels is None else (probs.argmax(1) == labels.cpu()).float().mean().item(),
     )
 
 

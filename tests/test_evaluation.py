@@ -51,6 +51,24 @@ def test_judge_scores_separate_real_digits_from_noise(judge, digits):
     assert real.as_row() == {"confident": real.confident, "class entropy": real.class_entropy, "FID": real.fid}
 
 
+def test_judge_images_accuracy_is_the_share_of_images_judged_the_class_asked_for(judge, digits):
+    _, test = digits
+    labels = load_digits(16, "test").tensors[1][:100]
+    with torch.no_grad():
+        predicted = judge(test[:100]).argmax(1)
+    scores = judge_images(judge, test[:100], judge.features(test).detach(), labels=labels)
+    assert scores.accuracy == pytest.approx((predicted == labels).double().mean().item())
+    wrong = judge_images(judge, test[:100], judge.features(test).detach(), labels=(labels + 1) % 10)
+    assert wrong.accuracy == pytest.approx((predicted == (labels + 1) % 10).double().mean().item())
+    assert scores.accuracy > 0.9 > 0.1 > wrong.accuracy
+    assert scores.as_row()["accuracy"] == scores.accuracy and "accuracy" not in judge_images(
+        judge, test[:100], judge.features(test).detach()).as_row()
+    with pytest.raises(ValueError, match=r"labels must be an integer tensor of shape \(100,\)"):
+        judge_images(judge, test[:100], judge.features(test).detach(), labels=labels[:50])
+    with pytest.raises(ValueError, match="labels must be an integer"):
+        judge_images(judge, test[:100], judge.features(test).detach(), labels=labels.float())
+
+
 def test_judge_images_rejects_a_single_image(judge):
     with pytest.raises(ValueError, match="N >= 2"):
         judge_images(judge, torch.zeros(1, 1, 16, 16), torch.zeros(4, 64))
