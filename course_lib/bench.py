@@ -56,12 +56,12 @@ def _time(fn: Callable[[], object], repeats: int = 3) -> float:
 
 
 def print_table(title: str, header: list[str], rows: list[list[object]]) -> None:
-    """Print a Markdown table (readable in a terminal, pastable into an issue)."""
+    """Print a Markdown table (readable in a terminal, pastable into an issue); None prints as "-"."""
     print(f"\n### {title}\n")
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
     for row in rows:
-        print("| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row) + " |")
+        print("| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else "-" if v is None else str(v) for v in row) + " |")
 
 
 REAL_FID_DRAWS = 10
@@ -148,7 +148,7 @@ def quality(device: torch.device, n: int) -> None:
             seconds = time.perf_counter() - start
             scores = judge_images(judge, x.clamp(-1, 1), test_feats, labels=labels if context is not None else None)
             nn_dist, _ = nearest_neighbour_distance(x, train_images)
-            rows.append([name, sampler_name, w, scores.confident, scores.class_entropy, _or_dash(scores.accuracy),
+            rows.append([name, sampler_name, w, scores.confident, scores.class_entropy, scores.accuracy,
                          scores.fid, nn_dist.median().item(), near_copy_fraction(nn_dist), seconds])
     print_table(
         f"Sample quality ({n} samples per row; judge: classifier-digits; FID against the {len(test_images)} held-out digits, "
@@ -266,10 +266,6 @@ def samplers(device: torch.device, n: int, step_counts: tuple[int, ...] = (5, 10
                 f"classifier-digits; FID against the held-out digits, for real digits mean ± sd over {REAL_FID_DRAWS} draws)",
                 ["sampler", "spacing", "network evaluations", "first t", "confident (>0.9)", "class entropy (nats)", "FID",
                  "seconds"], rows)
-
-
-def _or_dash(value: float | None) -> float | str:
-    return "-" if value is None else value
 
 
 def _mean_se(values: list[float]) -> str:
