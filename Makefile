@@ -1,7 +1,7 @@
 # Introduction to Diffusion Models: set-up, tests, site.
 #   make serve   create .venv if needed, execute the lessons, build and serve the site
 #   make test    unit tests + every lesson executed (fast mode)
-#   make bench   speed and quality figures, printed as a table
+#   make bench   speed and quality figures, printed as tables (TABLES=quality,ten-steps for some)
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 .DEFAULT_GOAL := help
@@ -11,6 +11,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# `make bench TABLES=quality,ten-steps` prints only those tables (python -m course_lib.bench --help).
+TABLES ?=
 # Lessons run in fast mode by default (CI, laptops); `make test LESSON_MODE=full` on a GPU runner.
 LESSON_MODE ?= fast
 LESSON_FAST := $(if $(filter full,$(LESSON_MODE)),0,1)
@@ -25,7 +27,7 @@ help:
 	@echo "make serve   set up .venv, execute the lessons, build and serve the site on http://127.0.0.1:8000"
 	@echo "make test    unit tests, every lesson executed in fast mode (COURSE_FAST=1), then the site checks"
 	@echo "make check-site  build the site and check links, page weights, pages and slides in a browser"
-	@echo "make bench   print the speed and sample-quality tables"
+	@echo "make bench   print the speed and sample-quality tables (TABLES=ten-steps,... for a subset)"
 	@echo "make slides-pdf  print every slide deck to PDF"
 	@echo "make bundle  one archive with the site, notebooks, decks and weights for offline workshops"
 
@@ -103,7 +105,7 @@ bundle: site
 	@$(BIN)/python scripts/make_bundle.py
 
 bench: $(STAMP)
-	@$(BIN)/python -m course_lib.bench
+	@$(BIN)/python -m course_lib.bench $(if $(TABLES),--tables $(TABLES))
 
 lock:
 	@echo "==> Writing requirements.lock from $(VENV)"

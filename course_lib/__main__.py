@@ -30,7 +30,7 @@ from .validation import InvalidArgument, OneLineParser, argparse_type, check_int
 
 DEFAULT_GUIDANCE = 2.0
 DEFAULT_SAMPLER = "dpm-sde"
-"""The best measured trade-off (``make bench --tables ten-steps``, mean of 10 seeds of 500 samples, MODEL_CARD.md):
+"""The best measured trade-off (``make bench TABLES=ten-steps``, mean of 10 seeds of 500 samples, MODEL_CARD.md):
 SDE-DPM-Solver++(2M) with 10 steps beat the deterministic DPM-Solver++(2M) with 10 on every shipped image model
 (digits: confident 0.970 vs 0.966, FID 0.97 vs 1.31; digits-cond at w = 2: FID 0.70 vs 1.01; sprites at w = 2:
 all attributes right 0.997 vs 0.990) and came within 0.01 of DDPM's 500 steps in confident fraction on

@@ -18,7 +18,7 @@ Ten steps: the 10-step samplers against DDPM as mean ± standard error over ``--
 ``--n`` samples each (one seed's row moves by about 0.01 in confident fraction and 0.4 in FID),
 on the unconditional digits and, at the CLI's guidance, on the conditional digits and sprites.
 
-``--tables samplers`` (or any comma-separated subset) prints only those tables.
+``--tables samplers`` (or any comma-separated subset; ``make bench TABLES=samplers``) prints only those tables.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     # Lesson 12: a latent text-to-image model (VAE, text encoder, UNet with cross-attention),
     # trained on the sprites less the held-out (shape, colour) pairs of text_to_image.HELD_OUT.
-    # Each trains in under 15 minutes on one CPU core; the UNet recipe loads the shipped VAE and text encoder.
+    # Each trains in 4 to 25 minutes on one CPU core (manifest.json); the UNet recipe loads the shipped VAE and text encoder.
     "sprites-vae": Recipe(
         "latent autoencoder of 16x16 sprites (diffusers AutoencoderKL, 8x8x4 latents)",
         "LatentVAE", dict(block_out_channels=[16, 32]), _training_sprites, steps=1000, batch_size=64, lr=2e-3,

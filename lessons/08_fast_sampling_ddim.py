@@ -1095,7 +1095,7 @@ assert by_steps["SDE-DPM-Solver++(2M)"][5].fid < by_steps["DDPM-like (eta = 1)"]
 # - **With a few dozen samples** the differences between 10 and 50 steps are within the noise
 #   of FID (compare the real-data spread of section 3); `make bench` repeats this table with 500
 #   samples per row, where they separate.
-# - **Which to use**: `make bench --tables ten-steps` averages ten seeds of 500 samples each, and
+# - **Which to use**: `make bench TABLES=ten-steps` averages ten seeds of 500 samples each, and
 #   there SDE-DPM-Solver++(2M) with 10 steps comes closest to DDPM's 500 on the digits, and beats
 #   the deterministic solver on the conditional models too; that is why
 #   `python -m course_lib sample` uses it by default (`--sampler dpm` for the ODE solver, whose

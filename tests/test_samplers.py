@@ -887,7 +887,7 @@ def test_cli_dpm_sampler_equals_the_library(tmp_path, name, stochastic):
 
 def test_cli_default_sampler_is_sde_dpm_solver_with_ten_steps(tmp_path):
     """Without --sampler and --steps the CLI samples what DPMSolverSampler(schedule, 10, stochastic=True) samples
-    (the default chosen by ``make bench --tables ten-steps``)."""
+    (the default chosen by ``make bench TABLES=ten-steps``)."""
     import numpy as np
 
     from course_lib.__main__ import main
