@@ -163,7 +163,7 @@ print(f"median distance to the nearest training image: generated {sample_dist.me
 near_copy = test_dist.min().item()
 print(f"share closer than {near_copy:.3f} (the closest any real held-out digit comes): "
       f"generated {(sample_dist < near_copy).float().mean():.3f}")
-print(f"share closer than {NEAR_COPY_DISTANCE} (the round threshold of make bench and the model card): "
+print(f"share closer than {NEAR_COPY_DISTANCE} (make bench's round threshold): "
       f"generated {near_copy_fraction(sample_dist):.3f}")
 
 # %% [markdown] tags=["slides-only"] slideshow={"slide_type": "subslide"}
